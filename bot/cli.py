@@ -1,0 +1,174 @@
+"""The command line: ``python -m bot COMMAND`` (also installed as ``slide-tutor``).
+
+Each command parses its arguments, calls the domain layer and prints: JSON with ``--json``,
+readable text otherwise. Usage errors exit 2 with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class UsageError(Exception):
+    """A problem with what the user typed: printed as one line, exit status 2."""
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+def _load_tutor(settings: Settings):
+    from bot.domain.tutor import Tutor
+
+    tutor, report = Tutor.load(settings, progress=_progress())
+    if tutor.index.recovered_from:
+        print(f"The index was damaged ({tutor.index.recovered_from}); it has been rebuilt.", file=sys.stderr)
+    for problem in tutor.knowledge.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    return tutor, report
+
+
+def _load_deck(settings: Settings):
+    from bot.domain.loaders import load_deck
+
+    result = load_deck(settings.knowledge_dir)
+    for problem in result.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    return result.deck
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    _, report = _load_tutor(settings)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"{report.slides} slides, {report.passages} passages: {report.embedded} embedded, "
+            f"{report.deleted} deleted in {report.seconds:.2f} s"
+        )
+    return 0
+
+
+def cmd_deck(args: argparse.Namespace, settings: Settings) -> int:
+    deck = _load_deck(settings)
+    if args.json:
+        _print_json([{"number": s.number, "title": s.title} for s in deck])
+    else:
+        for slide in deck:
+            print(f"{slide.number:>3}  {slide.title}")
+    return 0
+
+
+def format_slide(slide) -> str:
+    lines = [f"Slide {slide.number}: {slide.title}"]
+    if slide.subtitle:
+        lines.append(slide.subtitle)
+    for section in slide.sections:
+        lines += ["", f"## {section.heading}", section.text]
+    if slide.faq:
+        lines += ["", "## FAQ"]
+        for pair in slide.faq:
+            lines += [f"Q: {pair.q}", f"A: {pair.a}"]
+    return "\n".join(lines)
+
+
+def print_slide(slide, as_json: bool) -> None:
+    if as_json:
+        _print_json(slide.to_dict())
+    else:
+        print(format_slide(slide))
+
+
+def cmd_slide(args: argparse.Namespace, settings: Settings) -> int:
+    deck = _load_deck(settings)
+    slide = deck.get(args.number)
+    if slide is None:
+        raise UsageError(f"there is no slide {args.number}; valid slides are {deck.range_text()}")
+    print_slide(slide, args.json)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.domain.answering import EmptyQuestion
+
+    if args.question != "-" and not args.question.strip():
+        raise UsageError(str(EmptyQuestion()))
+    tutor, _ = _load_tutor(settings)
+    questions = (line.rstrip("\n") for line in sys.stdin) if args.question == "-" else [args.question]
+    for question in questions:
+        if args.question == "-" and not question.strip():
+            continue
+        answer = tutor.ask(question)
+        if args.json:
+            _print_json(answer.to_dict())
+        else:
+            print(answer.text)
+            print()
+        sys.stdout.flush()
+    return 0
+
+
+# ------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slide-tutor",
+        description="Slide Tutor: a Discord bot that tutors learners through a Generative-AI slide deck.",
+        epilog="Settings come from the environment and .env (see .env.example).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Callable, help_text: str, json_flag: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(handler=handler)
+        return p
+
+    command("ingest", cmd_ingest, "Load the deck and bring the vector index up to date (only changes are embedded).")
+    command("deck", cmd_deck, "List the slides of the deck.")
+    p = command("slide", cmd_slide, "Show one slide: its sections and FAQ.")
+    p.add_argument("number", type=int, help="the slide number")
+    p = command("ask", cmd_ask, "Answer a question from the slides, citing them.")
+    p.add_argument("question", help="the question, or - to read one question per line from standard input")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("bm25s", "chromadb", "httpx", "urllib3", "sentence_transformers"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as error:  # noqa: BLE001 - a bad setting is a usage problem: say which
+        print(f"slide-tutor: invalid settings: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return args.handler(args, settings)
+    except UsageError as error:
+        print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,146 @@
+"""FAQ-style answers from the slides, with citations, and an honest "not covered".
+
+Nothing here generates text: every sentence of an answer is a sentence of the deck. The
+generative model is never used for facts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.domain.index import Passage
+from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retriever, ScoredPassage
+
+# Calibrated on the evaluation set (bench/eval.py): below this best cosine, the deck does not
+# answer the question.
+CONFIDENT_DENSE = 0.42
+# A second slide is cited when its fused score is this close to the best one's.
+SECOND_SOURCE_RATIO = 0.92
+MAX_PASSAGE_CHARS = 700
+
+
+class EmptyQuestion(ValueError):
+    def __init__(self) -> None:
+        super().__init__("The question is empty: type a question about the slides.")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    slide: int
+    title: str
+    section: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"slide": self.slide, "title": self.title, "section": self.section, "score": round(self.score, 4)}
+
+    @property
+    def citation(self) -> str:
+        return f"Slide {self.slide} · {self.title} — {self.section}"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    text: str
+    confident: bool
+    sources: list[Source] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "confident": self.confident,
+            "sources": [source.to_dict() for source in self.sources],
+        }
+
+    @property
+    def slides(self) -> list[int]:
+        """Cited slide numbers, best first, without repeats."""
+        return list(dict.fromkeys(source.slide for source in self.sources))
+
+
+def _readable(markdown: str) -> str:
+    """Slide Markdown as chat text: sub-headings in bold, bullets kept."""
+    return re.sub(r"^### (.+)$", r"**\1**", markdown, flags=re.MULTILINE).strip()
+
+
+def excerpt(scored: ScoredPassage) -> str:
+    """The part of a passage that answers: an FAQ answer whole, else the matching block and the
+    one after it when that keeps it short (a step and the next, a concept and its example)."""
+    passage = scored.passage
+    if passage.question:
+        return passage.text
+    blocks = passage.blocks()
+    if scored.block is None or len(blocks) <= 1:
+        text = passage.text
+    else:
+        chosen = [blocks[scored.block]]
+        following = scored.block + 1
+        if following < len(blocks) and len(chosen[0]) + len(blocks[following]) < MAX_PASSAGE_CHARS // 2:
+            chosen.append(blocks[following])
+        text = "\n".join(chosen)
+    return _shorten(_readable(text), MAX_PASSAGE_CHARS)
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("\n"))
+    return (cut[: end + 1] if end > limit // 2 else cut.rstrip()) + " …"
+
+
+class Answerer:
+    """Turns a question into an :class:`Answer`. One instance serves every front end."""
+
+    def __init__(self, retriever: Retriever, confident_dense: float = CONFIDENT_DENSE) -> None:
+        self.retriever = retriever
+        self.confident_dense = confident_dense
+
+    def answer(self, question: str, mode: Mode = "hybrid") -> Answer:
+        question = " ".join(question.split())
+        if not question:
+            raise EmptyQuestion()
+        results = self.retriever.search(question[:MAX_QUESTION_CHARS], k=8, mode=mode)
+        if not results:
+            return Answer(question, "The slide deck is empty, so there is nothing to answer from yet.", False)
+        if not self.is_confident(results[0]):
+            return self._decline(question, results)
+        chosen = [results[0]]
+        for other in results[1:]:
+            if other.passage.slide != chosen[0].passage.slide and other.score >= SECOND_SOURCE_RATIO * results[0].score:
+                chosen.append(other)
+                break
+        parts = [_cited(scored.passage, excerpt(scored)) for scored in chosen]
+        if len(chosen) > 1:
+            parts.insert(0, f"Slides {chosen[0].passage.slide} and {chosen[1].passage.slide} both cover this.")
+        return Answer(question, "\n\n".join(parts), True, [_source(scored) for scored in chosen])
+
+    def is_confident(self, best: ScoredPassage) -> bool:
+        return best.dense >= self.confident_dense
+
+    def _decline(self, question: str, results: list[ScoredPassage]) -> Answer:
+        nearest: list[ScoredPassage] = []
+        for scored in results:
+            if all(scored.passage.slide != other.passage.slide for other in nearest):
+                nearest.append(scored)
+            if len(nearest) == 3:
+                break
+        names = ", ".join(f"slide {s.passage.slide} ({s.passage.title})" for s in nearest)
+        text = (
+            "The slides don't cover that, so I won't guess. "
+            f"The nearest slides to look at are {names}. Try rephrasing, or ask about a topic from the deck."
+        )
+        return Answer(question, text, False, [_source(scored) for scored in nearest])
+
+
+def _cited(passage: Passage, body: str) -> str:
+    label = f"**{passage.question}**\n" if passage.question else ""
+    return f"{label}{body}\n— *Slide {passage.slide} · {passage.title} — {passage.section}*"
+
+
+def _source(scored: ScoredPassage) -> Source:
+    passage = scored.passage
+    return Source(passage.slide, passage.title, passage.section, scored.score)

@@ -1,0 +1,120 @@
+"""The slide deck: plain data, no I/O.
+
+A slide has numbered identity, a title and subtitle, ordered sections (heading + text) and an FAQ
+of question/answer pairs. Loaders (``bot.domain.loaders``) build these from files; everything else
+(ingestion, answering, stepping, quizzes) reads them.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FaqPair:
+    q: str
+    a: str
+
+
+@dataclass(frozen=True, slots=True)
+class Slide:
+    number: int
+    title: str
+    subtitle: str
+    sections: tuple[Section, ...]
+    faq: tuple[FaqPair, ...]
+    source: str  # file the slide came from, relative to the knowledge folder
+
+    def section(self, heading: str) -> Section | None:
+        """The first section whose heading matches ``heading`` (case-insensitive)."""
+        wanted = heading.casefold()
+        return next((s for s in self.sections if s.heading.casefold() == wanted), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "title": self.title,
+            "subtitle": self.subtitle,
+            "sections": [{"heading": s.heading, "text": s.text} for s in self.sections],
+            "faq": [{"q": p.q, "a": p.a} for p in self.faq],
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Deck:
+    """Slides ordered by number. Numbers need not be contiguous."""
+
+    slides: tuple[Slide, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.slides, key=lambda s: s.number))
+        object.__setattr__(self, "slides", ordered)
+
+    def __len__(self) -> int:
+        return len(self.slides)
+
+    def __iter__(self):
+        return iter(self.slides)
+
+    @property
+    def numbers(self) -> list[int]:
+        return [s.number for s in self.slides]
+
+    @property
+    def first(self) -> int:
+        return self.slides[0].number
+
+    @property
+    def last(self) -> int:
+        return self.slides[-1].number
+
+    def range_text(self) -> str:
+        """Human-readable valid range, e.g. "1-22"."""
+        if not self.slides:
+            return "none (the deck is empty)"
+        return f"{self.first}-{self.last}"
+
+    def get(self, number: int) -> Slide | None:
+        index = bisect.bisect_left(self.numbers, number)
+        if index < len(self.slides) and self.slides[index].number == number:
+            return self.slides[index]
+        return None
+
+    def nearest(self, number: int) -> Slide:
+        """The slide with this number, else the closest existing one (ties go to the earlier)."""
+        if not self.slides:
+            raise LookupError("the deck is empty")
+        return min(self.slides, key=lambda s: (abs(s.number - number), s.number))
+
+    def step(self, number: int | None, offset: int) -> Slide:
+        """The slide ``offset`` places after (or before) ``number``, clamped to the deck.
+
+        ``None`` means "not started": stepping forward lands on the first slide.
+        """
+        if not self.slides:
+            raise LookupError("the deck is empty")
+        if number is None:
+            return self.slides[0] if offset >= 0 else self.slides[0]
+        index = self.slides.index(self.nearest(number))
+        if self.slides[index].number != number:
+            # The learner's slide was removed: the nearest one counts as the next step already.
+            offset = 0 if offset > 0 and self.slides[index].number > number else offset
+        target = max(0, min(len(self.slides) - 1, index + offset))
+        return self.slides[target]
+
+    def find(self, query: str) -> list[Slide]:
+        """Slides whose number equals ``query`` or whose title contains it (case-insensitive)."""
+        query = query.strip()
+        if query.isdigit():
+            slide = self.get(int(query))
+            return [slide] if slide else []
+        folded = query.casefold()
+        return [s for s in self.slides if folded in s.title.casefold()]

@@ -1,0 +1,372 @@
+"""Passages of the deck in Chroma: incremental, crash-safe ingestion and vector search.
+
+Safety comes from generations: an ingest that changes anything writes a *new* collection
+(``<base>-g<time>``), copying unchanged vectors and embedding only what changed, and marks it
+``complete`` as its last step. Readers always use the newest complete generation, so an ingest
+killed part-way leaves the previous index answering; the next run removes the leftovers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.domain.deck import Deck
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One retrievable piece of a slide: a section, or one FAQ question with its answer."""
+
+    id: str
+    slide: int
+    title: str
+    section: str  # the section heading, or "FAQ: <question>"
+    text: str  # what the learner is shown
+    question: str  # the FAQ question ("" for sections)
+    source: str
+
+    @property
+    def embed_text(self) -> str:
+        # The title gives short sections the context they lack on their own.
+        return f"{self.title}. {self.section}.\n{self.text}" if not self.question else f"{self.question}\n{self.text}"
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.title}\x1f{self.section}\x1f{self.embed_text}".encode()).hexdigest()[:32]
+
+    def blocks(self) -> list[str]:
+        """The passage's parts: sub-headed blocks, bullets and steps, so answers can be trimmed."""
+        return split_blocks(self.text)
+
+    def records(self) -> list[Record]:
+        """What goes into Chroma for this passage: the whole, the FAQ question alone, each block.
+
+        One vector search over all records scores passages (best record) and finds, in the same
+        query, the block that answers the question, with no extra embedding at question time.
+        """
+        records = [Record(self.id, self.id, "passage", self.embed_text)]
+        if self.question:
+            records.append(Record(f"{self.id}~q", self.id, "question", self.question))
+        else:
+            blocks = self.blocks()
+            if len(blocks) > 1:
+                records += [
+                    Record(f"{self.id}~b{n}", self.id, "block", f"{self.title}. {block}") for n, block in enumerate(blocks)
+                ]
+        return records
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    id: str
+    passage: str
+    kind: str  # "passage" | "question" | "block"
+    text: str
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(f"{self.kind}\x1f{self.text}".encode()).hexdigest()[:32]
+
+    @property
+    def block(self) -> int | None:
+        return int(self.id.rsplit("~b", 1)[1]) if self.kind == "block" else None
+
+    def metadata(self, passage: Passage) -> dict:
+        return {
+            "passage": self.passage,
+            "kind": self.kind,
+            "slide": passage.slide,
+            "title": passage.title,
+            "section": passage.section,
+            "source": passage.source,
+            "hash": self.content_hash,
+        }
+
+
+def split_blocks(text: str) -> list[str]:
+    """Split section text at sub-headings, numbered steps, paragraphs and runs of bullets.
+
+    A ``### Heading`` keeps the text and bullets under it, so a comparison column is one block.
+    """
+    blocks: list[list[str]] = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            if blocks and blocks[-1] and not (len(blocks[-1]) == 1 and blocks[-1][0].startswith("### ")):
+                blocks.append([])  # a blank line ends a paragraph, not a bare heading
+            continue
+        is_bullet = stripped.startswith(("- ", "* "))
+        current = blocks[-1] if blocks else []
+        in_list = bool(current) and current[0].startswith(("### ", "- ", "* "))
+        starts_block = stripped.startswith("### ") or _STEP_LINE.match(stripped) or (is_bullet and not in_list)
+        if not blocks or (starts_block and current):
+            blocks.append([stripped])
+        else:
+            current.append(stripped)
+    return ["\n".join(block) for block in blocks if block]
+
+
+_STEP_LINE = re.compile(r"^\d+[.)]\s")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:48] or "x"
+
+
+def passages_from_deck(deck: Deck) -> list[Passage]:
+    """Each section and each FAQ pair becomes a passage with a stable, readable id."""
+    passages: list[Passage] = []
+    for slide in deck:
+        seen: set[str] = set()
+
+        def unique(base: str) -> str:
+            candidate, n = base, 2
+            while candidate in seen:
+                candidate, n = f"{base}-{n}", n + 1
+            seen.add(candidate)
+            return candidate
+
+        for section in slide.sections:
+            pid = unique(f"s{slide.number:03d}-{_slug(section.heading)}")
+            passages.append(Passage(pid, slide.number, slide.title, section.heading, section.text, "", slide.source))
+        for pair in slide.faq:
+            pid = unique(f"s{slide.number:03d}-faq-{_slug(pair.q)}")
+            passages.append(Passage(pid, slide.number, slide.title, f"FAQ: {pair.q}", pair.a, pair.q, slide.source))
+    return passages
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    slides: int
+    passages: int
+    embedded: int
+    deleted: int
+    seconds: float
+    rebuilt: str | None = None  # why the index was rebuilt from scratch, if it was
+
+    def to_dict(self) -> dict:
+        return {
+            "slides": self.slides,
+            "passages": self.passages,
+            "embedded": self.embedded,
+            "deleted": self.deleted,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A record found by vector search: which passage, which part of it, and how close."""
+
+    record: str
+    passage: str
+    kind: str
+    score: float  # cosine similarity
+
+    @property
+    def block(self) -> int | None:
+        return int(self.record.rsplit("~b", 1)[1]) if self.kind == "block" else None
+
+
+class VectorIndex:
+    """The Chroma side: open embedded or server, ingest by generations, query the newest one."""
+
+    def __init__(self, client, base_name: str, embedding_model: str, local_path: Path | None = None) -> None:
+        self._client = client
+        self.base_name = base_name
+        self.embedding_model = embedding_model
+        self.local_path = local_path
+        self.recovered_from: str | None = None  # why a damaged folder was rebuilt, if it was
+        self._collection = None
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        base_name: str,
+        embedding_model: str,
+        path: Path | None = None,
+        host: str | None = None,
+        port: int = 8000,
+    ) -> VectorIndex:
+        """Embedded Chroma in ``path`` by default; a Chroma server when ``host`` is given.
+
+        A local folder that Chroma cannot open is moved aside and rebuilt (logged as a warning).
+        """
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if host:
+            client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+            return cls(client, base_name, embedding_model)
+        if path is None:
+            raise ValueError("an embedded index needs a folder")
+        try:
+            index = cls(chromadb.PersistentClient(path=str(path), settings=chroma_settings), base_name, embedding_model, path)
+            index.active()  # reads the database: fails here when it is damaged
+            return index
+        except Exception as error:  # noqa: BLE001 - any failure to open or read means the folder is unusable
+            moved = path.with_name(f"{path.name}.damaged-{time.time_ns()}")
+            log.warning("index folder %s is damaged (%s); moved it to %s and rebuilding", path, error, moved)
+            if path.exists():
+                shutil.move(str(path), str(moved))
+            _drop_cached_systems()
+            index = cls(chromadb.PersistentClient(path=str(path), settings=chroma_settings), base_name, embedding_model, path)
+            index.recovered_from = f"{type(error).__name__}: {error}"
+            return index
+
+    def _generations(self) -> list[tuple[str, dict]]:
+        """(name, metadata) of our collections, newest first."""
+        found = []
+        for collection in self._client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            if name.startswith(f"{self.base_name}-g"):
+                found.append((name, self._client.get_collection(name, embedding_function=None).metadata or {}))
+        return sorted(found, key=lambda item: item[0], reverse=True)
+
+    def active(self):
+        """The newest complete generation built with our embedding model, or ``None``."""
+        if self._collection is None:
+            for name, meta in self._generations():
+                if meta.get("complete") and meta.get("embedding_model") == self.embedding_model:
+                    self._collection = self._client.get_collection(name, embedding_function=None)
+                    break
+        return self._collection
+
+    # ---------------------------------------------------------------- ingest
+
+    def _stored_hashes(self) -> dict[str, str]:
+        collection = self.active()
+        if collection is None:
+            return {}
+        got = collection.get(include=["metadatas"])
+        return {rid: (meta or {}).get("hash", "") for rid, meta in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def ingest(
+        self,
+        passages: Sequence[Passage],
+        embed: Callable[[list[str]], np.ndarray],
+        slides: int,
+        progress: bool = False,
+    ) -> IngestReport:
+        """Bring the index in line with ``passages``, embedding only new or changed records.
+
+        ``embedded`` and ``deleted`` in the report count passages (a passage counts as embedded
+        when any of its records was).
+        """
+        started = time.perf_counter()
+        current = self.active()
+        rebuilt = None
+        if current is None and self._generations():
+            rebuilt = "the embedding model changed or the previous ingest did not finish"
+        self._remove_generations(keep=current)
+
+        stored = self._stored_hashes()
+        owner = {record.id: passage for passage in passages for record in passage.records()}
+        records = [record for passage in passages for record in passage.records()]
+        changed = [r for r in records if stored.get(r.id) != r.content_hash]
+        gone = [rid for rid in stored if rid not in owner]
+        changed_passages = {r.passage for r in changed}
+        gone_passages = {rid.split("~")[0] for rid in gone} - {p.id for p in passages}
+        if current is not None and not changed and not gone:
+            return IngestReport(slides, len(passages), 0, 0, time.perf_counter() - started)
+
+        kept = [r for r in records if stored.get(r.id) == r.content_hash]
+        kept_vectors = self._vectors(current, [r.id for r in kept]) if kept else None
+        new_vectors = _embed_with_progress(embed, [r.text for r in changed], progress) if changed else None
+
+        collection = self._client.create_collection(
+            f"{self.base_name}-g{time.time_ns()}",
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedding_model": self.embedding_model, "complete": False},
+            embedding_function=None,
+        )
+        for group, vectors in ((kept, kept_vectors), (changed, new_vectors)):
+            for start in range(0, len(group), 2000):
+                chunk = group[start : start + 2000]
+                collection.add(
+                    ids=[r.id for r in chunk],
+                    embeddings=vectors[start : start + 2000],
+                    documents=[r.text for r in chunk],
+                    metadatas=[r.metadata(owner[r.id]) for r in chunk],
+                )
+        # The last step: from here on readers use the new generation.
+        collection.modify(metadata={"embedding_model": self.embedding_model, "complete": True})
+        self._collection = collection
+        self._remove_generations(keep=collection)
+        return IngestReport(
+            slides, len(passages), len(changed_passages), len(gone_passages), time.perf_counter() - started, rebuilt
+        )
+
+    def _vectors(self, collection, ids: list[str]) -> np.ndarray:
+        got = collection.get(ids=ids, include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        return np.asarray([by_id[rid] for rid in ids], dtype=np.float32)
+
+    def _remove_generations(self, keep) -> None:
+        """Delete every generation but ``keep``: unfinished, superseded, or of another model."""
+        for name, _ in self._generations():
+            if keep is None or name != keep.name:
+                log.info("removing index generation %s", name)
+                self._client.delete_collection(name)
+
+    # ---------------------------------------------------------------- query
+
+    def count(self) -> int:
+        collection = self.active()
+        return collection.count() if collection is not None else 0
+
+    def query(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The ``k`` nearest records by cosine similarity, best first."""
+        try:
+            return self._query(vector, k)
+        except Exception:  # noqa: BLE001 - another process may have replaced our generation
+            self._collection = None
+            return self._query(vector, k)
+
+    def _query(self, vector: np.ndarray, k: int) -> list[Hit]:
+        collection = self.active()
+        if collection is None:
+            return []
+        result = collection.query(query_embeddings=[vector], n_results=k, include=["distances", "metadatas"])
+        return [
+            Hit(rid, meta["passage"], meta["kind"], 1.0 - float(distance))
+            for rid, meta, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True)
+        ]
+
+
+def _drop_cached_systems() -> None:
+    """Chroma caches one client system per path; a moved-aside folder must not be reused."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def _embed_with_progress(embed: Callable[[list[str]], np.ndarray], texts: list[str], progress: bool) -> np.ndarray:
+    if not progress or len(texts) <= EMBED_BATCH:
+        return embed(texts)
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), desc="Embedding passages", unit="passage") as bar:
+        for start in range(0, len(texts), EMBED_BATCH * 4):
+            chunk = texts[start : start + EMBED_BATCH * 4]
+            parts.append(embed(chunk))
+            bar.update(len(chunk))
+    return np.concatenate(parts)

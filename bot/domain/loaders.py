@@ -1,0 +1,481 @@
+"""Load a deck from the files instructors have: Markdown, plain text, HTML, PDF and PowerPoint.
+
+Every loader turns a file into zero or more :class:`Slide` objects. A file that cannot be read or
+is malformed becomes a :class:`Problem` (file, line, what is wrong) and is skipped; the rest of the
+deck still loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import yaml
+
+from bot.domain.deck import Deck, FaqPair, Section, Slide
+
+log = logging.getLogger(__name__)
+
+FAQ_HEADINGS = ("faq", "frequently asked questions")
+# Sections every slide of our own deck carries (checked by `shape_problems`, not by loading).
+REQUIRED_SECTIONS = ("Overview", "Key Concepts", "How It Works", "Applications", "FAQ")
+MIN_FAQ = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class LoadResult:
+    deck: Deck
+    problems: list[Problem] = field(default_factory=list)
+
+
+class MalformedFile(ValueError):
+    """A file that cannot become slides; carries the line where the problem is, when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def clean_text(text: str) -> str:
+    """Normalise Unicode (NFC), line endings and stray control characters; keep the words."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    return text.replace("\u00a0", " ").replace("\u2011", "-")
+
+
+def _is_faq(heading: str) -> bool:
+    return heading.strip().casefold() in FAQ_HEADINGS
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def parse_markdown(text: str, source: str) -> Slide:
+    """Our own format: YAML front matter, ``##`` sections, ``###`` FAQ questions."""
+    lines = clean_text(text).split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise MalformedFile("missing front matter (the file must start with a '---' line)", 1)
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
+    except StopIteration:
+        raise MalformedFile("front matter is not closed by a '---' line", 1) from None
+    try:
+        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        raise MalformedFile(f"front matter is not valid YAML ({getattr(error, 'problem', error)})", line) from None
+    if not isinstance(meta, dict):
+        raise MalformedFile("front matter must be 'key: value' lines", 2)
+    number = meta.get("number")
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise MalformedFile(f"front matter 'number' must be a positive whole number, got {number!r}", 2)
+    title = str(meta.get("title") or "").strip()
+    if not title:
+        raise MalformedFile("front matter has no 'title'", 2)
+    subtitle = str(meta.get("subtitle") or "").strip()
+
+    sections: list[Section] = []
+    faq: list[FaqPair] = []
+    heading: str | None = None
+    heading_line = 0
+    body: list[str] = []
+
+    def close_section() -> None:
+        if heading is None:
+            if "\n".join(body).strip():
+                raise MalformedFile("text before the first '## ' section heading", heading_line or end + 2)
+            return
+        if _is_faq(heading):
+            faq.extend(_markdown_faq(body, heading_line))
+            return
+        content = "\n".join(body).strip()
+        if not content:
+            raise MalformedFile(f"section '{heading}' is empty", heading_line)
+        sections.append(Section(heading, content))
+
+    for index in range(end + 1, len(lines)):
+        line = lines[index]
+        if line.startswith("## "):
+            close_section()
+            heading, heading_line, body = line[3:].strip(), index + 1, []
+        elif line.startswith("# "):
+            raise MalformedFile("use '## ' for sections; the title belongs in the front matter", index + 1)
+        else:
+            body.append(line)
+    close_section()
+    if not sections and not faq:
+        raise MalformedFile("no '## ' sections")
+    return Slide(number, title, subtitle, tuple(sections), tuple(faq), source)
+
+
+def _markdown_faq(body: list[str], first_line: int) -> list[FaqPair]:
+    pairs: list[FaqPair] = []
+    question: str | None = None
+    question_line = first_line
+    answer: list[str] = []
+
+    def close() -> None:
+        if question is None:
+            if "\n".join(answer).strip():
+                raise MalformedFile("FAQ text before the first '### question'", first_line + 1)
+            return
+        text = " ".join(part.strip() for part in answer if part.strip())
+        if not text:
+            raise MalformedFile(f"FAQ question '{question}' has no answer", question_line)
+        pairs.append(FaqPair(question, text))
+
+    for offset, line in enumerate(body, start=1):
+        if line.startswith("### "):
+            close()
+            question, question_line, answer = line[4:].strip(), first_line + offset, []
+        else:
+            answer.append(line)
+    close()
+    return pairs
+
+
+# --------------------------------------------------------------------------- Plain text
+
+_SLIDE_NUMBER = re.compile(r"\bslide\s+(\d{1,4})\b", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*[•\-*·▪●◦‣]\s+")
+_STEP = re.compile(r"^\s*(\d{1,2})[.)]\s+(.+)$")
+_CHROME = re.compile(r"^(next slide|previous slide|prev slide|back|home)$", re.IGNORECASE)
+_OUTRO = re.compile(r"^continue your\b", re.IGNORECASE)
+_SECTION_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^overview\b", re.I), "Overview"),
+    (re.compile(r"^key concepts?\b", re.I), "Key Concepts"),
+    (re.compile(r"^how (the process|it) works\b|^how .{0,40} works$", re.I), "How It Works"),
+    (re.compile(r"^(real[\s-]world )?applications?\b|^use cases?\b", re.I), "Applications"),
+    (re.compile(r"^comparison\b|^.{2,60}\bvs\.?\s.{2,60}$", re.I), "Comparison"),
+    (re.compile(r"^(frequently asked questions|faqs?)\b", re.I), "FAQ"),
+)
+
+
+def _section_kind(line: str) -> str | None:
+    for pattern, kind in _SECTION_PATTERNS:
+        if pattern.search(line):
+            return kind
+    return None
+
+
+def _heading(kind: str, line: str) -> str:
+    """Canonical section name; a comparison keeps what it compares ("Comparison: A vs B")."""
+    if kind == "Comparison" and " vs" in line.casefold():
+        return f"Comparison: {line}"
+    return kind
+
+
+def parse_plain_text(text: str, source: str, default_number: int | None = None) -> Slide:
+    """A slide as text exported from a slide tool (the seed's format), a PDF page or a pptx slide.
+
+    Structure is recognised from the lines themselves: a title line, a subtitle, a "Slide N" line,
+    section headings (Overview, Key Concepts, How ... Works, Applications, "A vs B", FAQ), short
+    sub-headings followed by their text, bullets, numbered steps, and FAQ questions ending in "?".
+    Unrecognised text is kept under "Overview" so nothing is lost.
+    """
+    raw_lines = [line.rstrip() for line in clean_text(text).split("\n")]
+    lines = [line.strip() for line in raw_lines if line.strip()]
+    lines = [line for line in lines if not _CHROME.match(line)]
+    if not lines:
+        raise MalformedFile("no text")
+
+    number = default_number
+    title = lines[0]
+    match = _SLIDE_NUMBER.search(title)
+    if match:
+        number = int(match.group(1))
+        stripped = re.sub(r"\s*[–—:|-]?\s*slide\s+\d+\s*$", "", title, flags=re.I).strip()
+        title = stripped or title
+    rest = lines[1:]
+    subtitle = ""
+    if rest and _section_kind(rest[0]) is None and not _SLIDE_NUMBER.fullmatch(rest[0]):
+        subtitle, rest = rest[0], rest[1:]
+    # A lone "Slide 13" line is a page marker: it gives the number and is not content.
+    for line in list(rest[:3]):
+        marker = _SLIDE_NUMBER.fullmatch(line)
+        if marker:
+            number = number or int(marker.group(1))
+            rest.remove(line)
+            break
+    if number is None:
+        raise MalformedFile("no slide number (neither a 'Slide N' line nor a position)")
+
+    blocks: list[tuple[str, list[str]]] = []
+    for line in rest:
+        if _OUTRO.match(line):
+            break  # "Continue your journey" is navigation, not teaching.
+        kind = _section_kind(line) if len(line) <= 80 and not line.endswith((".", "?")) else None
+        if kind is not None:
+            blocks.append((_heading(kind, line), []))
+        else:
+            if not blocks:
+                blocks.append(("Overview", []))
+            blocks[-1][1].append(line)
+
+    sections: list[Section] = []
+    faq: list[FaqPair] = []
+    for heading, body in blocks:
+        if heading == "FAQ":
+            faq.extend(_text_faq(body))
+        elif body:
+            sections.append(Section(heading, _format_body(body)))
+    if not sections and not faq:
+        raise MalformedFile("no slide content after the title")
+    return Slide(number, title, subtitle, tuple(sections), tuple(faq), source)
+
+
+def _format_body(body: list[str]) -> str:
+    """Render recognised structure as Markdown: sub-headings, bullets and numbered steps."""
+    out: list[str] = []
+    index = 0
+    while index < len(body):
+        line = body[index]
+        following = body[index + 1] if index + 1 < len(body) else ""
+        if _BULLET.match(line):
+            out.append("- " + _BULLET.sub("", line))
+        elif step := _STEP.match(line):
+            # "1. Input" followed by its description reads as one step.
+            if following and not _STEP.match(following) and not _BULLET.match(following):
+                out.append(f"{step.group(1)}. **{step.group(2)}**: {following}")
+                index += 1
+            else:
+                out.append(line)
+        elif _is_subheading(line) and following and not _is_subheading(following):
+            out.append(f"### {line}")
+        else:
+            out.append(line)
+        index += 1
+    return "\n".join(out)
+
+
+def _is_subheading(line: str) -> bool:
+    return len(line) <= 60 and not line.endswith((".", "?", "!", ":", ",")) and not _BULLET.match(line)
+
+
+def _text_faq(body: list[str]) -> list[FaqPair]:
+    pairs: list[FaqPair] = []
+    question: str | None = None
+    answer: list[str] = []
+    for line in body + ["?"]:  # the sentinel closes the last pair
+        if line.endswith("?") and (question is None or answer):
+            if question is not None:
+                pairs.append(FaqPair(question, " ".join(answer)))
+            question, answer = line, []
+        elif question is not None:
+            answer.append(_BULLET.sub("", line))
+    return pairs
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+class _HtmlSlideParser(HTMLParser):
+    """Collects text as lines, with heading levels marked so the plain-text rules apply."""
+
+    BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "section", "br", "tr", "title"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self._current: list[str] = []
+        self._skip = 0
+        self._tags: list[str] = []
+        self.meta: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "nav", "head"):
+            self._skip += 1
+        if tag == "meta":
+            values = dict(attrs)
+            if values.get("name") and values.get("content"):
+                self.meta[values["name"].lower()] = values["content"] or ""
+        if tag in self.BLOCKS:
+            self._flush()
+        if tag == "li":
+            self._current.append("• ")
+        self._tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "nav", "head") and self._skip:
+            self._skip -= 1
+        if tag in self.BLOCKS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self._current.append(data)
+
+    def _flush(self) -> None:
+        line = re.sub(r"\s+", " ", "".join(self._current)).strip()
+        if line and line != "•":
+            self.lines.append(line)
+        self._current = []
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def parse_html(text: str, source: str, default_number: int | None) -> Slide:
+    parser = _HtmlSlideParser()
+    parser.feed(text)
+    parser.close()
+    number = parser.meta.get("slide-number")
+    if number is not None and number.strip().isdigit():
+        default_number = int(number)
+    return parse_plain_text("\n".join(parser.lines), source, default_number)
+
+
+# --------------------------------------------------------------------------- PDF and PowerPoint
+
+
+def parse_pdf(path: Path, source: str) -> list[Slide]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, OSError, ValueError, KeyError) as error:
+        raise MalformedFile(f"not a readable PDF ({error})") from None
+    return _slides_from_pages(pages, source, "page")
+
+
+def parse_pptx(path: Path, source: str) -> list[Slide]:
+    from pptx import Presentation
+    from pptx.exc import PackageNotFoundError
+
+    try:
+        presentation = Presentation(str(path))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as error:
+        raise MalformedFile(f"not a readable PowerPoint file ({error})") from None
+    pages = []
+    for slide in presentation.slides:
+        title_shape = slide.shapes.title
+        parts = [title_shape.text_frame.text] if title_shape is not None and title_shape.has_text_frame else []
+        for shape in slide.shapes:
+            if shape is title_shape or not shape.has_text_frame:
+                continue
+            parts.append(shape.text_frame.text)
+        pages.append("\n".join(parts))
+    return _slides_from_pages(pages, source, "slide")
+
+
+def _slides_from_pages(pages: list[str], source: str, unit: str) -> list[Slide]:
+    slides = []
+    for index, text in enumerate(pages, start=1):
+        if not text.strip():
+            continue  # blank pages (covers, dividers) carry nothing to teach
+        try:
+            slides.append(parse_plain_text(text, f"{source}#{unit}={index}", default_number=index))
+        except MalformedFile as error:
+            raise MalformedFile(f"{unit} {index}: {error}") from None
+    if not slides:
+        raise MalformedFile(f"no text on any {unit}")
+    return slides
+
+
+# --------------------------------------------------------------------------- The folder
+
+
+def _number_from_name(path: Path) -> int | None:
+    match = re.match(r"^(?:slide[-_ ]?)?(\d{1,4})", path.stem, re.IGNORECASE)
+    return int(match.group(1)) if match else None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise MalformedFile(f"not UTF-8 text (byte {error.start})") from None
+
+
+LOADERS: dict[str, Callable[[Path, str], list[Slide]]] = {
+    ".md": lambda path, source: [parse_markdown(_read_text(path), source)],
+    ".markdown": lambda path, source: [parse_markdown(_read_text(path), source)],
+    ".txt": lambda path, source: [parse_plain_text(_read_text(path), source, _number_from_name(path))],
+    ".html": lambda path, source: [parse_html(_read_text(path), source, _number_from_name(path))],
+    ".htm": lambda path, source: [parse_html(_read_text(path), source, _number_from_name(path))],
+    ".pdf": parse_pdf,
+    ".pptx": parse_pptx,
+}
+
+
+def deck_files(folder: Path) -> list[Path]:
+    """Files in ``folder`` that a loader understands, in name order (README files are notes)."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix.lower() in LOADERS and path.stem.lower() != "readme"
+    )
+
+
+def load_file(path: Path, folder: Path) -> list[Slide]:
+    source = path.relative_to(folder).as_posix()
+    return LOADERS[path.suffix.lower()](path, source)
+
+
+def load_deck(folder: Path) -> LoadResult:
+    """Load every slide file in ``folder``; malformed files are reported and skipped.
+
+    Two files claiming the same slide number: the first by file name wins, the other is reported.
+    """
+    if not folder.is_dir():
+        return LoadResult(Deck(()), [Problem(str(folder), None, "knowledge folder does not exist")])
+    slides: dict[int, Slide] = {}
+    problems: list[Problem] = []
+    for path in deck_files(folder):
+        name = path.relative_to(folder).as_posix()
+        try:
+            loaded = load_file(path, folder)
+        except MalformedFile as error:
+            problems.append(Problem(name, error.line, str(error)))
+            continue
+        except OSError as error:
+            problems.append(Problem(name, None, f"cannot be read ({error.strerror or error})"))
+            continue
+        for slide in loaded:
+            if slide.number in slides:
+                other = slides[slide.number].source
+                problems.append(Problem(name, None, f"slide {slide.number} is already defined by {other}"))
+                continue
+            slides[slide.number] = slide
+    for problem in problems:
+        log.warning("skipped: %s", problem)
+    return LoadResult(Deck(tuple(slides.values())), problems)
+
+
+def shape_problems(slides: Iterable[Slide]) -> list[Problem]:
+    """Problems with a slide's teaching shape: the sections and FAQ every slide of ours has."""
+    problems = []
+    for slide in slides:
+        headings = {section.heading.split(":")[0].casefold() for section in slide.sections}
+        for required in REQUIRED_SECTIONS:
+            if required == "FAQ":
+                continue
+            if required.casefold() not in headings:
+                problems.append(Problem(slide.source, None, f"slide {slide.number} has no '{required}' section"))
+        if len(slide.faq) < MIN_FAQ:
+            problems.append(
+                Problem(slide.source, None, f"slide {slide.number} has {len(slide.faq)} FAQ pairs (at least {MIN_FAQ})")
+            )
+        if not slide.subtitle:
+            problems.append(Problem(slide.source, None, f"slide {slide.number} has no subtitle"))
+    return problems

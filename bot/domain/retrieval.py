@@ -1,0 +1,143 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) scores fused per passage.
+
+The fusion and its weight were chosen by measurement on the evaluation set (``bench/eval.py``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bot.domain.index import Hit, Passage, VectorIndex
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+# Questions are cut to this many characters before any model sees them: the embedding model reads
+# at most 256 word pieces (about 1,000 characters), so more only costs time.
+MAX_QUESTION_CHARS = 2000
+DENSE_RECORDS = 40  # records fetched per question; enough to cover every passage worth fusing
+LEXICAL_WEIGHT = 0.25  # weighted fusion: dense cosine + weight * BM25 score / best BM25 score
+
+_STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    between both but by can could did do does doing don down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours explain tell please
+    mean means meant thing things really kind sort get got vs versus difference whats what's""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper: enough for plurals and -ing/-ed forms to meet."""
+    for suffix in ("ings", "ing", "edly", "ed", "ies", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def terms(text: str) -> list[str]:
+    return [_stem(word) for word in _WORD.findall(text.casefold()) if word not in _STOPWORDS]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPassage:
+    passage: Passage
+    score: float  # the fused score the ranking uses
+    dense: float  # best cosine similarity of any of the passage's records
+    lexical: float  # BM25 score
+    block: int | None  # the block of the passage that matched best, when a block did
+
+
+class Retriever:
+    """Ranks the deck's passages for a question. Thread-safe for concurrent reads."""
+
+    def __init__(self, passages: list[Passage], index: VectorIndex, embed_one) -> None:
+        import bm25s
+
+        self.passages = passages
+        self._by_id = {p.id: i for i, p in enumerate(passages)}
+        self._index = index
+        self._embed_one = embed_one
+        corpus = [terms(f"{p.title} {p.section} {p.text}") for p in passages]
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(corpus, show_progress=False)
+        self._vocabulary = sorted({term for doc in corpus for term in doc})
+        self._known = set(self._vocabulary)
+
+    def correct(self, query_terms: list[str]) -> list[str]:
+        """Map misspelt terms to the deck's nearest word ("embedings" -> "embedding")."""
+        fixed = []
+        for term in query_terms:
+            if term in self._known or len(term) < 4 or term.isdigit():
+                fixed.append(term)
+                continue
+            close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8)
+            fixed.append(close[0] if close else term)
+        return fixed
+
+    def lexical_scores(self, question: str) -> np.ndarray:
+        query = self.correct(terms(question))
+        if not query or not self.passages:
+            return np.zeros(len(self.passages), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(query), dtype=np.float32)
+
+    def dense_scores(self, vector: np.ndarray) -> tuple[np.ndarray, dict[str, Hit]]:
+        """Per-passage best cosine, and the best hit per passage (to know which block matched)."""
+        scores = np.zeros(len(self.passages), dtype=np.float32)
+        best: dict[str, Hit] = {}
+        for hit in self._index.query(vector, DENSE_RECORDS):
+            position = self._by_id.get(hit.passage)
+            if position is None:
+                continue  # the index holds a passage this deck no longer has (mid-reload)
+            if hit.passage not in best or hit.score > best[hit.passage].score:
+                best[hit.passage] = hit
+                scores[position] = hit.score
+        return scores, best
+
+    def search(self, question: str, k: int = 5, mode: Mode = "hybrid") -> list[ScoredPassage]:
+        question = question[:MAX_QUESTION_CHARS]
+        lexical = self.lexical_scores(question) if mode != "dense" else np.zeros(len(self.passages), np.float32)
+        if mode == "bm25":
+            dense, best = np.zeros(len(self.passages), np.float32), {}
+            fused = lexical
+        else:
+            dense, best = self.dense_scores(self._embed_one(question))
+            fused = dense if mode == "dense" else fuse(dense, lexical)
+        order = np.argsort(-fused, kind="stable")[:k]
+        results = []
+        for position in order:
+            passage = self.passages[position]
+            hit = best.get(passage.id)
+            results.append(
+                ScoredPassage(
+                    passage,
+                    float(fused[position]),
+                    float(dense[position]),
+                    float(lexical[position]),
+                    hit.block if hit else None,
+                )
+            )
+        return results
+
+
+def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float = LEXICAL_WEIGHT) -> np.ndarray:
+    """Dense cosine plus BM25 scaled to [0, 1] by the best lexical match for this question."""
+    top = float(lexical.max()) if lexical.size else 0.0
+    return dense + weight * (lexical / top) if top > 0 else dense.copy()
+
+
+def reciprocal_rank_fusion(dense: np.ndarray, lexical: np.ndarray, k: int = 60) -> np.ndarray:
+    """The usual alternative, kept for the evaluation's side-by-side comparison."""
+    fused = np.zeros_like(dense)
+    for scores in (dense, lexical):
+        ranks = np.empty(len(scores), dtype=np.int64)
+        ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
+        fused += 1.0 / (k + 1 + ranks)
+    return fused

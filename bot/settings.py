@@ -1,0 +1,68 @@
+"""Typed settings, read from the environment and ``.env``; built once at start and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_GENERATION_MODEL = "SmolLM2-135M-Instruct"
+
+
+class Settings(BaseSettings):
+    """Every field is documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Discord
+    discord_token: SecretStr | None = None
+    answer_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    sync_commands_on_start: bool = False
+    sync_guild_id: int | None = None
+    question_cooldown_s: float = Field(default=5.0, ge=0)
+    generation_cooldown_s: float = Field(default=20.0, ge=0)
+
+    # Files
+    knowledge_dir: Path = Path("knowledge")
+    data_dir: Path = Path("data")
+
+    # Retrieval
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    chroma_host: str | None = None
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    chroma_collection: str = Field(default="slides", min_length=3, max_length=60)
+
+    # Generation
+    generation_backend: Literal["local", "openai"] = "local"
+    generation_model: str = DEFAULT_GENERATION_MODEL
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "default"
+    openai_api_key: SecretStr | None = None
+    generation_timeout_s: float = Field(default=120.0, gt=0)
+    generation_max_new_tokens: int = Field(default=200, ge=1, le=1024)
+    generation_queue_size: int = Field(default=8, ge=1)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("answer_channel_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        # "123, 456" in the environment; a list when built in code.
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(",", " ").split()]
+        return value
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def state_db(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
