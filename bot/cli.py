@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("bm25s", "chromadb", "httpx", "urllib3", "sentence_transformers"):
+    for chatty in ("chromadb", "httpx", "urllib3", "sentence_transformers"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 

@@ -64,7 +64,8 @@ class Passage:
             blocks = self.blocks()
             if len(blocks) > 1:
                 records += [
-                    Record(f"{self.id}~b{n}", self.id, "block", f"{self.title}. {block}") for n, block in enumerate(blocks)
+                    Record(f"{self.id}~b{n}", self.id, "block", f"{self.title}. {block}")
+                    for n, block in enumerate(blocks)
                 ]
         return records
 
@@ -131,21 +132,21 @@ def passages_from_deck(deck: Deck) -> list[Passage]:
     passages: list[Passage] = []
     for slide in deck:
         seen: set[str] = set()
-
-        def unique(base: str) -> str:
-            candidate, n = base, 2
-            while candidate in seen:
-                candidate, n = f"{base}-{n}", n + 1
-            seen.add(candidate)
-            return candidate
-
         for section in slide.sections:
-            pid = unique(f"s{slide.number:03d}-{_slug(section.heading)}")
+            pid = _unique(f"s{slide.number:03d}-{_slug(section.heading)}", seen)
             passages.append(Passage(pid, slide.number, slide.title, section.heading, section.text, "", slide.source))
         for pair in slide.faq:
-            pid = unique(f"s{slide.number:03d}-faq-{_slug(pair.q)}")
+            pid = _unique(f"s{slide.number:03d}-faq-{_slug(pair.q)}", seen)
             passages.append(Passage(pid, slide.number, slide.title, f"FAQ: {pair.q}", pair.a, pair.q, slide.source))
     return passages
+
+
+def _unique(base: str, seen: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in seen:
+        candidate, n = f"{base}-{n}", n + 1
+    seen.add(candidate)
+    return candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,9 @@ class VectorIndex:
         if path is None:
             raise ValueError("an embedded index needs a folder")
         try:
-            index = cls(chromadb.PersistentClient(path=str(path), settings=chroma_settings), base_name, embedding_model, path)
+            index = cls(
+                chromadb.PersistentClient(path=str(path), settings=chroma_settings), base_name, embedding_model, path
+            )
             index.active()  # reads the database: fails here when it is damaged
             return index
         except Exception as error:  # noqa: BLE001 - any failure to open or read means the folder is unusable
@@ -227,7 +230,9 @@ class VectorIndex:
             if path.exists():
                 shutil.move(str(path), str(moved))
             _drop_cached_systems()
-            index = cls(chromadb.PersistentClient(path=str(path), settings=chroma_settings), base_name, embedding_model, path)
+            index = cls(
+                chromadb.PersistentClient(path=str(path), settings=chroma_settings), base_name, embedding_model, path
+            )
             index.recovered_from = f"{type(error).__name__}: {error}"
             return index
 
@@ -347,7 +352,9 @@ class VectorIndex:
         result = collection.query(query_embeddings=[vector], n_results=k, include=["distances", "metadatas"])
         return [
             Hit(rid, meta["passage"], meta["kind"], 1.0 - float(distance))
-            for rid, meta, distance in zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True)
+            for rid, meta, distance in zip(
+                result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
         ]
 
 

@@ -6,6 +6,7 @@ The fusion and its weight were chosen by measurement on the evaluation set (``be
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -61,6 +62,7 @@ class Retriever:
     def __init__(self, passages: list[Passage], index: VectorIndex, embed_one) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
         self.passages = passages
         self._by_id = {p.id: i for i, p in enumerate(passages)}
         self._index = index

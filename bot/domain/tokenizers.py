@@ -225,17 +225,26 @@ def readable_tokens(pieces: list[bytes | str]) -> list[str]:
     shown: list[str | None] = []
     partial: list[int] = []
     for index, piece in enumerate(pieces):
-        if isinstance(piece, str):
-            shown.append(visible(piece))
-            continue
-        try:
-            shown.append(visible(piece.decode("utf-8")))
-        except UnicodeDecodeError:
-            shown.append(None)
+        text = _visible_cached(piece) if isinstance(piece, str) else _visible_bytes(piece)
+        shown.append(text)
+        if text is None:
             partial.append(index)
     if partial:
         _fill_partial(pieces, shown, partial)
     return [text if text is not None else "" for text in shown]
+
+
+# Tokens repeat a lot; these caches make long texts cheap (lru_cache is thread-safe).
+_visible_cached = functools.lru_cache(maxsize=1 << 16)(visible)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _visible_bytes(piece: bytes) -> str | None:
+    """The readable form of a whole-UTF-8 byte token; None when it holds part of a character."""
+    try:
+        return visible(piece.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
 
 
 def _fill_partial(pieces: list[bytes | str], shown: list[str | None], partial: list[int]) -> None:
@@ -275,10 +284,10 @@ def _fill_partial(pieces: list[bytes | str], shown: list[str | None], partial: l
                 continue
             stop = position + length
             if position >= begin and stop <= end:
-                parts.append(visible(char))
+                parts.append(_visible_cached(char))
             else:
                 first, last = owner(position), owner(stop - 1)
-                parts.append(f"{visible(char)}⟨{index - first + 1}/{last - first + 1}⟩")
+                parts.append(f"{_visible_cached(char)}⟨{index - first + 1}/{last - first + 1}⟩")
             position = stop
         shown[index] = "".join(parts)
 
@@ -338,7 +347,7 @@ class _WordPieceBackend:
 
     def encode(self, text: str) -> tuple[list[int], list[str]]:
         encoding = self._tokenizer.encode(text)
-        return encoding.ids, [visible(token) for token in encoding.tokens]
+        return encoding.ids, [_visible_cached(token) for token in encoding.tokens]
 
 
 # --------------------------------------------------------------------------------------------

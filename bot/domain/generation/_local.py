@@ -1,0 +1,212 @@
+"""The local backend: a transformers causal LM in this process (CUDA when present, else CPU)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bot.settings import DEFAULT_GENERATION_MODEL
+
+from ._convert import ensure_local_model
+from ._types import BackendError, ChatMessage, GenerationRequest, GenerationStream, StreamOutcome
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(device: str):
+    """bfloat16 on GPUs that support it (float16 otherwise); float32 on CPU, where half
+    precision is slower without special hardware."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def _plain_prompt(messages: tuple[ChatMessage, ...]) -> str:
+    """For models without a chat template."""
+    lines = [f"{m.role.capitalize()}: {m.content}" for m in messages]
+    return "\n\n".join(lines) + "\n\nAssistant:"
+
+
+class LocalBackend:
+    """One model, one generation at a time (a single worker thread owns the model)."""
+
+    name = "local"
+    max_concurrency = 1
+
+    def __init__(self, model: Any, tokenizer: Any, model_name: str, device: str) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_name = model_name
+        self.device = device
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation")
+        self._lock = threading.Lock()  # the executor already serialises; this guards direct calls
+
+    @classmethod
+    def load(
+        cls,
+        name: str = DEFAULT_GENERATION_MODEL,
+        models_dir: Path = Path("data/models"),
+        *,
+        device: str | None = None,
+        progress: bool = True,
+    ) -> LocalBackend:
+        """Blocking (seconds): call it off the event loop. Converts the packaged model on first use."""
+        path = ensure_local_model(name, Path(models_dir), progress=progress)
+        import torch  # noqa: F401  (heavy; only here)
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = device or pick_device()
+        dtype = pick_dtype(device)
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+        log.info(
+            "loaded generation model %s on %s (%s) in %.1f s",
+            name, device, str(dtype).removeprefix("torch."), time.perf_counter() - started,
+        )
+        return cls(model, tokenizer, name, device)
+
+    # --- blocking parts, run on the worker thread -------------------------------------------
+    def encode(self, messages: tuple[ChatMessage, ...]) -> dict[str, Any]:
+        """Token ids of the chat, formatted with the model's chat template, on the model's device."""
+        if getattr(self.tokenizer, "chat_template", None):
+            encoded = self.tokenizer.apply_chat_template(
+                [m.as_dict() for m in messages],
+                add_generation_prompt=True,
+                tokenize=True,
+                return_dict=True,
+                return_tensors="pt",
+            )
+        else:
+            encoded = self.tokenizer(_plain_prompt(messages), return_tensors="pt")
+        return {k: v.to(self.model.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
+
+    def generation_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
+        """The ``generate()`` settings for ``request`` (without streamer and stopping criteria)."""
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": request.max_new_tokens,
+            "do_sample": not request.greedy,
+        }
+        if request.min_new_tokens:
+            kwargs["min_new_tokens"] = min(request.min_new_tokens, request.max_new_tokens)
+        if request.greedy:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(temperature=request.temperature, top_p=request.top_p)
+        if self.model.generation_config.pad_token_id is None:
+            pad = self.tokenizer.pad_token_id
+            kwargs["pad_token_id"] = pad if pad is not None else self.tokenizer.eos_token_id
+        return kwargs
+
+    def generate_blocking(
+        self,
+        request: GenerationRequest,
+        on_text,
+        *,
+        stop_events: tuple[threading.Event, ...] = (),
+        deadline: float | None = None,
+    ) -> StreamOutcome:
+        """Generate, handing text pieces to ``on_text`` as they come. Same seed, same text."""
+        import torch
+        from transformers import StoppingCriteriaList
+
+        from ._torch_parts import ChunkStreamer, StopWhen
+
+        with self._lock:
+            inputs = self.encode(request.messages)
+            streamer = ChunkStreamer(self.tokenizer, on_text)
+            stop = StopWhen(stop_events, deadline)
+            if request.seed is not None:
+                torch.manual_seed(request.seed)  # also seeds CUDA
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **inputs,
+                    **self.generation_kwargs(request),
+                    streamer=streamer,
+                    stopping_criteria=StoppingCriteriaList([stop]),
+                )
+            new_tokens = int(output.shape[-1] - inputs["input_ids"].shape[-1])
+        if any(event.is_set() for event in stop_events):
+            reason = "cancelled"
+        elif deadline is not None and time.monotonic() >= deadline:
+            reason = "timeout"
+        elif new_tokens >= request.max_new_tokens:
+            reason = "length"
+        else:
+            reason = "stop"
+        return StreamOutcome(new_tokens=new_tokens, finish_reason=reason)
+
+    # --- async interface --------------------------------------------------------------------
+    def stream(
+        self, request: GenerationRequest, cancel: threading.Event, deadline: float | None = None
+    ) -> GenerationStream:
+        return GenerationStream(lambda outcome: self._stream(request, cancel, deadline, outcome))
+
+    async def _stream(
+        self,
+        request: GenerationRequest,
+        cancel: threading.Event,
+        deadline: float | None,
+        outcome: StreamOutcome,
+    ) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        abandoned = threading.Event()  # set when the consumer stops listening
+
+        def on_text(text: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, text)
+
+        def work() -> StreamOutcome:
+            try:
+                return self.generate_blocking(
+                    request, on_text, stop_events=(cancel, abandoned), deadline=deadline
+                )
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+        future = loop.run_in_executor(self._executor, work)
+        try:
+            while (item := await queue.get()) is not _END:
+                yield item  # type: ignore[misc]
+            try:
+                result = await future
+            except Exception as exc:
+                raise BackendError(f"the local model {self.model_name} failed: {exc}") from exc
+            outcome.new_tokens = result.new_tokens
+            outcome.finish_reason = result.finish_reason
+        finally:
+            if not future.done():
+                abandoned.set()
+                # The worker stops after its current token; wait so the next generation never
+                # overlaps this one (cancelling this wait does not cancel the worker).
+                await asyncio.wait([future])
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- next-token predictions -------------------------------------------------------------
+    def predict_next(self, text: str, top_k: int = 10) -> list[tuple[str, float]]:
+        from ._predict import predict_next
+
+        return predict_next(self.model, self.tokenizer, text, top_k)
+
+    def sampling_view(self, text: str, top_k: int = 10, temperatures=(0.2, 1.0, 1.5)):
+        from ._predict import sampling_view
+
+        return sampling_view(self.model, self.tokenizer, text, top_k, temperatures)

@@ -1,0 +1,43 @@
+"""Shared fixtures: real models loaded once per session, settings pointing at temporary folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from bot.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWLEDGE = ROOT / "knowledge"
+SEED = ROOT.parent / "shared" / "seed" / "slide-13.txt"
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    """Settings for a test: its own data folder, no .env file, the real deck unless overridden."""
+    values = {"knowledge_dir": KNOWLEDGE, "data_dir": tmp_path / "data", "log_level": "WARNING"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from bot.domain.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def tutor(tmp_path_factory, embedder):
+    """The real deck, ingested once into an embedded Chroma, with the real embedding model."""
+    from bot.domain.tutor import Tutor, open_index
+
+    settings = make_settings(tmp_path_factory.mktemp("tutor"))
+    settings.data_dir.mkdir(parents=True)
+    tutor = Tutor(settings, embedder, open_index(settings))
+    tutor.reload()
+    return tutor
