@@ -1,0 +1,82 @@
+"""Fixtures for end-to-end tests: a loopback Discord, and a way to run a real client against it."""
+
+# Bounded waits take a `timeout`; the client's readiness can only be polled (discord.py's own waits
+# need the client's loop, which is set only once it has logged in).
+# ruff: noqa: ASYNC109, ASYNC110
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import discord
+import discord.gateway
+import discord.http
+import pytest
+import yarl
+
+from tests.e2e.fake_discord import FakeDiscord
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A started loopback Discord. A test fails if the bot called a route the fake does not
+    implement; a test that does so on purpose clears ``fake_discord.unexpected``."""
+    async with FakeDiscord() as fake:
+        yield fake
+        unexpected = [f"{r.method} {r.path}" for r in fake.unexpected]
+        assert not unexpected, f"the bot called routes the fake Discord does not implement: {unexpected}"
+
+
+@contextlib.asynccontextmanager
+async def start_client(
+    fake: FakeDiscord,
+    client: discord.Client,
+    token: str = "test-token",
+    *,
+    timeout: float = 5.0,
+    guild_ready_timeout: float = 0.05,
+) -> AsyncIterator[discord.Client]:
+    """Run ``client`` (a ``discord.Client`` or ``commands.Bot``) against ``fake`` until it is ready.
+
+    Points discord.py's REST base and gateway at the fake for the duration, starts the client as a
+    task, waits (bounded) for it to log in and become ready, yields it, then closes it and restores
+    discord.py. A client that fails to start re-raises its error here.
+    """
+    saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = fake.api_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+    # The client waits this long after the last GUILD_CREATE before on_ready (2 s by default); the
+    # constructor takes it as guild_ready_timeout=, this sets it for a client built without it.
+    client._connection.guild_ready_timeout = min(client._connection.guild_ready_timeout, guild_ready_timeout)
+    task = asyncio.create_task(client.start(token), name="discord-client")
+    try:
+        await _until(client.is_ready, task, timeout, "the client to become ready")
+        yield client
+    finally:
+        try:
+            await asyncio.wait_for(client.close(), timeout)
+            stopped, _ = await asyncio.wait([task], timeout=timeout)
+        finally:
+            if not task.done():
+                task.cancel()
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+    # Reached when the test's body succeeded: surface a client that hung or failed meanwhile.
+    if not stopped:
+        raise TimeoutError(f"the client did not stop within {timeout} s of close()")
+    if task.exception() is not None:
+        raise task.exception()
+
+
+async def _until(condition, task: asyncio.Task, timeout: float, what: str) -> None:
+    """Poll ``condition`` until true; re-raise the client's error if its task ended first."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if task.done():
+            task.result()  # raises the client's error, if any
+            raise RuntimeError(f"the client stopped before {what}")
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.005)
