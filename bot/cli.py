@@ -123,6 +123,41 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        from bot.terminal import run_terminal
+
+        print("No DISCORD_TOKEN set: starting a terminal session (type /help for commands).", file=sys.stderr)
+        return run_terminal(settings)
+    from bot.client import TutorBot
+
+    bot = TutorBot(settings)
+    # discord.py's own handler would replace ours; the token is never logged by either.
+    bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """Log in, push the slash commands to Discord, and exit."""
+    import asyncio
+
+    from bot.client import TutorBot
+
+    if settings.discord_token is None:
+        raise UsageError("DISCORD_TOKEN is not set: syncing needs the bot's token")
+
+    async def sync() -> int:
+        bot = TutorBot(settings)
+        async with bot:
+            await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: cogs load
+            synced = await bot.sync_commands(args.guild or settings.sync_guild_id)
+        return len(synced)
+
+    count = asyncio.run(sync())
+    print(f"synced {count} commands")
+    return 0
+
+
 # ------------------------------------------------------------------------------------ parser
 
 
@@ -147,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int, help="the slide number")
     p = command("ask", cmd_ask, "Answer a question from the slides, citing them.")
     p.add_argument("question", help="the question, or - to read one question per line from standard input")
+    command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)
+    p = command("sync", cmd_sync, "Register the slash commands with Discord (once, or after adding commands).", False)
+    p.add_argument("--guild", type=int, help="sync to this server only (shows at once); default: globally")
     return parser
 
 

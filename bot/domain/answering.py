@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.domain.errors import UserError
 from bot.domain.index import Passage
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retriever, ScoredPassage
 
@@ -20,7 +21,7 @@ SECOND_SOURCE_RATIO = 0.92
 MAX_PASSAGE_CHARS = 700
 
 
-class EmptyQuestion(ValueError):
+class EmptyQuestion(UserError, ValueError):
     def __init__(self) -> None:
         super().__init__("The question is empty: type a question about the slides.")
 

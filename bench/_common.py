@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmarks: settings in a scratch folder, percentiles, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from bot.settings import Settings  # noqa: E402
+
+EVAL_SET = ROOT / "tests" / "eval" / "questions.jsonl"
+
+
+def scratch_settings(fresh: bool = False, **overrides) -> Settings:
+    """Settings for a benchmark: the real deck, and data in data/bench (kept between runs, so the
+    index is only re-embedded when the deck changed) or, with ``fresh``, in a new folder."""
+    data_dir = Path(tempfile.mkdtemp(prefix="slide-tutor-bench-")) if fresh else ROOT / "data" / "bench"
+    values = {
+        "knowledge_dir": ROOT / "knowledge",
+        "data_dir": data_dir,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def percentile_ms(seconds: list[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(seconds) * 1000, q)), 2)
+
+
+def emit(result: dict) -> None:
+    print(json.dumps(result))

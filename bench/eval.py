@@ -1,0 +1,39 @@
+"""Retrieval quality on tests/eval/questions.jsonl: hybrid, dense-only and BM25-only side by side.
+
+Prints one JSON line with Recall@1, Recall@3, MRR, the share of off-topic questions declined and
+of on-topic questions wrongly declined, per mode; with --study, also the fusion and threshold
+sweeps the defaults were chosen from.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _common import EVAL_SET, emit, scratch_settings
+
+from bot.domain.answering import CONFIDENT_DENSE
+from bot.domain.evaluation import evaluate, fusion_study, load_questions, threshold_study
+from bot.domain.tutor import Tutor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--study", action="store_true", help="also print the fusion and threshold sweeps")
+    args = parser.parse_args()
+    tutor, _ = Tutor.load(scratch_settings())
+    questions = load_questions(EVAL_SET)
+    retriever = tutor.knowledge.answerer.retriever
+    result = {
+        "questions": sum(q.slide is not None for q in questions),
+        "off_topic_questions": sum(q.slide is None for q in questions),
+        "confident_threshold": CONFIDENT_DENSE,
+        **evaluate(retriever, questions, CONFIDENT_DENSE),
+    }
+    if args.study:
+        result["fusions"] = fusion_study(retriever, questions)
+        result["thresholds"] = threshold_study(retriever, questions)
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

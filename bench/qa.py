@@ -1,0 +1,46 @@
+"""Answering speed against the floor (one query embedding plus one Chroma query).
+
+Prints one JSON line: {"p50_ms", "p95_ms", "floor_p50_ms", "ratio", ...}.
+"""
+
+from __future__ import annotations
+
+import time
+
+from _common import EVAL_SET, emit, percentile_ms, scratch_settings
+
+from bot.domain.evaluation import load_questions
+from bot.domain.tutor import Tutor
+
+
+def main() -> None:
+    tutor, _ = Tutor.load(scratch_settings())
+    questions = [item.question for item in load_questions(EVAL_SET)]
+    collection = tutor.index.active()
+    for question in questions[:10]:  # warm-up: first calls pay for lazy initialisation
+        tutor.ask(question)
+
+    answer_s, floor_s = [], []
+    for question in questions:
+        started = time.perf_counter()
+        vector = tutor.embedder.encode_one(question)
+        collection.query(query_embeddings=[vector], n_results=5)
+        floor_s.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        tutor.ask(question)
+        answer_s.append(time.perf_counter() - started)
+    p50, floor = percentile_ms(answer_s, 50), percentile_ms(floor_s, 50)
+    emit(
+        {
+            "questions": len(questions),
+            "p50_ms": p50,
+            "p95_ms": percentile_ms(answer_s, 95),
+            "floor_p50_ms": floor,
+            "ratio": round(p50 / floor, 3),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""What every cog shares: sending within Discord's limits, one error path, cooldowns, off-loop calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.client import TutorBot
+
+log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 2000
+NO_MENTIONS = discord.AllowedMentions.none()
+T = TypeVar("T")
+
+
+async def off_loop(function: Callable[..., T], *args, **kwargs) -> T:
+    """Run blocking work (models, Chroma, files) in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split text into messages of at most ``limit`` characters, at paragraph, line or word breaks."""
+    chunks: list[str] = []
+    text = text.strip()
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        chunks.append(text)
+    return chunks or ["(nothing to show)"]
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class Cooldown:
+    """Per-user cooldown: ``retry_after`` says how long a user must still wait (0 when free)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last: dict[int, float] = {}
+
+    def retry_after(self, user_id: int) -> float:
+        now = time.monotonic()
+        waited = now - self._last.get(user_id, -1e9)
+        if waited < self.seconds:
+            return self.seconds - waited
+        self._last[user_id] = now
+        if len(self._last) > 10_000:  # forget users who have long cooled down
+            self._last = {uid: t for uid, t in self._last.items() if now - t < self.seconds}
+        return 0.0
+
+
+def cooldown_message(seconds: float) -> str:
+    return f"Slow down a little: try again in {max(1, round(seconds))} s."
+
+
+async def send_ephemeral(interaction: discord.Interaction, content: str) -> None:
+    """Reply privately, whether or not the interaction was already answered or deferred."""
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def send_long(interaction: discord.Interaction, text: str, **kwargs) -> None:
+    """Send text that may exceed one message: the first part answers, the rest follow up."""
+    parts = split_message(text)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        extra = kwargs if last else {}
+        if index == 0 and not interaction.response.is_done():
+            await interaction.response.send_message(part, allowed_mentions=NO_MENTIONS, **extra)
+        else:
+            await interaction.followup.send(part, allowed_mentions=NO_MENTIONS, **extra)
+
+
+def tutor_bot(interaction: discord.Interaction) -> TutorBot:
+    return interaction.client  # type: ignore[return-value]
