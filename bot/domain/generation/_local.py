@@ -68,7 +68,6 @@ class LocalBackend:
     ) -> LocalBackend:
         """Blocking (seconds): call it off the event loop. Converts the packaged model on first use."""
         path = ensure_local_model(name, Path(models_dir), progress=progress)
-        import torch  # noqa: F401  (heavy; only here)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         device = device or pick_device()
@@ -78,7 +77,10 @@ class LocalBackend:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
         log.info(
             "loaded generation model %s on %s (%s) in %.1f s",
-            name, device, str(dtype).removeprefix("torch."), time.perf_counter() - started,
+            name,
+            device,
+            str(dtype).removeprefix("torch."),
+            time.perf_counter() - started,
         )
         return cls(model, tokenizer, name, device)
 
@@ -174,9 +176,7 @@ class LocalBackend:
 
         def work() -> StreamOutcome:
             try:
-                return self.generate_blocking(
-                    request, on_text, stop_events=(cancel, abandoned), deadline=deadline
-                )
+                return self.generate_blocking(request, on_text, stop_events=(cancel, abandoned), deadline=deadline)
             finally:
                 loop.call_soon_threadsafe(queue.put_nowait, _END)
 

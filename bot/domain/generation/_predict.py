@@ -15,7 +15,8 @@ DEFAULT_TEMPERATURES: tuple[float, ...] = (0.2, 1.0, 1.5)
 
 def display_token(token: str) -> str:
     """A token readable in a list or chart: "·" for each space, "↵" for a newline, "⇥" for a tab."""
-    shown = token.replace(" ", "·").replace("\n", "↵").replace("\t", "⇥").replace("\r", "")
+    shown = token.replace(" ", "·").replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍")
+    shown = "".join(ch if ch.isprintable() else f"⟨0x{ord(ch):02X}⟩" for ch in shown)
     return shown if shown else "∅"
 
 
@@ -92,9 +93,7 @@ def sampling_view(
     for temperature in temperatures:
         probs = torch.softmax(logits / temperature, dim=-1)
         chosen = probs[ids]
-        choices = tuple(
-            TokenChoice(label, int(i), float(p)) for label, i, p in zip(labels, ids, chosen, strict=True)
-        )
+        choices = tuple(TokenChoice(label, int(i), float(p)) for label, i, p in zip(labels, ids, chosen, strict=True))
         panels.append(TemperaturePanel(float(temperature), choices, max(0.0, 1.0 - float(chosen.sum()))))
     return SamplingView(text, tuple(panels))
 
@@ -115,7 +114,11 @@ def render_prediction_png(
 
     if isinstance(prediction, SamplingView):
         panels = [
-            (f"T = {p.temperature:g}", [c.token for c in p.choices], [c.probability for c in p.choices])
+            (
+                f"T = {p.temperature:g}  (all others: {p.other:.0%})",
+                [c.token for c in p.choices],
+                [c.probability for c in p.choices],
+            )
             for p in prediction.panels
         ]
         text = prediction.text
@@ -138,18 +141,17 @@ def render_prediction_png(
         ax.set_title(name, fontsize=11)
         ax.set_xlabel("probability")
         for y, p in zip(positions, probs, strict=True):
-            ax.text(p + 0.01, y, f"{p:.0%}" if p >= 0.01 else f"{p:.1%}", va="center", fontsize=8)
+            ax.text(p + 0.01, y, f"{p:.1%}", va="center", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     if title is None and text is not None:
         tail = text if len(text) <= 60 else "…" + text[-59:]
         title = "Next token after “{}”".format(tail.replace("\n", "↵"))
     if title:
         figure.suptitle(_label(title), fontsize=11)
-    figure.tight_layout()
-
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph .* missing")  # rare scripts and emoji
+        figure.tight_layout()
         figure.savefig(buffer, format="png")
     data = buffer.getvalue()
     if isinstance(path_or_file, (str, Path)):

@@ -105,7 +105,7 @@ def looks_like_course_question(topic: str) -> bool:
     "explain attention", "how does temperature work?"), so the caller can answer it from the
     slides instead. Creative premises ("what if robots dreamed?", "a poem about attention")
     pass."""
-    text = " ".join(topic.lower().replace("’", "'").split()).strip(" \"'`")
+    text = " ".join(topic.lower().replace("\u2019", "'").split()).strip(" \"'`")
     if not text or _CREATIVE_START.match(text):
         return False
     if _STRONG.match(text):
