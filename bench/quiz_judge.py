@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     embedder = Embedder()
     defaults = QuizJudge(embedder)
-    measured = [defaults.measure(question_of(row), row["answer"]) for row in rows]
+    measured = defaults.measure_many([(question_of(row), row["answer"]) for row in rows])
     gold = [GOLD[row["label"]] for row in rows]
     measure_s = time.perf_counter() - started
 

@@ -127,9 +127,7 @@ class PlaceStore:
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; each update opens its own explicitly.
-        conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -150,9 +148,7 @@ class PlaceStore:
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
-            raise NewerSchema(
-                f"{self.path} has schema version {version}; this bot knows up to {SCHEMA_VERSION}"
-            )
+            raise NewerSchema(f"{self.path} has schema version {version}; this bot knows up to {SCHEMA_VERSION}")
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
@@ -166,7 +162,8 @@ class PlaceStore:
                 log.info("state database %s: schema %d -> %d", self.path, version, SCHEMA_VERSION)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def _move_aside(self, error: Exception) -> None:
@@ -206,10 +203,11 @@ class PlaceStore:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     # -- places ------------------------------------------------------------------------------
 
@@ -293,8 +291,7 @@ class PlaceStore:
         """Per slide: how many quiz questions were asked, answered right, answered partly."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT slide, asked, right, partly FROM quiz_scores "
-                "WHERE scope = ? AND user = ? ORDER BY slide",
+                "SELECT slide, asked, right, partly FROM quiz_scores WHERE scope = ? AND user = ? ORDER BY slide",
                 (str(scope), str(user)),
             ).fetchall()
         return {
