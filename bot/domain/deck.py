@@ -97,18 +97,22 @@ class Deck:
     def step(self, number: int | None, offset: int) -> Slide:
         """The slide ``offset`` places after (or before) ``number``, clamped to the deck.
 
-        ``None`` means "not started": stepping forward lands on the first slide.
+        ``None`` means "not started": any step lands on the first slide. From a slide that was
+        removed, the nearest remaining slide counts as the first step when it lies in the
+        direction of travel (removed 5 in 1-4, 6-7: next -> 6, prev -> 4, +2 -> 7).
         """
         if not self.slides:
             raise LookupError("the deck is empty")
         if number is None:
-            return self.slides[0] if offset >= 0 else self.slides[0]
-        index = self.slides.index(self.nearest(number))
-        if self.slides[index].number != number:
-            # The learner's slide was removed: the nearest one counts as the next step already.
-            offset = 0 if offset > 0 and self.slides[index].number > number else offset
-        target = max(0, min(len(self.slides) - 1, index + offset))
-        return self.slides[target]
+            return self.slides[0]
+        anchor = self.nearest(number)
+        if anchor.number != number:
+            if offset > 0 and anchor.number > number:
+                offset -= 1
+            elif offset < 0 and anchor.number < number:
+                offset += 1
+        index = self.slides.index(anchor)
+        return self.slides[max(0, min(len(self.slides) - 1, index + offset))]
 
     def find(self, query: str) -> list[Slide]:
         """Slides whose number equals ``query`` or whose title contains it (case-insensitive)."""

@@ -1,6 +1,7 @@
 """Retrieval quality on a labelled question set: Recall@k, MRR and how well "not covered" works.
 
-Used by ``bench/eval.py`` (which prints the figures) and by the regression test.
+Used by ``bench/eval.py`` (which prints the figures) and by the regression test. Each question is
+embedded and searched once; every mode, fusion and threshold is then computed from those scores.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.domain.answering import CONFIDENCE_THRESHOLD, COVERAGE_WEIGHT, EVIDENCE_PASSAGES, evidence_score
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Retriever, fuse, reciprocal_rank_fusion
 
 
@@ -35,30 +37,108 @@ def load_questions(path: Path) -> list[EvalQuestion]:
 
 
 @dataclass(frozen=True, slots=True)
-class Scores:
-    """One question's raw evidence: per-passage dense cosine and BM25 score."""
+class Evidence:
+    """One question's raw scores: per-passage dense cosine and BM25."""
 
+    text: str
     dense: np.ndarray
     lexical: np.ndarray
 
 
-def collect(retriever: Retriever, questions: list[EvalQuestion]) -> list[Scores]:
-    """Embed and search each question once; every fusion is then computed from the same scores."""
-    out = []
-    for item in questions:
-        text = " ".join(item.question.split())[:MAX_QUESTION_CHARS]
-        dense, _ = retriever.dense_scores(retriever._embed_one(text))
-        out.append(Scores(dense, retriever.lexical_scores(text)))
-    return out
-
-
-Ranker = Callable[[Scores], np.ndarray]
+Ranker = Callable[[Evidence], np.ndarray]
+# Decides whether the deck answers, given the evidence and the ranking.
+Decider = Callable[[Evidence, np.ndarray], bool]
 
 RANKERS: dict[str, Ranker] = {
-    "hybrid": lambda s: fuse(s.dense, s.lexical),
-    "dense": lambda s: s.dense,
-    "bm25": lambda s: s.lexical,
+    "hybrid": lambda e: fuse(e.dense, e.lexical),
+    "dense": lambda e: e.dense,
+    "bm25": lambda e: e.lexical,
 }
+
+
+class Evaluation:
+    def __init__(self, retriever: Retriever, questions: list[EvalQuestion], kinds: frozenset[str] | None = None):
+        self.retriever = retriever
+        self.questions = questions
+        self.slide_of = np.asarray([p.slide for p in retriever.passages])
+        self.evidence = []
+        for item in questions:
+            text = " ".join(item.question.split())[:MAX_QUESTION_CHARS]
+            dense, _ = retriever.dense_scores(retriever._embed_one(text), kinds)
+            self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text)))
+
+    def by_evidence(self, threshold: float = CONFIDENCE_THRESHOLD, weight: float = COVERAGE_WEIGHT) -> Decider:
+        """The answering service's own rule (see bot.domain.answering)."""
+
+        def decide(evidence: Evidence, ranking: np.ndarray) -> bool:
+            top = [int(i) for i in np.argsort(-ranking, kind="stable")[:EVIDENCE_PASSAGES]]
+            coverage = self.retriever.coverage(evidence.text, top)
+            return evidence_score(float(evidence.dense[top].max()), coverage, weight) >= threshold
+
+        return decide
+
+    def metrics(self, rank: Ranker, decide: Decider) -> dict[str, float]:
+        """Recall@1, Recall@3 and MRR over covered questions; decline rates on both kinds."""
+        hits1 = hits3 = reciprocal = 0.0
+        covered = declined_wrongly = off_topic = declined_rightly = 0
+        for item, evidence in zip(self.questions, self.evidence, strict=True):
+            ranking = rank(evidence)
+            sure = decide(evidence, ranking)
+            if item.slide is None:
+                off_topic += 1
+                declined_rightly += not sure
+                continue
+            covered += 1
+            declined_wrongly += not sure
+            order = slide_ranking(ranking, self.slide_of)
+            position = order.index(item.slide) if item.slide in order else len(order)
+            hits1 += position == 0
+            hits3 += position < 3
+            reciprocal += 1.0 / (position + 1) if item.slide in order else 0.0
+        return {
+            "recall@1": round(hits1 / max(covered, 1), 4),
+            "recall@3": round(hits3 / max(covered, 1), 4),
+            "mrr": round(reciprocal / max(covered, 1), 4),
+            "off_topic_declined": round(declined_rightly / max(off_topic, 1), 4),
+            "on_topic_declined": round(declined_wrongly / max(covered, 1), 4),
+        }
+
+    def modes(self) -> dict[str, dict]:
+        """Hybrid, dense-only and BM25-only side by side. BM25 alone has no score comparable to a
+        cosine, so it declines only when no passage shares a term with the question."""
+        shares_a_term: Decider = lambda evidence, ranking: float(evidence.lexical.max()) > 0  # noqa: E731
+        return {
+            "hybrid": self.metrics(RANKERS["hybrid"], self.by_evidence()),
+            "dense": self.metrics(RANKERS["dense"], self.by_evidence()),
+            "bm25": self.metrics(RANKERS["bm25"], shares_a_term),
+        }
+
+    def fusions(self) -> dict[str, dict]:
+        """Ranking quality of candidate fusions, to choose one by measurement."""
+        candidates: dict[str, Ranker] = {"rrf-60": lambda e: reciprocal_rank_fusion(e.dense, e.lexical)}
+        for weight in (0.1, 0.2, 0.25, 0.3, 0.4, 0.5):
+            candidates[f"weighted-{weight}"] = lambda e, w=weight: fuse(e.dense, e.lexical, w)
+        keep = {"recall@1", "recall@3", "mrr"}
+        return {
+            name: {k: v for k, v in self.metrics(rank, self.by_evidence()).items() if k in keep}
+            for name, rank in candidates.items()
+        }
+
+    def thresholds(self) -> list[dict]:
+        """Decline rates over a grid of coverage weights and thresholds."""
+        rows = []
+        for weight in (0.0, 0.1, 0.2, 0.3):
+            for threshold in np.arange(0.36, 0.62, 0.02):
+                m = self.metrics(RANKERS["hybrid"], self.by_evidence(float(threshold), weight))
+                rows.append(
+                    {
+                        "weight": weight,
+                        "threshold": round(float(threshold), 2),
+                        "off_topic_declined": m["off_topic_declined"],
+                        "on_topic_declined": m["on_topic_declined"],
+                    }
+                )
+        return rows
 
 
 def slide_ranking(scores: np.ndarray, slide_of: np.ndarray) -> list[int]:
@@ -69,75 +149,15 @@ def slide_ranking(scores: np.ndarray, slide_of: np.ndarray) -> list[int]:
     return list(seen)
 
 
-def metrics(
-    questions: list[EvalQuestion],
-    scores: list[Scores],
-    slide_of: np.ndarray,
-    rank: Ranker,
-    confident: Callable[[Scores, int], bool],
-) -> dict[str, float]:
-    """Recall@1, Recall@3 and MRR over covered questions; decline rates on both kinds."""
-    hits1 = hits3 = reciprocal = 0.0
-    covered = declined_wrongly = off_topic = declined_rightly = 0
-    for item, evidence in zip(questions, scores, strict=True):
-        fused = rank(evidence)
-        best = int(np.argmax(fused))
-        sure = confident(evidence, best)
-        if item.slide is None:
-            off_topic += 1
-            declined_rightly += not sure
-            continue
-        covered += 1
-        declined_wrongly += not sure
-        order = slide_ranking(fused, slide_of)
-        if item.slide in order:
-            position = order.index(item.slide)
-            hits1 += position == 0
-            hits3 += position < 3
-            reciprocal += 1.0 / (position + 1)
-    return {
-        "recall@1": round(hits1 / max(covered, 1), 4),
-        "recall@3": round(hits3 / max(covered, 1), 4),
-        "mrr": round(reciprocal / max(covered, 1), 4),
-        "off_topic_declined": round(declined_rightly / max(off_topic, 1), 4),
-        "on_topic_declined": round(declined_wrongly / max(covered, 1), 4),
+def records_study(retriever: Retriever, questions: list[EvalQuestion]) -> dict[str, dict]:
+    """Does indexing FAQ questions alone and section blocks alone help? Hybrid quality per choice."""
+    choices = {
+        "passages": frozenset({"passage"}),
+        "passages+questions": frozenset({"passage", "question"}),
+        "passages+questions+blocks": None,
     }
-
-
-def evaluate(retriever: Retriever, questions: list[EvalQuestion], dense_threshold: float) -> dict[str, dict]:
-    """Hybrid, dense-only and BM25-only side by side on the same questions.
-
-    Hybrid and dense decline below ``dense_threshold`` best cosine; BM25 alone has no comparable
-    scale, so it declines when no passage shares a term with the question.
-    """
-    slide_of = np.asarray([p.slide for p in retriever.passages])
-    scores = collect(retriever, questions)
-    by_dense = lambda s, best: float(s.dense.max()) >= dense_threshold  # noqa: E731
-    by_terms = lambda s, best: float(s.lexical.max()) > 0  # noqa: E731
-    return {
-        "hybrid": metrics(questions, scores, slide_of, RANKERS["hybrid"], by_dense),
-        "dense": metrics(questions, scores, slide_of, RANKERS["dense"], by_dense),
-        "bm25": metrics(questions, scores, slide_of, RANKERS["bm25"], by_terms),
-    }
-
-
-def fusion_study(retriever: Retriever, questions: list[EvalQuestion]) -> dict[str, dict]:
-    """Recall of candidate fusions, to choose one by measurement (printed by bench/eval.py)."""
-    slide_of = np.asarray([p.slide for p in retriever.passages])
-    scores = collect(retriever, questions)
-    candidates: dict[str, Ranker] = {"rrf-60": lambda s: reciprocal_rank_fusion(s.dense, s.lexical)}
-    for weight in (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5):
-        candidates[f"weighted-{weight}"] = lambda s, w=weight: fuse(s.dense, s.lexical, w)
-    always = lambda s, best: True  # noqa: E731
-    return {name: metrics(questions, scores, slide_of, rank, always) for name, rank in candidates.items()}
-
-
-def threshold_study(retriever: Retriever, questions: list[EvalQuestion]) -> list[dict]:
-    slide_of = np.asarray([p.slide for p in retriever.passages])
-    scores = collect(retriever, questions)
-    rows = []
-    for threshold in np.arange(0.30, 0.61, 0.02):
-        sure = lambda s, best, t=threshold: float(s.dense.max()) >= t  # noqa: E731
-        m = metrics(questions, scores, slide_of, RANKERS["hybrid"], sure)
-        rows.append({"threshold": round(float(threshold), 2), **m})
-    return rows
+    results = {}
+    for name, kinds in choices.items():
+        evaluation = Evaluation(retriever, questions, kinds)
+        results[name] = evaluation.metrics(RANKERS["hybrid"], evaluation.by_evidence())
+    return results

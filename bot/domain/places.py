@@ -92,22 +92,6 @@ def _is_damaged(error: sqlite3.DatabaseError) -> bool:
     return "not a database" in text or "malformed" in text
 
 
-def _step(deck: Deck, current: int | None, offset: int) -> Slide:
-    """``Deck.step``, with a removed slide handled the same way in both directions.
-
-    From a slide that is no longer in the deck, the nearest remaining slide counts as the first
-    step when it lies in the direction of travel (removed 5 in 1-4, 6-7: next -> 6, prev -> 4).
-    """
-    if current is not None and deck.get(current) is None:
-        anchor = deck.nearest(current).number
-        if offset > 0 and anchor > current:
-            offset -= 1
-        elif offset < 0 and anchor < current:
-            offset += 1
-        current = anchor
-    return deck.step(current, offset)
-
-
 class PlaceStore:
     """Learners' places and quiz scores in one SQLite file. Thread-safe; cheap calls."""
 
@@ -241,7 +225,7 @@ class PlaceStore:
                 "SELECT slide FROM places WHERE scope = ? AND user = ?", (str(scope), str(user))
             ).fetchone()
             current = None if row is None else int(row[0])
-            slide = _step(deck, current, offset)
+            slide = deck.step(current, offset)
             self._store(conn, str(scope), str(user), slide.number)
         return slide
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,6 +56,7 @@ class ScoredPassage:
     dense: float  # best cosine similarity of any of the passage's records
     lexical: float  # BM25 score
     block: int | None  # the block of the passage that matched best, when a block did
+    position: int  # the passage's place in the retriever's list
 
 
 class Retriever:
@@ -70,8 +73,24 @@ class Retriever:
         corpus = [terms(f"{p.title} {p.section} {p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
-        self._vocabulary = sorted({term for doc in corpus for term in doc})
+        self._term_sets = [set(doc) for doc in corpus]
+        self._document_frequency = Counter(term for doc in self._term_sets for term in doc)
+        self._vocabulary = sorted(self._document_frequency)
         self._known = set(self._vocabulary)
+
+    def _idf(self, term: str) -> float:
+        # A term the deck never uses weighs as much as the rarest one: it is what the question is about.
+        return math.log(1 + len(self.passages) / (self._document_frequency.get(term, 0) + 0.5))
+
+    def coverage(self, question: str, positions: list[int]) -> float:
+        """How much of the question's vocabulary (weighted by rarity) the best of these passages
+        contains: 1.0 when every term is there, low when the question is about words the deck
+        never uses ("kalman", "xgboost")."""
+        query = set(self.correct(terms(question[:MAX_QUESTION_CHARS])))
+        total = sum(self._idf(term) for term in query)
+        if not total or not positions:
+            return 0.0
+        return max(sum(self._idf(t) for t in query if t in self._term_sets[i]) / total for i in positions)
 
     def correct(self, query_terms: list[str]) -> list[str]:
         """Map misspelt terms to the deck's nearest word ("embedings" -> "embedding")."""
@@ -90,13 +109,18 @@ class Retriever:
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(query), dtype=np.float32)
 
-    def dense_scores(self, vector: np.ndarray) -> tuple[np.ndarray, dict[str, Hit]]:
-        """Per-passage best cosine, and the best hit per passage (to know which block matched)."""
+    def dense_scores(
+        self, vector: np.ndarray, kinds: frozenset[str] | None = None
+    ) -> tuple[np.ndarray, dict[str, Hit]]:
+        """Per-passage best cosine, and the best hit per passage (to know which block matched).
+
+        ``kinds`` limits which records count (the evaluation compares them); None: all.
+        """
         scores = np.zeros(len(self.passages), dtype=np.float32)
         best: dict[str, Hit] = {}
         for hit in self._index.query(vector, DENSE_RECORDS):
             position = self._by_id.get(hit.passage)
-            if position is None:
+            if position is None or (kinds is not None and hit.kind not in kinds):
                 continue  # the index holds a passage this deck no longer has (mid-reload)
             if hit.passage not in best or hit.score > best[hit.passage].score:
                 best[hit.passage] = hit
@@ -124,6 +148,7 @@ class Retriever:
                     float(dense[position]),
                     float(lexical[position]),
                     hit.block if hit else None,
+                    int(position),
                 )
             )
         return results

@@ -80,3 +80,33 @@ async def _until(condition, task: asyncio.Task, timeout: float, what: str) -> No
         if loop.time() > deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.005)
+
+
+@pytest.fixture(scope="session")
+def services_factory(tutor):
+    """Builds the bot's services around the session's real tutor (deck, index, embedding model);
+    places live in the test's own folder."""
+    from bot.domain.places import PlaceStore
+    from bot.domain.services import Services
+    from bot.domain.tokenizers import Tokenizers
+
+    tokenizers = Tokenizers(cache_dir=tutor.settings.models_dir)
+
+    def build(tmp_path, **overrides):
+        settings = tutor.settings.model_copy(update=overrides)
+        return Services(settings, tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
+
+    return build
+
+
+@contextlib.asynccontextmanager
+async def running_bot(fake: FakeDiscord, services, *, sync: bool = True, **settings) -> AsyncIterator:
+    """The real TutorBot, its services given, connected to ``fake`` with its commands synced."""
+    from bot.client import TutorBot
+
+    services.settings = services.settings.model_copy(update=settings)
+    bot = TutorBot(services.settings, services=services)
+    async with start_client(fake, bot):
+        if sync:
+            await bot.sync_commands(None)
+        yield bot

@@ -1,0 +1,192 @@
+"""The terminal session: the bot without Discord, for trying it out and for instructors offline.
+
+The same services and the same stored places as the Discord bot and the command line: questions
+are answered from the slides, and ``/next``, ``/slide``, ``/quiz`` and the teaching commands work
+as they do on Discord.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+from bot.domain.errors import UserError
+from bot.domain.services import Services
+from bot.settings import Settings
+
+LOCAL_SCOPE = "local"
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "learner"
+
+
+class TerminalSession:
+    """Turns typed lines into replies. ``handle`` is pure text in, text out (easy to test)."""
+
+    def __init__(self, services: Services, user: str) -> None:
+        self.services = services
+        self.user = user
+        self.pending_quiz = None  # the question waiting for the learner's answer
+        self.commands: dict[str, tuple[Callable[[str], str], str]] = {
+            "help": (self.help, "this list"),
+            "ask": (self.ask, "QUESTION: answer from the slides (plain text works too)"),
+            "next": (lambda _: self.step(1), "the next slide"),
+            "prev": (lambda _: self.step(-1), "the previous slide"),
+            "slide": (self.slide, "N or TITLE: jump to a slide"),
+            "deck": (self.deck, "the contents, with your place marked"),
+            "faq": (self.faq, "the FAQ of your current slide"),
+            "quiz": (self.quiz, "a question on your current slide; type your answer next"),
+            "tokenize": (self.tokenize, "[gpt2|cl100k|wordpiece|smollm2|all] TEXT: how text becomes tokens"),
+            "reload": (self.reload, "re-read the deck and update the index"),
+            "quit": (lambda _: "", "leave"),
+        }
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, line: str) -> str:
+        line = line.strip()
+        if not line:
+            return ""
+        try:
+            if self.pending_quiz is not None and not line.startswith("/"):
+                return self.judge(line)
+            if not line.startswith("/"):
+                return self.ask(line)
+            name, _, rest = line[1:].partition(" ")
+            entry = self.commands.get(name.lower())
+            if entry is None:
+                return f"Unknown command /{name}. Type /help for the list."
+            return entry[0](rest.strip())
+        except UserError as error:
+            return str(error)
+
+    def help(self, _: str = "") -> str:
+        lines = ["Type a question, or one of these:"]
+        lines += [f"  /{name:<9} {text}" for name, (_, text) in self.commands.items()]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ commands
+
+    def ask(self, question: str) -> str:
+        return self.services.tutor.ask(question).text
+
+    def step(self, offset: int) -> str:
+        from bot.cli import format_slide
+
+        slide = self.services.places.step(self.services.deck, LOCAL_SCOPE, self.user, offset)
+        return format_slide(slide)
+
+    def slide(self, query: str) -> str:
+        from bot.cli import format_slide
+
+        deck = self.services.deck
+        if not query:
+            raise UserError(f"Which slide? Give a number ({deck.range_text()}) or part of a title.")
+        matches = deck.find(query)
+        if not matches:
+            raise UserError(f"No slide matches '{query}'; slides are {deck.range_text()} (see /deck).")
+        slide = self.services.places.goto(deck, LOCAL_SCOPE, self.user, matches[0].number)
+        return format_slide(slide)
+
+    def deck(self, _: str = "") -> str:
+        place = self.services.places.get(LOCAL_SCOPE, self.user)
+        return "\n".join(
+            f"{'→' if slide.number == place else ' '} {slide.number:>3}  {slide.title}" for slide in self.services.deck
+        )
+
+    def _current(self):
+        slide = self.services.places.current(self.services.deck, LOCAL_SCOPE, self.user)
+        if slide is None:
+            raise UserError("You haven't started yet: type /next for the first slide.")
+        return slide
+
+    def faq(self, _: str = "") -> str:
+        slide = self._current()
+        return "\n".join(f"Q: {pair.q}\nA: {pair.a}\n" for pair in slide.faq) or "This slide has no FAQ."
+
+    def quiz(self, _: str = "") -> str:
+        from bot.domain.quiz import pick_question
+
+        slide = self._current()
+        question = pick_question(slide)
+        if question is None:
+            raise UserError(f"Slide {slide.number} has nothing to quiz you on.")
+        self.pending_quiz = question
+        return f"Quiz on slide {slide.number} ({slide.title}):\n{question.question}\n(type your answer)"
+
+    def judge(self, answer: str) -> str:
+        question, self.pending_quiz = self.pending_quiz, None
+        verdict = self.services.judge.judge(question, answer)
+        self.services.places.record_quiz(LOCAL_SCOPE, self.user, question.slide, verdict.verdict)
+        label = {"right": "Right!", "partly": "Partly right.", "not_yet": "Not yet."}[verdict.verdict]
+        return (
+            f"{label} {verdict.feedback}\n"
+            f"The slide's answer: {question.answer}\n"
+            f"Revisit: slide {question.slide} ({question.title})"
+        )
+
+    def tokenize(self, rest: str) -> str:
+        from bot.domain.tokenizers import TOKENIZER_NAMES
+
+        name, _, text = rest.partition(" ")
+        if name not in (*TOKENIZER_NAMES, "all"):
+            name, text = "all", rest
+        if not text.strip():
+            raise UserError("Give some text to tokenize, e.g. /tokenize all Tokenization is fun!")
+        tokenizations = (
+            self.services.tokenizers.tokenize_all(text)
+            if name == "all"
+            else [self.services.tokenizers.tokenize(text, name)]
+        )
+        blocks = []
+        for tok in tokenizations:
+            shown = " | ".join(tok.tokens[:80]) + (f" | … {tok.count - 80} more" if tok.count > 80 else "")
+            blocks.append(f"{tok.label}: {tok.count} tokens ({tok.chars_per_token:.1f} chars/token)\n  {shown}")
+        return "\n".join(blocks)
+
+    def reload(self, _: str = "") -> str:
+        report = self.services.tutor.reload()
+        return f"Reloaded {report.slides} slides: {report.embedded} passages re-embedded, {report.deleted} removed."
+
+
+def lines_from(stream: TextIO, prompt: str, interactive: bool) -> Iterator[str]:
+    while True:
+        if interactive:
+            try:
+                yield input(prompt)
+            except EOFError:
+                return
+        else:
+            line = stream.readline()
+            if not line:
+                return
+            yield line
+
+
+def run_terminal(settings: Settings, user: str | None = None) -> int:
+    interactive = sys.stdin.isatty()
+    print("Loading the deck and models…", file=sys.stderr)
+    services = Services.load(settings, progress=interactive)
+    session = TerminalSession(services, user or local_user())
+    print(
+        f"Slide Tutor: {len(services.deck)} slides. Ask a question, or type /help. /quit to leave.",
+        file=sys.stderr,
+    )
+    try:
+        for line in lines_from(sys.stdin, "you> ", interactive):
+            if line.strip().lower() in ("/quit", "/exit"):
+                break
+            reply = session.handle(line)
+            if reply:
+                print(reply + "\n", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+    return 0
