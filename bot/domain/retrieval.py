@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import snowballstemmer
 
 from bot.domain.index import Hit, Passage, VectorIndex
 
@@ -23,7 +24,10 @@ Mode = Literal["hybrid", "dense", "bm25"]
 # at most 256 word pieces (about 1,000 characters), so more only costs time.
 MAX_QUESTION_CHARS = 2000
 DENSE_RECORDS = 40  # records fetched per question; enough to cover every passage worth fusing
-LEXICAL_WEIGHT = 0.25  # weighted fusion: dense cosine + weight * BM25 score / best BM25 score
+LEXICAL_WEIGHT = 0.25
+# An FAQ question alone matches any question sharing its subject ("What was the first chatbot?"
+# against "why do chatbots hallucinate?"); discounted so the passages that answer win.
+QUESTION_RECORD_WEIGHT = 0.95
 
 _STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being
@@ -37,12 +41,12 @@ _STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+
 def _stem(word: str) -> str:
-    """A light suffix stripper: enough for plurals and -ing/-ed forms to meet."""
-    for suffix in ("ings", "ing", "edly", "ed", "ies", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return word
+    """Snowball stems: "hallucinate" and "hallucinations" meet at "hallucin"."""
+    return _STEMMER.stemWord(word)
 
 
 def terms(text: str) -> list[str]:
@@ -122,9 +126,10 @@ class Retriever:
             position = self._by_id.get(hit.passage)
             if position is None or (kinds is not None and hit.kind not in kinds):
                 continue  # the index holds a passage this deck no longer has (mid-reload)
-            if hit.passage not in best or hit.score > best[hit.passage].score:
+            score = hit.score * QUESTION_RECORD_WEIGHT if hit.kind == "question" else hit.score
+            if score > scores[position]:
                 best[hit.passage] = hit
-                scores[position] = hit.score
+                scores[position] = score
         return scores, best
 
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid") -> list[ScoredPassage]:
