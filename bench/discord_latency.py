@@ -1,0 +1,104 @@
+"""The bot on a loopback Discord: how long a question takes from MESSAGE_CREATE to the reply
+request, next to answering the same questions in process; and how far the event loop lags while
+20 questions arrive at once.
+
+Prints one JSON line: {"loopback_p50_ms", "loopback_p95_ms", "in_process_p50_ms", "ratio",
+"burst_loop_lag_p99_ms", ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from _common import EVAL_SET, ROOT, emit, percentile_ms, scratch_settings
+
+from bot.domain.evaluation import load_questions
+from bot.domain.services import Services
+from tests.e2e.conftest import running_bot
+from tests.e2e.fake_discord import FakeDiscord
+
+QUESTIONS = 60
+BURST = 20
+
+
+class LagMeter:
+    """A task that wakes every 5 ms and records how late each wake-up was."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task | None = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            planned = loop.time() + 0.005
+            await asyncio.sleep(0.005)
+            self.lags.append(max(0.0, loop.time() - planned))
+
+    def __enter__(self) -> LagMeter:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._task.cancel()
+
+
+async def measure(services: Services) -> dict:
+    questions = [q.question for q in load_questions(EVAL_SET)][:QUESTIONS]
+    async with FakeDiscord() as fake:
+        async with running_bot(fake, services, sync=False, answer_channel_ids=[fake.slides_id], question_cooldown_s=0):
+            loop = asyncio.get_running_loop()
+            await fake.send_message(fake.slides_id, "warm up: what is a token?")
+            await fake.wait_for_bot_message(channel_id=fake.slides_id, timeout=60)
+
+            loopback = []
+            for question in questions:
+                sent_at = loop.time()
+                sent = await fake.send_message(fake.slides_id, question)
+                request = await fake.wait_for_request(
+                    lambda r, mid=str(sent["id"]): str((r.json or {}).get("message_reference", {}).get("message_id")) == mid,
+                    method="POST",
+                    timeout=60,
+                )
+                loopback.append(request.time - sent_at)
+
+            in_process = []
+            for question in questions:
+                started = time.perf_counter()
+                services.tutor.ask(question)
+                in_process.append(time.perf_counter() - started)
+
+            before = len(fake.bot_messages(fake.slides_id))
+            with LagMeter() as meter:
+                for index in range(BURST):
+                    await fake.send_message(fake.slides_id, questions[index])
+                deadline = loop.time() + 120
+                while len(fake.bot_messages(fake.slides_id)) < before + BURST and loop.time() < deadline:
+                    await asyncio.sleep(0.01)
+            answered = len(fake.bot_messages(fake.slides_id)) - before
+    p50, local = percentile_ms(loopback, 50), percentile_ms(in_process, 50)
+    return {
+        "questions": len(questions),
+        "loopback_p50_ms": p50,
+        "loopback_p95_ms": percentile_ms(loopback, 95),
+        "in_process_p50_ms": local,
+        "ratio": round(p50 / local, 3),
+        "burst_questions": BURST,
+        "burst_answered": answered,
+        "burst_loop_lag_p99_ms": percentile_ms(meter.lags, 99),
+        "burst_loop_lag_max_ms": percentile_ms(meter.lags, 100),
+    }
+
+
+def main() -> None:
+    assert ROOT.is_dir()
+    services = Services.load(scratch_settings())
+    try:
+        emit(asyncio.run(measure(services)))
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    main()
