@@ -1,0 +1,88 @@
+"""Answering from the slides with the real deck, index and models."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.domain.answering import EmptyQuestion
+from bot.exts._common import Cooldown, split_message
+
+
+def test_faq_style_answer_quotes_the_slide_and_cites_it(tutor):
+    answer = tutor.ask("Can embeddings represent abstract ideas?")
+    assert answer.confident
+    assert answer.sources[0].slide == 13 and answer.sources[0].section.startswith("FAQ")
+    assert "high-dimensional vectors can encode emotions" in answer.text
+    assert "Slide 13 · Tokenization, Embeddings and Latent Space" in answer.text
+
+
+def test_section_answers_are_trimmed_to_the_matching_block(tutor):
+    answer = tutor.ask("what is latent space")
+    assert answer.confident and answer.sources[0].slide == 13
+    assert "Latent Space" in answer.text
+    slide = tutor.deck.get(13)
+    assert len(answer.text) < len(slide.section("Key Concepts").text), "trimmed to the point"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["LORA??", "what is lora", "lora", "how does low rank adaptaton work (LoRA) when fine tunning"],
+)
+def test_short_misspelt_and_mixed_case_questions(tutor, question):
+    answer = tutor.ask(question)
+    assert answer.confident and answer.sources[0].slide == 12, answer.text
+
+
+def test_uncovered_question_is_declined_with_nearest_slides(tutor):
+    answer = tutor.ask("What's a good recipe for banana bread?")
+    assert not answer.confident
+    assert "don't cover that" in answer.text
+    assert answer.sources, "the nearest slides are suggested"
+    assert "slide" in answer.text
+
+
+def test_empty_question_is_an_error(tutor):
+    with pytest.raises(EmptyQuestion):
+        tutor.ask(" \n\t ")
+
+
+def test_huge_question_is_answered_in_normal_time(tutor):
+    question = "How does temperature change sampling? " + "Please explain in detail. " * 4000
+    assert len(question) > 100_000
+    tutor.ask("warm up")
+    started = time.perf_counter()
+    answer = tutor.ask(question)
+    elapsed = time.perf_counter() - started
+    assert answer.sources[0].slide == 10
+    assert elapsed < 5, f"a 100,000-character question took {elapsed:.1f} s"
+    assert len(answer.question) == len(" ".join(question.split())), (
+        "the question is kept, only the models' input is cut"
+    )
+
+
+def test_odd_unicode_does_not_break_answering(tutor):
+    for question in ["\u200b\u200d", "what is a t\u00f6ken? 🤖🤖", "\x00\x01 attention", "トークン化とは"]:
+        answer = tutor.ask(question)
+        assert isinstance(answer.text, str) and answer.text
+
+
+def test_answers_fit_a_discord_message(tutor):
+    for question in ["What are the ethics of generative AI?", "explain transformers and attention in detail"]:
+        assert len(tutor.ask(question).text) <= 2000
+
+
+def test_split_message_respects_the_limit_and_keeps_every_word():
+    text = ("word " * 300 + "\n\n") * 5
+    parts = split_message(text, 2000)
+    assert all(len(part) <= 2000 for part in parts) and len(parts) > 1
+    assert " ".join(parts).split() == text.split()
+    assert split_message("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
+
+
+def test_cooldown_counts_per_user():
+    cooldown = Cooldown(10)
+    assert cooldown.retry_after(1) == 0
+    assert 9 < cooldown.retry_after(1) <= 10
+    assert cooldown.retry_after(2) == 0
