@@ -103,6 +103,33 @@ def cmd_slide(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _step(args: argparse.Namespace, settings: Settings, offset: int) -> int:
+    """Move the learner's stored place by ``offset`` and print that slide. Needs only the deck and
+    SQLite (no model), so it is quick; the place is the terminal session's (scope "local")."""
+    from bot.domain.places import NewerSchema, PlaceStore, SlideNotFound
+    from bot.terminal import LOCAL_SCOPE, local_user
+
+    user = local_user() if args.user is None else args.user.strip()
+    if not user:
+        raise UsageError("--user must not be empty")
+    deck = _load_deck(settings)
+    try:
+        with PlaceStore(settings.state_db) as places:
+            slide = places.step(deck, LOCAL_SCOPE, user, offset)
+    except (SlideNotFound, NewerSchema) as error:
+        raise UsageError(str(error)) from error
+    print_slide(slide, args.json)
+    return 0
+
+
+def cmd_next(args: argparse.Namespace, settings: Settings) -> int:
+    return _step(args, settings, 1)
+
+
+def cmd_prev(args: argparse.Namespace, settings: Settings) -> int:
+    return _step(args, settings, -1)
+
+
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.domain.answering import EmptyQuestion
 
@@ -180,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
     command("deck", cmd_deck, "List the slides of the deck.")
     p = command("slide", cmd_slide, "Show one slide: its sections and FAQ.")
     p.add_argument("number", type=int, help="the slide number")
+    places_note = (
+        "Places are kept per user in DATA_DIR/state.sqlite3 and shared with the terminal session "
+        "(`python -m bot run` without a token); not started, both commands show the first slide, "
+        "and at either end of the deck they stay there. Loads no model: only the deck and SQLite."
+    )
+    for name, handler, text in (
+        ("next", cmd_next, "Move your place on to the next slide and show it."),
+        ("prev", cmd_prev, "Move your place back to the previous slide and show it."),
+    ):
+        p = command(name, handler, text)
+        p.epilog = places_note
+        p.add_argument(
+            "--user", metavar="NAME", help="whose place to move (default: your login name, as in the terminal session)"
+        )
     p = command("ask", cmd_ask, "Answer a question from the slides, citing them.")
     p.add_argument("question", help="the question, or - to read one question per line from standard input")
     command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from bot.domain.deck import Deck, Slide
+from bot.domain.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,11 @@ _MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
-class SlideNotFound(LookupError):
-    """A slide number that the deck does not have (or an empty deck, when ``number`` is None)."""
+class SlideNotFound(UserError, LookupError):
+    """A slide number that the deck does not have (or an empty deck, when ``number`` is None).
+
+    A ``UserError``: front ends show its message (which names the valid range) to the learner as is.
+    """
 
     def __init__(self, number: int | None, valid_range: str) -> None:
         self.number = number

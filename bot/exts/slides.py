@@ -1,0 +1,463 @@
+"""Moving through the deck: ``/next``, ``/prev``, ``/slide``, ``/deck``, ``/quiz``, and the buttons
+under every slide (Previous, Next, FAQ, Quiz me).
+
+Places. Each learner has one place per server (scope ``guild:<id>``) and one for DMs (``dm``),
+kept by ``PlaceStore`` in SQLite, so they survive restarts and are shared with nothing else.
+
+Buttons act for whoever presses them. Previous / Next move the *presser's* place and show the
+presser's slide:
+
+* on a message that is theirs (the response to their own command, or any ephemeral message, which
+  only they can see) the message is edited in place;
+* on someone else's message they get their slide in a private (ephemeral) reply, and the message
+  stays as it is for everyone else. A message whose owner cannot be told counts as someone else's.
+
+FAQ shows the FAQ of the slide on the message, privately. Quiz me asks about the slide on the
+message (the one the presser is looking at); ``/quiz`` asks about the learner's current slide.
+
+Restart-proof: every button is a ``DynamicItem`` matched by its custom id (``slides:next``,
+``slides:prev``, ``slides:faq:<n>``, ``slides:quiz:<n>``, ``slides:goto:<n>``), so buttons on old
+messages keep working after the bot restarts. The quiz modal is answered statelessly too: its
+custom id (``slides:answer:<slide>:<question index>:<checksum>``) names the question, and
+``Slides.on_interaction`` handles the submission, so a modal open across a restart still works
+and two learners' modals can never be confused.
+
+Judging runs the embedding model: measured at 0.2-1.1 s on the shared 2-core machine (median
+0.5 s), so the answer is deferred (ephemeral "thinking") and sent as a followup. Moving between
+slides is one small SQLite write and is answered at once. Every blocking call goes through
+``off_loop``; every error goes to the bot's one error path (``report_error``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import TutorBot, report_error
+from bot.domain.deck import Deck, Slide
+from bot.domain.errors import UserError
+from bot.domain.quiz import QuizQuestion, Verdict, pick_question, questions_for
+from bot.domain.services import Services
+from bot.exts._common import NO_MENTIONS, clip, off_loop, tutor_bot
+from bot.exts._render import (
+    deck_embed,
+    faq_embed,
+    quiz_result_embed,
+    slide_choice_name,
+    slide_embed,
+    slide_position,
+)
+
+log = logging.getLogger(__name__)
+
+DM_SCOPE = "dm"
+MAX_CHOICES = 25
+ANSWER_INPUT = "answer"
+ANSWER_MAX = 1000
+MAX_REMEMBERED = 100_000  # learners whose last quiz question is remembered (to vary the next)
+NOT_STARTED = "You haven't started the deck yet: use `/next` for the first slide, or `/slide` to jump to one."
+ANSWER_ID = re.compile(r"slides:answer:(?P<slide>\d{1,4}):(?P<index>\d{1,3}):(?P<check>[0-9a-f]{8})")
+
+
+# --------------------------------------------------------------------------- who and where
+
+
+def scope_of(interaction: discord.Interaction) -> str:
+    """The learner's places are per server, and one set for DMs."""
+    return f"guild:{interaction.guild_id}" if interaction.guild_id else DM_SCOPE
+
+
+def learner_of(interaction: discord.Interaction) -> str:
+    return str(interaction.user.id)
+
+
+def owns_message(interaction: discord.Interaction) -> bool:
+    """Whether the message under a pressed button is the presser's own: ephemeral (only they can
+    see it) or the response to their own interaction. Unknown owners count as someone else."""
+    message = interaction.message
+    if message is None:
+        return False
+    if message.flags.ephemeral:
+        return True
+    metadata = message.interaction_metadata
+    return metadata is not None and metadata.user.id == interaction.user.id
+
+
+def services_of(interaction: discord.Interaction) -> Services:
+    return tutor_bot(interaction).services
+
+
+# --------------------------------------------------------------------------- slides as messages
+
+
+def slide_view(slide: Slide) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(StepButton(-1))
+    view.add_item(StepButton(1))
+    view.add_item(FaqButton(slide.number))
+    view.add_item(QuizButton(slide.number))
+    return view
+
+
+def slide_message(deck: Deck, slide: Slide) -> dict:
+    """Keyword arguments that send (or edit a message into) a slide with its buttons."""
+    return {
+        "embed": slide_embed(slide, position=slide_position(deck, slide)),
+        "view": slide_view(slide),
+        "allowed_mentions": NO_MENTIONS,
+    }
+
+
+def resolve_slide(deck: Deck, query: str) -> int:
+    """The slide number a learner means: "13", "#13", "13 · Tokenization…" or part of a title.
+
+    A number is returned as is (``PlaceStore.goto`` names the valid range when it is missing).
+    """
+    text = query.strip()
+    number = re.match(r"#?(\d{1,6})\b", text)
+    if number:
+        return int(number[1])
+    matches = deck.find(text) if text else []
+    if not matches:
+        raise UserError(
+            f"No slide title contains “{clip(text, 60)}”; slides are {deck.range_text()}. Use `/deck` for the contents."
+        )
+    exact = [s for s in matches if s.title.casefold() == text.casefold()]
+    return (exact or matches)[0].number
+
+
+def slide_choices(deck: Deck, typed: str, limit: int = MAX_CHOICES) -> list[app_commands.Choice[str]]:
+    """Autocomplete: the slide with that number, numbers starting so, then titles containing it."""
+    text = typed.strip().lstrip("#").casefold()
+    if not text:
+        found = list(deck)
+    else:
+        exact = [s for s in deck if str(s.number) == text]
+        prefix = [s for s in deck if str(s.number).startswith(text) and s not in exact]
+        titles = [s for s in deck if text in s.title.casefold() and s not in exact and s not in prefix]
+        found = exact + prefix + titles
+    return [app_commands.Choice(name=slide_choice_name(s), value=str(s.number)) for s in found[:limit]]
+
+
+async def send_slide(interaction: discord.Interaction, deck: Deck, slide: Slide, *, edit: bool) -> None:
+    """Edit the pressed message into ``slide`` (``edit``), else reply with it: publicly to a
+    command, privately to a button press."""
+    message = slide_message(deck, slide)
+    if edit:
+        await interaction.response.edit_message(content=None, **message)
+    else:
+        ephemeral = interaction.type is discord.InteractionType.component
+        await interaction.response.send_message(ephemeral=ephemeral, **message)
+
+
+async def step_and_show(interaction: discord.Interaction, offset: int, *, edit: bool = False) -> None:
+    services = services_of(interaction)
+    deck = services.deck
+    slide = await off_loop(services.places.step, deck, scope_of(interaction), learner_of(interaction), offset)
+    await send_slide(interaction, deck, slide, edit=edit)
+
+
+# --------------------------------------------------------------------------- quiz
+
+
+def question_check(question: QuizQuestion) -> str:
+    return f"{zlib.crc32(question.question.encode()):08x}"
+
+
+def answer_custom_id(questions: list[QuizQuestion], question: QuizQuestion) -> str:
+    return f"slides:answer:{question.slide}:{questions.index(question)}:{question_check(question)}"
+
+
+def question_from_custom_id(deck: Deck, match: re.Match[str]) -> QuizQuestion:
+    """The question a modal asked, found again from its custom id (the deck may have changed)."""
+    slide = deck.get(int(match["slide"]))
+    questions = questions_for(slide) if slide else []
+    index = int(match["index"])
+    if index >= len(questions) or question_check(questions[index]) != match["check"]:
+        raise UserError("The slides changed since I asked that question. Press **Quiz me** for a new one.")
+    return questions[index]
+
+
+def answer_modal(questions: list[QuizQuestion], question: QuizQuestion) -> discord.ui.Modal:
+    """The question and a paragraph box for the answer (1-1000 characters)."""
+    modal = discord.ui.Modal(
+        title=clip(f"Quiz · Slide {question.slide}", 45),
+        custom_id=answer_custom_id(questions, question),
+        timeout=None,
+    )
+    box = discord.ui.TextInput(
+        custom_id=ANSWER_INPUT,
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=ANSWER_MAX,
+        placeholder="In your own words: a sentence or two is enough.",
+    )
+    if len(question.question) <= 45:
+        modal.add_item(discord.ui.Label(text=question.question, component=box))
+    else:
+        modal.add_item(discord.ui.Label(text="Your answer", description=clip(question.question, 100), component=box))
+    # Answered by ``Slides.on_interaction`` from the custom id: a stopped modal is not kept by
+    # discord.py, so nothing is held in memory and the answer still arrives after a restart.
+    modal.stop()
+    return modal
+
+
+def submitted_text(data: dict, custom_id: str) -> str:
+    """The value of text input ``custom_id`` in a modal submission (in a label or an action row)."""
+    stack = list(data.get("components") or [])
+    while stack:
+        component = stack.pop()
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"] or "")
+        stack.extend(component.get("components") or [])
+        if component.get("component"):
+            stack.append(component["component"])
+    return ""
+
+
+def judge_and_record(services: Services, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
+    """Blocking: runs the embedding model and writes the score."""
+    verdict = services.judge.judge(question, answer)
+    services.places.record_quiz(scope, user, question.slide, verdict.verdict)
+    return verdict
+
+
+def result_view(question: QuizQuestion) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(GotoButton(question.slide))
+    view.add_item(QuizButton(question.slide, label="Another question"))
+    return view
+
+
+# --------------------------------------------------------------------------- buttons
+
+
+class _SlidesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"slides:_base"):
+    """Routes errors of a button to the bot's one error path."""
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.act(interaction)
+        except Exception as error:  # noqa: BLE001 - routed to the one error path
+            await report_error(interaction, error)
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        raise NotImplementedError
+
+
+def _slide_or_error(interaction: discord.Interaction, number: int) -> Slide:
+    slide = services_of(interaction).deck.get(number)
+    if slide is None:
+        raise UserError(
+            f"Slide {number} is no longer in the deck; slides are {services_of(interaction).deck.range_text()}."
+        )
+    return slide
+
+
+class StepButton(_SlidesButton, template=r"slides:(?P<direction>next|prev)"):
+    """Previous / Next: moves the presser's own place (see the module docstring)."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        forward = offset > 0
+        super().__init__(
+            discord.ui.Button(
+                label="Next" if forward else "Previous",
+                emoji="▶️" if forward else "◀️",
+                style=discord.ButtonStyle.primary if forward else discord.ButtonStyle.secondary,
+                custom_id="slides:next" if forward else "slides:prev",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(1 if match["direction"] == "next" else -1)
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        await step_and_show(interaction, self.offset, edit=owns_message(interaction))
+
+
+class FaqButton(_SlidesButton, template=r"slides:faq:(?P<number>\d{1,4})"):
+    """The FAQ of the slide on the message, privately."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        super().__init__(
+            discord.ui.Button(
+                label="FAQ", emoji="❓", style=discord.ButtonStyle.secondary, custom_id=f"slides:faq:{number}"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["number"]))
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        slide = _slide_or_error(interaction, self.number)
+        view = discord.ui.View(timeout=None)
+        view.add_item(QuizButton(slide.number))
+        await interaction.response.send_message(
+            embed=faq_embed(slide), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+class QuizButton(_SlidesButton, template=r"slides:quiz:(?P<number>\d{1,4})"):
+    """Quiz me: a question on the slide on the message, answered in a modal."""
+
+    def __init__(self, number: int, label: str = "Quiz me") -> None:
+        self.number = number
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji="🧠", style=discord.ButtonStyle.success, custom_id=f"slides:quiz:{number}"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["number"]), label=item.label or "Quiz me")
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        slide = _slide_or_error(interaction, self.number)
+        await slides_cog(interaction).open_quiz(interaction, slide)
+
+
+class GotoButton(_SlidesButton, template=r"slides:goto:(?P<number>\d{1,4})"):
+    """Under a quiz result: moves the presser's place to the slide and shows it privately."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        super().__init__(
+            discord.ui.Button(
+                label=f"Revisit slide {number}",
+                emoji="📖",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"slides:goto:{number}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["number"]))
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        services = services_of(interaction)
+        deck = services.deck
+        slide = await off_loop(services.places.goto, deck, scope_of(interaction), learner_of(interaction), self.number)
+        await send_slide(interaction, deck, slide, edit=False)
+
+
+BUTTONS = (StepButton, FaqButton, QuizButton, GotoButton)
+
+
+def slides_cog(interaction: discord.Interaction) -> Slides:
+    cog = tutor_bot(interaction).get_cog(Slides.__cog_name__)
+    if not isinstance(cog, Slides):
+        raise RuntimeError("the slides cog is not loaded")
+    return cog
+
+
+# --------------------------------------------------------------------------- the cog
+
+
+class Slides(commands.Cog):
+    def __init__(self, bot: TutorBot) -> None:
+        self.bot = bot
+        # The last question asked per learner, so that the next one differs when the slide has more.
+        self.last_asked: dict[tuple[str, str], str] = {}
+
+    @property
+    def services(self) -> Services:
+        return self.bot.services
+
+    @app_commands.command(name="next", description="Go to your next slide.")
+    async def next_command(self, interaction: discord.Interaction) -> None:
+        await step_and_show(interaction, 1)
+
+    @app_commands.command(name="prev", description="Go back to your previous slide.")
+    async def prev_command(self, interaction: discord.Interaction) -> None:
+        await step_and_show(interaction, -1)
+
+    @app_commands.command(name="slide", description="Jump to a slide by number or title.")
+    @app_commands.rename(query="number-or-title")
+    @app_commands.describe(query="A slide number, or part of its title (pick from the list)")
+    async def slide_command(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 100]) -> None:
+        deck = self.services.deck
+        number = resolve_slide(deck, query)
+        slide = await off_loop(self.services.places.goto, deck, scope_of(interaction), learner_of(interaction), number)
+        await send_slide(interaction, deck, slide, edit=False)
+
+    @slide_command.autocomplete("query")
+    async def slide_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return slide_choices(self.services.deck, current)
+
+    @app_commands.command(name="deck", description="The contents of the deck, with your place marked.")
+    async def deck_command(self, interaction: discord.Interaction) -> None:
+        deck, places = self.services.deck, self.services.places
+        scope, user = scope_of(interaction), learner_of(interaction)
+
+        def read():
+            return places.current(deck, scope, user), places.scores(scope, user)
+
+        place, scores = await off_loop(read)
+        await interaction.response.send_message(
+            embed=deck_embed(deck, place, scores), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="quiz", description="A question on your current slide; answer in your own words.")
+    async def quiz_command(self, interaction: discord.Interaction) -> None:
+        places = self.services.places
+        slide = await off_loop(places.current, self.services.deck, scope_of(interaction), learner_of(interaction))
+        if slide is None:
+            raise UserError(NOT_STARTED)
+        await self.open_quiz(interaction, slide)
+
+    async def open_quiz(self, interaction: discord.Interaction, slide: Slide) -> None:
+        """Ask a question on ``slide`` in a modal (not the learner's last one when there are others)."""
+        key = (scope_of(interaction), learner_of(interaction))
+        question = pick_question(slide, exclude=[self.last_asked[key]] if key in self.last_asked else ())
+        if question is None:
+            raise UserError(f"Slide {slide.number} has nothing to quiz you on; try `/next`.")
+        if len(self.last_asked) >= MAX_REMEMBERED:
+            self.last_asked.clear()  # a memory bound; forgetting only allows one repeat
+        self.last_asked[key] = question.question
+        await interaction.response.send_modal(answer_modal(questions_for(slide), question))
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        match = ANSWER_ID.fullmatch(str((interaction.data or {}).get("custom_id", "")))
+        if match is None:
+            return
+        try:
+            await self.answer_quiz(interaction, match)
+        except Exception as error:  # noqa: BLE001 - routed to the one error path
+            await report_error(interaction, error)
+
+    async def answer_quiz(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
+        question = question_from_custom_id(self.services.deck, match)
+        answer = submitted_text(interaction.data or {}, ANSWER_INPUT)
+        # Judging runs the model (0.2-1.1 s measured on a busy machine): defer, then follow up.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        verdict = await off_loop(
+            judge_and_record, self.services, scope_of(interaction), learner_of(interaction), question, answer
+        )
+        log.info("quiz on slide %d: %s", question.slide, verdict.verdict)
+        await interaction.followup.send(
+            embed=quiz_result_embed(question, answer, verdict),
+            view=result_view(question),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+async def setup(bot: TutorBot) -> None:
+    bot.add_dynamic_items(*BUTTONS)
+    await bot.add_cog(Slides(bot))
