@@ -150,6 +150,66 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_tokenize(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.domain.similarity import EmptyText
+    from bot.domain.tokenizers import TOKENIZER_NAMES, Tokenizers, TokenizerUnavailable, render_ansi
+
+    if not args.text.strip():
+        raise UsageError(str(EmptyText()))
+    tokenizers = Tokenizers(cache_dir=settings.models_dir)
+    names = TOKENIZER_NAMES if args.tokenizer == "all" else (args.tokenizer,)
+    try:
+        results = [tokenizers.tokenize(args.text, name) for name in names]
+    except TokenizerUnavailable as error:
+        raise UsageError(str(error)) from error
+    if args.json:
+        dicts = [tok.to_dict() for tok in results]
+        _print_json(dicts if args.tokenizer == "all" else dicts[0])
+        return 0
+    for tok in results:
+        print(f"{tok.label}: {tok.count} tokens, {tok.chars_per_token:.1f} characters per token")
+        shown = render_ansi(tok, 1 << 30, fence=False) if sys.stdout.isatty() else "|".join(tok.tokens)
+        print(f"  tokens: {shown}")
+        print(f"  ids:    {', '.join(map(str, tok.ids))}")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.domain.similarity import EmptyText, Similarity
+
+    if not args.text.strip():
+        raise UsageError(str(EmptyText()))
+    if args.other is not None and not args.other.strip():
+        raise UsageError(str(EmptyText("second text")))
+    tutor, _ = _load_tutor(settings)
+    similarity = Similarity(tutor)
+    texts = [args.text] if args.other is None else [args.text, args.other]
+    if args.other is not None:
+        comparison = similarity.compare(args.text, args.other)
+        result: dict[str, object] = comparison.to_dict()
+        lines = [f"similarity {comparison.score:.3f}: {comparison.reading}"] + (
+            [comparison.note] if comparison.note else []
+        )
+    else:
+        neighbours = similarity.neighbours(args.text, args.top)
+        result = {"neighbours": [n.to_dict() for n in neighbours]}
+        lines = [f"{n.score:.3f}  {n.citation}" for n in neighbours]
+    if args.png:
+        try:
+            Path(args.png).write_bytes(similarity.map_png(texts))
+        except OSError as error:
+            raise UsageError(f"cannot write the map to {args.png}: {error.strerror or error}") from error
+        result["png"] = args.png
+        lines.append(f"map written to {args.png}")
+    if args.json:
+        _print_json(result)
+    else:
+        print("\n".join(lines))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         from bot.terminal import run_terminal
@@ -223,6 +283,24 @@ def build_parser() -> argparse.ArgumentParser:
         )
     p = command("ask", cmd_ask, "Answer a question from the slides, citing them.")
     p.add_argument("question", help="the question, or - to read one question per line from standard input")
+    p = command("tokenize", cmd_tokenize, "Show how a tokenizer cuts text into tokens, with their ids.")
+    p.add_argument("text", help="the text to tokenize")
+    p.add_argument(
+        "--tokenizer",
+        choices=("gpt2", "cl100k", "wordpiece", "smollm2", "all"),
+        default="all",
+        help="gpt2 (GPT-2 BPE), cl100k (GPT-4), wordpiece (BERT/MiniLM), smollm2 (the bot's generator), "
+        "or all four (default)",
+    )
+    p = command(
+        "similar",
+        cmd_similar,
+        "Cosine similarity of two texts, or the slides nearest to one text; optionally a 2-D map.",
+    )
+    p.add_argument("text", help="a word or a sentence")
+    p.add_argument("other", nargs="?", help="a second text: print the similarity of the two instead of neighbours")
+    p.add_argument("--top", type=int, default=5, help="how many nearest passages to list (default 5)")
+    p.add_argument("--png", metavar="PATH", help="also draw the text(s) among the slides and write the PNG there")
     command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)
     p = command("sync", cmd_sync, "Register the slash commands with Discord (once, or after adding commands).", False)
     p.add_argument("--guild", type=int, help="sync to this server only (shows at once); default: globally")
