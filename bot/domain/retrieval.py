@@ -6,6 +6,7 @@ The fusion and its weight were chosen by measurement on the evaluation set (``be
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import math
 import re
@@ -81,6 +82,7 @@ class Retriever:
         self._document_frequency = Counter(term for doc in self._term_sets for term in doc)
         self._vocabulary = sorted(self._document_frequency)
         self._known = set(self._vocabulary)
+        self._query_terms = functools.lru_cache(maxsize=256)(lambda text: tuple(self.correct(terms(text))))
 
     def _idf(self, term: str) -> float:
         # A term the deck never uses weighs as much as the rarest one: it is what the question is about.
@@ -90,11 +92,15 @@ class Retriever:
         """How much of the question's vocabulary (weighted by rarity) the best of these passages
         contains: 1.0 when every term is there, low when the question is about words the deck
         never uses ("kalman", "xgboost")."""
-        query = set(self.correct(terms(question[:MAX_QUESTION_CHARS])))
+        query = set(self.query_terms(question[:MAX_QUESTION_CHARS]))
         total = sum(self._idf(term) for term in query)
         if not total or not positions:
             return 0.0
         return max(sum(self._idf(t) for t in query if t in self._term_sets[i]) / total for i in positions)
+
+    def query_terms(self, question: str) -> tuple[str, ...]:
+        """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
+        return self._query_terms(question)
 
     def correct(self, query_terms: list[str]) -> list[str]:
         """Map misspelt terms to the deck's nearest word ("embedings" -> "embedding")."""
@@ -108,10 +114,10 @@ class Retriever:
         return fixed
 
     def lexical_scores(self, question: str) -> np.ndarray:
-        query = self.correct(terms(question))
+        query = self.query_terms(question)
         if not query or not self.passages:
             return np.zeros(len(self.passages), dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(query), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(list(query)), dtype=np.float32)
 
     def dense_scores(
         self, vector: np.ndarray, kinds: frozenset[str] | None = None
