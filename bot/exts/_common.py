@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -70,11 +71,18 @@ def cooldown_message(seconds: float) -> str:
 
 
 async def send_ephemeral(interaction: discord.Interaction, content: str) -> None:
-    """Reply privately, whether or not the interaction was already answered or deferred."""
-    if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    else:
+    """Reply privately, whether or not the interaction was already answered or deferred.
+
+    After a public defer, Discord turns the first followup into the "thinking…" message, public
+    whatever its flags: that placeholder is removed first so the reply stays private.
+    """
+    if not interaction.response.is_done():
         await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+        with contextlib.suppress(discord.NotFound):
+            await interaction.delete_original_response()
+    await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def send_long(interaction: discord.Interaction, text: str, **kwargs) -> None:

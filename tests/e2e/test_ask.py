@@ -168,3 +168,30 @@ async def test_reload_is_refused_without_manage_server(fake_discord, services):
         # ...and the bot checks again itself.
         schema = next(c for c in fake.commands[None] if c["name"] == "reload")
         assert str(schema["default_member_permissions"]) == "32"
+
+
+async def test_a_known_error_after_a_public_defer_stays_private(fake_discord, services, monkeypatch):
+    """The "thinking…" placeholder is public: it is removed so the error reaches only the asker."""
+    from bot.domain.errors import UserError
+
+    def refuse(question):
+        raise UserError("That question is too strange for me.")
+
+    fake = fake_discord
+    async with running_bot(fake, services) as bot:
+        monkeypatch.setattr(bot.services.tutor, "ask", refuse)
+        interaction = await fake.invoke_command("ask", {"question": "anything"})
+        assert await interaction.wait_response() == 5
+        request = await fake.wait_for_request(method="POST", path="/webhooks/*")
+        assert request.json["content"] == "That question is too strange for me."
+        assert request.json["flags"] & 64
+        deleted = [r for r in fake.requests if r.method == "DELETE" and r.path.endswith("/messages/@original")]
+        assert deleted, "the public placeholder was removed"
+
+
+async def test_question_in_a_thread_of_an_answer_channel(fake_discord, services):
+    fake = fake_discord
+    async with running_bot(fake, services, answer_channel_ids=[fake.slides_id]):
+        await fake.send_message(fake.slides_id, "what is prompt engineering?", thread=True)
+        reply = await fake.wait_for_bot_message(channel_id=fake.thread_id)
+        assert "Slide 11" in reply["content"]
