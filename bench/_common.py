@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +40,11 @@ def percentile_ms(seconds: list[float], q: float) -> float:
 
 def emit(result: dict) -> None:
     print(json.dumps(result))
+
+
+def floor_seconds(tutor, question: str) -> float:
+    """The floor for anything that answers from the deck: one query embedding plus one Chroma
+    query, timed."""
+    started = time.perf_counter()
+    tutor.index.active().query(query_embeddings=[tutor.embedder.encode_one(question)], n_results=5)
+    return time.perf_counter() - started
