@@ -210,6 +210,131 @@ def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# Kinds of /generate (bot.domain.generation.KINDS; kept here so that building the parser stays light).
+GENERATE_KINDS = ("story", "marketing", "brainstorm", "poem", "example")
+
+
+def _example_slide_text(settings: Settings, prompt: str, number: int | None) -> tuple[str, str]:
+    """The slide text for ``--kind example`` (``--slide N``, or "slide N" in the prompt) and the
+    rest of the prompt."""
+    import re
+
+    if number is None:
+        match = re.search(r"\bslide\s*#?\s*(\d{1,4})\b", prompt, re.IGNORECASE)
+        if match is None:
+            raise UsageError("an example needs a slide: pass --slide N (or write 'slide N' in the prompt)")
+        number = int(match.group(1))
+        prompt = " ".join((prompt[: match.start()] + " " + prompt[match.end() :]).split()).strip(" ,.:;-")
+    deck = _load_deck(settings)
+    slide = deck.get(number)
+    if slide is None:
+        raise UsageError(f"there is no slide {number}; valid slides are {deck.range_text()}")
+    lines = [slide.title, slide.subtitle] + [f"{s.heading}: {s.text}" for s in slide.sections]
+    return "\n".join(line for line in lines if line), prompt
+
+
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.domain.generation import (
+        Chunk,
+        GenerationService,
+        GenerationTimeout,
+        ModelUnavailable,
+        build_request,
+        generate_command,
+    )
+
+    prompt = " ".join(args.prompt.split())
+    if not prompt and args.kind != "example":
+        raise UsageError("the prompt is empty: say what to write about, e.g. 'a robot learning to paint'")
+    if not 0 <= args.temperature <= 2:
+        raise UsageError("--temperature must be between 0 (always the likeliest token) and 2")
+    if args.max_new_tokens is not None and not 1 <= args.max_new_tokens <= 4096:
+        raise UsageError("--max-new-tokens must be between 1 and 4096")
+    slide_text = None
+    if args.kind == "example":
+        slide_text, prompt = _example_slide_text(settings, prompt, args.slide)
+    try:
+        service = GenerationService.from_settings(settings, progress=_progress())
+    except ModelUnavailable as error:
+        print(f"slide-tutor generate: {error}", file=sys.stderr)
+        return 1
+    if args.max_new_tokens is not None:
+        service.max_new_tokens = args.max_new_tokens  # the operator's own limit here, not the bot's
+    try:
+        if args.json:
+            result = generate_command(
+                prompt,
+                args.kind,
+                args.max_new_tokens,
+                args.temperature,
+                args.seed,
+                service,
+                slide_text=slide_text,
+            )
+            _print_json(result)
+            return 0
+        request = build_request(
+            args.kind,
+            prompt,
+            slide_text=slide_text,
+            max_new_tokens=service.max_new_tokens,
+            temperature=args.temperature,
+            seed=args.seed,
+        )
+
+        def show(event: object) -> None:
+            if isinstance(event, Chunk):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+
+        try:
+            stats = asyncio.run(service.generate(request, on_event=show))
+        except GenerationTimeout as error:
+            print(file=sys.stdout)
+            print(f"slide-tutor generate: {error}", file=sys.stderr)
+            return 1
+        print()
+        print(
+            f"— {stats.model} · {stats.tokens} tokens in {stats.seconds:.1f} s · "
+            f"{stats.tokens_per_second:.1f} tok/s · generated text, not course material",
+            file=sys.stderr,
+        )
+        return 0
+    finally:
+        asyncio.run(service.aclose())
+
+
+def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.domain.generation import ModelUnavailable, predict_command
+
+    if not args.text.strip():
+        raise UsageError("the text is empty: give the start of a sentence, e.g. 'The capital of France is'")
+    if not 1 <= args.top <= 100:
+        raise UsageError("--top must be between 1 and 100")
+    try:
+        result = predict_command(
+            args.text, args.top, png=args.png, model=settings.generation_model, models_dir=settings.models_dir
+        )
+    except ModelUnavailable as error:
+        print(f"slide-tutor predict: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        raise UsageError(f"cannot write the chart to {args.png}: {error.strerror or error}") from error
+    if args.json:
+        _print_json(result)
+        return 0
+    for row in result["next"]:
+        print(f"{row['probability']:>7.1%}  {row['token']}")
+    for panel in result.get("temperatures", []):
+        shown = ", ".join(f"{row['token']} {row['probability']:.0%}" for row in panel["next"][:5])
+        print(f"T={panel['temperature']:g}: {shown}, others {panel['other']:.0%}")
+    if args.png:
+        print(f"chart written to {args.png}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         from bot.terminal import run_terminal
@@ -301,6 +426,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("other", nargs="?", help="a second text: print the similarity of the two instead of neighbours")
     p.add_argument("--top", type=int, default=5, help="how many nearest passages to list (default 5)")
     p.add_argument("--png", metavar="PATH", help="also draw the text(s) among the slides and write the PNG there")
+    p = command(
+        "generate",
+        cmd_generate,
+        "Write something creative with the generation model, streamed as it comes "
+        "(with --json: the text, token count, time and speed once done).",
+    )
+    p.add_argument("prompt", help="what to write about, e.g. 'a robot learning to paint'")
+    p.add_argument(
+        "--kind",
+        choices=GENERATE_KINDS,
+        default="story",
+        help="what to write (default story); example illustrates a slide: give --slide N",
+    )
+    p.add_argument("--slide", type=int, metavar="N", help="for --kind example: the slide to illustrate")
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        metavar="N",
+        help="the most new tokens to write (default GENERATION_MAX_NEW_TOKENS, 200)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        metavar="T",
+        help="0 = always the likeliest token, up to 2 (default 0.8)",
+    )
+    p.add_argument("--seed", type=int, metavar="S", help="random seed: the same seed and settings give the same text")
+    p = command(
+        "predict",
+        cmd_predict,
+        "The tokens the generation model finds most likely to come next, with their probabilities.",
+    )
+    p.add_argument("text", help="the start of a sentence, e.g. 'The capital of France is'")
+    p.add_argument("--top", type=int, default=10, metavar="K", help="how many tokens to list (default 10)")
+    p.add_argument(
+        "--png",
+        metavar="PATH",
+        help="also chart them at a low, neutral and high temperature and write the PNG there",
+    )
     command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)
     p = command("sync", cmd_sync, "Register the slash commands with Discord (once, or after adding commands).", False)
     p.add_argument("--guild", type=int, help="sync to this server only (shows at once); default: globally")

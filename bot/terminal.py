@@ -43,6 +43,8 @@ class TerminalSession:
             "faq": (self.faq, "the FAQ of your current slide"),
             "quiz": (self.quiz, "a question on your current slide; type your answer next"),
             "tokenize": (self.tokenize, "[gpt2|cl100k|wordpiece|smollm2|all] TEXT: how text becomes tokens"),
+            "generate": (self.generate, "KIND TOPIC: the small model writes a story, poem… (streamed)"),
+            "predict": (self.predict, "TEXT: the tokens the model finds likeliest to come next"),
             "reload": (self.reload, "re-read the deck and update the index"),
             "quit": (lambda _: "", "leave"),
         }
@@ -149,6 +151,71 @@ class TerminalSession:
             shown = " | ".join(tok.tokens[:80]) + (f" | … {tok.count - 80} more" if tok.count > 80 else "")
             blocks.append(f"{tok.label}: {tok.count} tokens ({tok.chars_per_token:.1f} chars/token)\n  {shown}")
         return "\n".join(blocks)
+
+    def generate(self, rest: str) -> str:
+        """Streams the text to the terminal as it comes; returns the footer."""
+        import asyncio
+        import re
+
+        from bot.domain.generation import KINDS, Chunk, build_request, looks_like_course_question
+
+        kind, _, topic = rest.partition(" ")
+        kind, topic = kind.lower(), " ".join(topic.split())
+        if kind not in KINDS:
+            raise UserError(f"Usage: /generate KIND TOPIC, KIND one of {', '.join(KINDS)}; e.g. /generate poem the sea")
+        if looks_like_course_question(topic):  # facts come from the slides, never from the generator
+            answer = self.services.tutor.ask(topic)
+            if answer.confident:
+                return (
+                    "That's a question about the course, so here is what the slides say "
+                    f"(generated text could be wrong):\n\n{answer.text}"
+                )
+            return "That looks like a question about the course, and the slides don't clearly cover it: try /ask."
+        slide_text = None
+        if kind == "example":
+            match = re.search(r"\bslide\s*#?\s*(\d{1,4})\b", topic, re.IGNORECASE)
+            if match is not None:
+                slide = self.services.deck.get(int(match.group(1)))
+                if slide is None:
+                    raise UserError(
+                        f"There is no slide {match.group(1)}; slides are {self.services.deck.range_text()}."
+                    )
+                topic = " ".join((topic[: match.start()] + " " + topic[match.end() :]).split())
+            else:
+                slide = self._current()
+            slide_text = "\n".join([slide.title] + [f"{s.heading}: {s.text}" for s in slide.sections])
+        elif not topic:
+            raise UserError(f"What about? e.g. /generate {kind} a robot learning to paint")
+        service = self.services.generation()
+        request = build_request(kind, topic, slide_text=slide_text, max_new_tokens=service.max_new_tokens)
+
+        def show(event: object) -> None:
+            if isinstance(event, Chunk):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+
+        try:
+            stats = asyncio.run(service.generate(request, on_event=show))
+        except KeyboardInterrupt:
+            return "\n(stopped)"
+        return (
+            f"\n— {stats.model} · {stats.tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "
+            "generated text, not course material"
+        )
+
+    def predict(self, text: str) -> str:
+        import asyncio
+
+        if not text.strip():
+            raise UserError("Give the start of a sentence, e.g. /predict The capital of France is")
+        view = asyncio.run(self.services.generation().sampling_view(text, 8))
+        header = f"{'next token':<16}" + "".join(f"{'T=' + format(p.temperature, 'g'):>8}" for p in view.panels)
+        rows = [
+            f"{choice.token[:15]:<16}" + "".join(f"{p.choices[i].probability:>8.1%}" for p in view.panels)
+            for i, choice in enumerate(view.panels[0].choices)
+        ]
+        rows.append(f"{'(all others)':<16}" + "".join(f"{p.other:>8.1%}" for p in view.panels))
+        return "\n".join([header, *rows, "T=1 is the model's own odds; low T sharpens them, high T flattens them."])
 
     def reload(self, _: str = "") -> str:
         report = self.services.tutor.reload()

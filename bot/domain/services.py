@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.places import PlaceStore
 from bot.domain.quiz import QuizJudge
 from bot.domain.tokenizers import Tokenizers
 from bot.domain.tutor import Tutor
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.domain.generation import GenerationService
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +34,7 @@ class Services:
         self.places = places
         self.tokenizers = tokenizers
         self.judge = QuizJudge(tutor.embedder)
-        self._generation = None
+        self._generation: GenerationService | None = None
         self._generation_lock = threading.Lock()
 
     @classmethod
@@ -49,5 +56,41 @@ class Services:
     def deck(self):
         return self.tutor.deck
 
+    def generation(self) -> GenerationService:
+        """The generation service, built from the settings on first call (loads the model: blocking,
+        seconds; call it off the event loop). Thread-safe: concurrent first calls load it once. A
+        failed load is not remembered, so the next call tries again."""
+        service = self._generation
+        if service is not None:
+            return service
+        with self._generation_lock:
+            if self._generation is None:
+                from bot.domain.generation import GenerationService
+
+                self._generation = GenerationService.from_settings(self.settings, progress=False)
+            return self._generation
+
+    @property
+    def loaded_generation(self) -> GenerationService | None:
+        """The generation service if it is already loaded, else None (never loads; non-blocking)."""
+        return self._generation
+
     def close(self) -> None:
-        self.places.close()
+        with self._generation_lock:
+            generation, self._generation = self._generation, None
+        try:
+            if generation is not None:
+                _run_to_end(generation.aclose())
+        finally:
+            self.places.close()
+
+
+def _run_to_end(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion from synchronous code, on an event loop thread or not."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:  # a running loop here: finish it on its own loop
+        pool.submit(asyncio.run, coroutine).result()

@@ -7,21 +7,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from bot.domain.errors import UserError
+
 
 class GenerationError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class QueueFull(GenerationError):
-    """Too many requests are already waiting; try again later."""
+class QueueFull(GenerationError, UserError):
+    """Too many requests are already waiting; try again later. (A learner may see its message.)"""
 
     def __init__(self, waiting: int) -> None:
         super().__init__(f"the generation queue is full ({waiting} waiting)")
         self.waiting = waiting
 
 
-class GenerationTimeout(GenerationError):
-    """The generation ran past its time limit; ``stats`` holds what was produced until then."""
+class GenerationTimeout(GenerationError, UserError):
+    """The generation ran past its time limit; ``stats`` holds what was produced until then.
+    (A learner may see its message.)"""
 
     def __init__(self, timeout_s: float, stats: GenerationStats | None = None) -> None:
         super().__init__(f"generation stopped after its time limit of {timeout_s:g} s")
@@ -37,8 +40,9 @@ class ModelUnavailable(GenerationError):
     """The configured model cannot be found or converted."""
 
 
-class PredictionUnavailable(GenerationError):
-    """Next-token predictions need logits, which only the local backend exposes."""
+class PredictionUnavailable(GenerationError, UserError):
+    """Next-token predictions need logits, which only the local backend exposes. (A learner may
+    see its message.)"""
 
 
 @dataclass(frozen=True)
