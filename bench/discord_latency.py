@@ -1,6 +1,6 @@
 """The bot on a loopback Discord: how long a question takes from MESSAGE_CREATE to the reply
 request, next to answering the same questions in process; and how far the event loop lags while
-20 questions arrive at once.
+20 questions arrive at once, and while one generation streams into Discord.
 
 Prints one JSON line: {"loopback_p50_ms", "loopback_p95_ms", "in_process_p50_ms", "ratio",
 "burst_loop_lag_p99_ms", ...}.
@@ -53,7 +53,7 @@ def reply_to(message_id) -> callable:
 async def measure(services: Services) -> dict:
     questions = [q.question for q in load_questions(EVAL_SET)][:QUESTIONS]
     settings = {"answer_channel_ids": [], "question_cooldown_s": 0}
-    async with FakeDiscord() as fake, running_bot(fake, services, sync=False, **settings) as bot:
+    async with FakeDiscord() as fake, running_bot(fake, services, **settings) as bot:
         bot.get_cog("Ask").answer_channels.add(fake.slides_id)
         loop = asyncio.get_running_loop()
         sent = await fake.send_message(fake.slides_id, "warm up: what is a token?")
@@ -75,6 +75,14 @@ async def measure(services: Services) -> dict:
             burst = [await fake.send_message(fake.slides_id, question) for question in questions[:BURST]]
             replies = [fake.wait_for_request(reply_to(m["id"]), method="POST", timeout=120) for m in burst]
             answered = len(await asyncio.gather(*replies))
+
+        # One /generate with the real model, streamed into Discord, while the loop is watched.
+        await asyncio.to_thread(services.generation)  # model load is not part of the measurement
+        with LagMeter() as generating:
+            await fake.invoke_command("generate", {"kind": "story", "topic": "a robot learning to paint"})
+            await fake.wait_for_request(
+                lambda r: "tok/s" in str((r.json or {}).get("content", "")), method="PATCH", timeout=180
+            )
     p50, local = percentile_ms(loopback, 50), percentile_ms(in_process, 50)
     return {
         "questions": len(questions),
@@ -86,6 +94,7 @@ async def measure(services: Services) -> dict:
         "burst_answered": answered,
         "burst_loop_lag_p99_ms": percentile_ms(meter.lags, 99),
         "burst_loop_lag_max_ms": percentile_ms(meter.lags, 100),
+        "generation_loop_lag_p99_ms": percentile_ms(generating.lags, 99),
     }
 
 

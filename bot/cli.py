@@ -217,33 +217,29 @@ GENERATE_KINDS = ("story", "marketing", "brainstorm", "poem", "example")
 def _example_slide_text(settings: Settings, prompt: str, number: int | None) -> tuple[str, str]:
     """The slide text for ``--kind example`` (``--slide N``, or "slide N" in the prompt) and the
     rest of the prompt."""
-    import re
+    from bot.domain.errors import UserError
+    from bot.domain.generation import example_slide, slide_context
 
-    if number is None:
-        match = re.search(r"\bslide\s*#?\s*(\d{1,4})\b", prompt, re.IGNORECASE)
-        if match is None:
-            raise UsageError("an example needs a slide: pass --slide N (or write 'slide N' in the prompt)")
-        number = int(match.group(1))
-        prompt = " ".join((prompt[: match.start()] + " " + prompt[match.end() :]).split()).strip(" ,.:;-")
-    deck = _load_deck(settings)
-    slide = deck.get(number)
-    if slide is None:
-        raise UsageError(f"there is no slide {number}; valid slides are {deck.range_text()}")
-    lines = [slide.title, slide.subtitle] + [f"{s.heading}: {s.text}" for s in slide.sections]
-    return "\n".join(line for line in lines if line), prompt
+    try:
+        slide, prompt = example_slide(
+            _load_deck(settings), f"slide {number} {prompt}" if number else prompt, lambda: None
+        )
+    except UserError as error:
+        raise UsageError(f"{error} (--slide N names one)") from None
+    return slide_context(slide), prompt
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from bot.domain.generation import (
-        Chunk,
         GenerationService,
         GenerationTimeout,
         ModelUnavailable,
         build_request,
         generate_command,
     )
+    from bot.terminal import stream_to_stdout
 
     prompt = " ".join(args.prompt.split())
     if not prompt and args.kind != "example":
@@ -284,13 +280,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
         )
 
-        def show(event: object) -> None:
-            if isinstance(event, Chunk):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-
         try:
-            stats = asyncio.run(service.generate(request, on_event=show))
+            stats = stream_to_stdout(service, request)
         except GenerationTimeout as error:
             print(file=sys.stdout)
             print(f"slide-tutor generate: {error}", file=sys.stderr)

@@ -154,10 +154,14 @@ class TerminalSession:
 
     def generate(self, rest: str) -> str:
         """Streams the text to the terminal as it comes; returns the footer."""
-        import asyncio
-        import re
 
-        from bot.domain.generation import KINDS, Chunk, build_request, looks_like_course_question
+        from bot.domain.generation import (
+            KINDS,
+            build_request,
+            example_slide,
+            looks_like_course_question,
+            slide_context,
+        )
 
         kind, _, topic = rest.partition(" ")
         kind, topic = kind.lower(), " ".join(topic.split())
@@ -173,29 +177,15 @@ class TerminalSession:
             return "That looks like a question about the course, and the slides don't clearly cover it: try /ask."
         slide_text = None
         if kind == "example":
-            match = re.search(r"\bslide\s*#?\s*(\d{1,4})\b", topic, re.IGNORECASE)
-            if match is not None:
-                slide = self.services.deck.get(int(match.group(1)))
-                if slide is None:
-                    raise UserError(
-                        f"There is no slide {match.group(1)}; slides are {self.services.deck.range_text()}."
-                    )
-                topic = " ".join((topic[: match.start()] + " " + topic[match.end() :]).split())
-            else:
-                slide = self._current()
-            slide_text = "\n".join([slide.title] + [f"{s.heading}: {s.text}" for s in slide.sections])
+            slide, topic = example_slide(self.services.deck, topic, self._current)
+            slide_text = slide_context(slide)
         elif not topic:
             raise UserError(f"What about? e.g. /generate {kind} a robot learning to paint")
         service = self.services.generation()
         request = build_request(kind, topic, slide_text=slide_text, max_new_tokens=service.max_new_tokens)
 
-        def show(event: object) -> None:
-            if isinstance(event, Chunk):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-
         try:
-            stats = asyncio.run(service.generate(request, on_event=show))
+            stats = stream_to_stdout(service, request)
         except KeyboardInterrupt:
             return "\n(stopped)"
         return (
@@ -220,6 +210,20 @@ class TerminalSession:
     def reload(self, _: str = "") -> str:
         report = self.services.tutor.reload()
         return f"Reloaded {report.slides} slides: {report.embedded} passages re-embedded, {report.deleted} removed."
+
+
+def stream_to_stdout(service, request):
+    """Run a generation, writing its text to standard output as it comes; returns its stats."""
+    import asyncio
+
+    from bot.domain.generation import Chunk
+
+    def show(event: object) -> None:
+        if isinstance(event, Chunk):
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+
+    return asyncio.run(service.generate(request, on_event=show))
 
 
 def lines_from(stream: TextIO, prompt: str, interactive: bool) -> Iterator[str]:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import io
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -23,7 +22,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown
 
 from bot.client import TutorBot, report_error
-from bot.domain.deck import Deck, Slide
+from bot.domain.deck import Slide
 from bot.domain.errors import UserError
 from bot.domain.generation import (
     DEFAULT_TEMPERATURES,
@@ -39,10 +38,11 @@ from bot.domain.generation import (
     SamplingView,
     Started,
     build_request,
+    example_slide,
     looks_like_course_question,
     render_prediction_png,
+    slide_context,
 )
-from bot.domain.places import PlaceStore
 from bot.exts._common import (
     MESSAGE_LIMIT,
     NO_MENTIONS,
@@ -92,39 +92,6 @@ def busy_message(waiting: int) -> str:
 
 
 # ------------------------------------------------------------------------------ pure helpers
-
-_SLIDE_REF = re.compile(r"\bslide\s*#?\s*(\d{1,4})\b", re.IGNORECASE)
-_BARE_NUMBER = re.compile(r"#?\s*(\d{1,4})")
-_LEADING_FILLER = re.compile(r"^(?:(?:an?|the)?\s*example\b|about\b|on\b|for\b|of\b|with\b|[\s,.:;!-])+", re.IGNORECASE)
-
-
-def example_slide(deck: Deck, places: PlaceStore, topic: str, scope: str, user: str) -> tuple[Slide, str]:
-    """The slide an ``example`` is about and what is left of the topic: the slide named in the
-    topic ("slide 13", or just "13"), else the learner's current slide. Blocking (SQLite)."""
-    match = _SLIDE_REF.search(topic) or _BARE_NUMBER.fullmatch(topic.strip())
-    if match is not None:
-        number = int(match.group(1))
-        slide = deck.get(number)
-        if slide is None:
-            raise UserError(f"There is no slide {number}; slides are {deck.range_text()}.")
-        rest = topic[: match.start()] + " " + topic[match.end() :] if match.re is _SLIDE_REF else ""
-    else:
-        slide = places.current(deck, scope, user)
-        if slide is None:
-            raise UserError(
-                "An example needs a slide: name one in the topic (e.g. *slide 13*), "
-                "or open the deck first so that I know which slide you are on."
-            )
-        rest = topic
-    rest = _LEADING_FILLER.sub("", " ".join(rest.split())).strip(" ,.:;-")
-    return slide, rest
-
-
-def slide_context(slide: Slide) -> str:
-    """The slide's text, as the model's context for an example."""
-    lines = [slide.title] + ([slide.subtitle] if slide.subtitle else [])
-    lines += [f"{section.heading}: {section.text}" for section in slide.sections]
-    return "\n".join(lines)
 
 
 def model_label(model: str) -> str:
@@ -376,8 +343,9 @@ class Generate(commands.Cog):
             return
         slide = None
         if kind == "example":
+            scope, user = _scope(interaction), str(interaction.user.id)
             slide, topic = await off_loop(
-                example_slide, services.deck, services.places, topic, _scope(interaction), str(interaction.user.id)
+                example_slide, services.deck, topic, lambda: services.places.current(services.deck, scope, user)
             )
         loaded = services.loaded_generation
         if loaded is not None and loaded.is_full:

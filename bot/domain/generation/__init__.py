@@ -7,6 +7,7 @@ front of either. torch and transformers are imported only when a local model is 
 
 from ._cli import generate_command, predict_command
 from ._convert import atomic_directory, ensure_local_model, packaged_gguf
+from ._examples import example_slide, slide_context
 from ._local import LocalBackend, pick_device, pick_dtype
 from ._openai import OpenAIBackend
 from ._predict import (
@@ -73,6 +74,7 @@ __all__ = [
     "build_request",
     "display_token",
     "ensure_local_model",
+    "example_slide",
     "generate_command",
     "looks_like_course_question",
     "packaged_gguf",
@@ -82,4 +84,5 @@ __all__ = [
     "predict_next",
     "render_prediction_png",
     "sampling_view",
+    "slide_context",
 ]
