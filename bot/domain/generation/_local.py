@@ -69,7 +69,9 @@ class LocalBackend:
         """Blocking (seconds): call it off the event loop. Converts the packaged model on first use."""
         path = ensure_local_model(name, Path(models_dir), progress=progress)
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # loading takes a second: a bar per load is noise
         device = device or pick_device()
         dtype = pick_dtype(device)
         started = time.perf_counter()
