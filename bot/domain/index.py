@@ -282,9 +282,12 @@ class VectorIndex:
             rebuilt = "the embedding model changed or the previous ingest did not finish"
         self._remove_generations(keep=current)
 
-        stored = self._stored_hashes()
         owner = {record.id: passage for passage in passages for record in passage.records()}
         records = [record for passage in passages for record in passage.records()]
+        fingerprint = _fingerprint(records)
+        if current is not None and (current.metadata or {}).get("fingerprint") == fingerprint:
+            return IngestReport(slides, len(passages), 0, 0, time.perf_counter() - started)
+        stored = self._stored_hashes()
         changed = [r for r in records if stored.get(r.id) != r.content_hash]
         gone = [rid for rid in stored if rid not in owner]
         changed_passages = {r.passage for r in changed}
@@ -312,7 +315,9 @@ class VectorIndex:
                     metadatas=[r.metadata(owner[r.id]) for r in chunk],
                 )
         # The last step: from here on readers use the new generation.
-        collection.modify(metadata={"embedding_model": self.embedding_model, "complete": True})
+        collection.modify(
+            metadata={"embedding_model": self.embedding_model, "complete": True, "fingerprint": fingerprint}
+        )
         self._collection = collection
         self._remove_generations(keep=collection)
         return IngestReport(
@@ -356,6 +361,14 @@ class VectorIndex:
                 result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
+
+
+def _fingerprint(records: Sequence[Record]) -> str:
+    """One hash of every record's id and content: equal means the index is already up to date."""
+    digest = hashlib.sha256()
+    for record in sorted(records, key=lambda r: r.id):
+        digest.update(f"{record.id}\x1f{record.content_hash}\x1e".encode())
+    return digest.hexdigest()
 
 
 def _drop_cached_systems() -> None:

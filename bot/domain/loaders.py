@@ -52,10 +52,14 @@ class MalformedFile(ValueError):
         self.line = line
 
 
+# Control characters (Unicode category Cc) other than tab and newline.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def clean_text(text: str) -> str:
     """Normalise Unicode (NFC), line endings and stray control characters; keep the words."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    text = _CONTROL.sub("", text)
     return text.replace("\u00a0", " ").replace("\u2011", "-")
 
 

@@ -45,6 +45,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 
 
+@functools.lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
     """Snowball stems: "hallucinate" and "hallucinations" meet at "hallucin"."""
     return _STEMMER.stemWord(word)
