@@ -8,6 +8,7 @@ as they do on Discord.
 from __future__ import annotations
 
 import getpass
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
@@ -126,9 +127,8 @@ class TerminalSession:
         question, self.pending_quiz = self.pending_quiz, None
         verdict = self.services.judge.judge(question, answer)
         self.services.places.record_quiz(LOCAL_SCOPE, self.user, question.slide, verdict.verdict)
-        label = {"right": "Right!", "partly": "Partly right.", "not_yet": "Not yet."}[verdict.verdict]
         return (
-            f"{label} {verdict.feedback}\n"
+            f"{verdict.feedback}\n"
             f"The slide's answer: {question.answer}\n"
             f"Revisit: slide {question.slide} ({question.title})"
         )
@@ -242,6 +242,8 @@ def lines_from(stream: TextIO, prompt: str, interactive: bool) -> Iterator[str]:
 
 def run_terminal(settings: Settings, user: str | None = None) -> int:
     interactive = sys.stdin.isatty()
+    if settings.log_level == "INFO":
+        logging.getLogger().setLevel(logging.WARNING)  # a learner at the prompt wants answers, not logs
     print("Loading the deck and models…", file=sys.stderr)
     services = Services.load(settings, progress=interactive)
     session = TerminalSession(services, user or local_user())
