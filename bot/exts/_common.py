@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import discord
@@ -85,16 +85,13 @@ async def send_ephemeral(interaction: discord.Interaction, content: str) -> None
     await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def send_long(interaction: discord.Interaction, text: str, **kwargs) -> None:
-    """Send text that may exceed one message: the first part answers, the rest follow up."""
+async def send_in_parts(send: Callable[..., Awaitable], text: str, view: discord.ui.View | None = None) -> None:
+    """Send text that may exceed one message through ``send`` (a reply, a followup…), split at
+    Discord's limit; the view goes under the last part."""
     parts = split_message(text)
     for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        extra = kwargs if last else {}
-        if index == 0 and not interaction.response.is_done():
-            await interaction.response.send_message(part, allowed_mentions=NO_MENTIONS, **extra)
-        else:
-            await interaction.followup.send(part, allowed_mentions=NO_MENTIONS, **extra)
+        extra = {"view": view} if view is not None and index == len(parts) - 1 else {}
+        await send(part, allowed_mentions=NO_MENTIONS, **extra)
 
 
 def tutor_bot(interaction: discord.Interaction) -> TutorBot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -12,7 +13,7 @@ from discord.ext import commands
 from bot.client import TutorBot, report_error
 from bot.domain.answering import Answer
 from bot.domain.errors import UserError
-from bot.exts._common import NO_MENTIONS, Cooldown, cooldown_message, off_loop, send_ephemeral, split_message
+from bot.exts._common import NO_MENTIONS, Cooldown, cooldown_message, off_loop, send_ephemeral, send_in_parts
 from bot.exts._render import slide_embed
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,7 @@ class Ask(commands.Cog):
                 mention_author=False,
             )
             return
-        parts = split_message(answer.text)
-        for index, part in enumerate(parts):
-            view = answer_view(answer) if index == len(parts) - 1 else None
-            kwargs = {"view": view} if view else {}
-            await message.reply(part, allowed_mentions=NO_MENTIONS, mention_author=False, **kwargs)
+        await send_in_parts(functools.partial(message.reply, mention_author=False), answer.text, answer_view(answer))
         if isinstance(message.channel, discord.Thread):
             self.threads.add(message.channel.id)
 
@@ -134,11 +131,7 @@ class Ask(commands.Cog):
             return
         await interaction.response.defer(thinking=True)
         answer = await self.ask(question)
-        parts = split_message(f"> {answer.question[:300]}\n{answer.text}")
-        for index, part in enumerate(parts):
-            view = answer_view(answer) if index == len(parts) - 1 else None
-            kwargs = {"view": view} if view else {}
-            await interaction.followup.send(part, allowed_mentions=NO_MENTIONS, **kwargs)
+        await send_in_parts(interaction.followup.send, f"> {answer.question[:300]}\n{answer.text}", answer_view(answer))
 
 
 async def setup(bot: TutorBot) -> None:

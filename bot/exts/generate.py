@@ -51,7 +51,7 @@ from bot.exts._common import (
     cooldown_message,
     off_loop,
     send_ephemeral,
-    split_message,
+    send_in_parts,
 )
 from bot.exts.ask import answer_view
 
@@ -367,11 +367,7 @@ class Generate(commands.Cog):
         if not answer.confident:
             await interaction.followup.send(NOT_COVERED, allowed_mentions=NO_MENTIONS)
             return
-        parts = split_message(f"{COURSE_NOTE}\n\n{answer.text}")
-        for index, part in enumerate(parts):
-            view = answer_view(answer) if index == len(parts) - 1 else None
-            kwargs = {"view": view} if view else {}
-            await interaction.followup.send(part, allowed_mentions=NO_MENTIONS, **kwargs)
+        await send_in_parts(interaction.followup.send, f"{COURSE_NOTE}\n\n{answer.text}", answer_view(answer))
 
     @app_commands.command(
         name="predict", description="See which tokens the model would write next, and how temperature changes the odds."
