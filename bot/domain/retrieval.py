@@ -24,6 +24,9 @@ Mode = Literal["hybrid", "dense", "bm25"]
 # Questions are cut to this many characters before any model sees them: the embedding model reads
 # at most 256 word pieces (about 1,000 characters), so more only costs time.
 MAX_QUESTION_CHARS = 2000
+# difflib similarity a misspelt word needs to a deck word to be corrected to it (measured: 0.75
+# keeps "hallucinashuns" -> "hallucinations" without pulling unrelated words into the deck).
+SPELLING_CUTOFF = 0.75
 DENSE_RECORDS = 40  # records fetched per question; enough to cover every passage worth fusing
 LEXICAL_WEIGHT = 0.25
 # An FAQ question alone matches any question sharing its subject ("What was the first chatbot?"
@@ -51,8 +54,13 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+def words(text: str) -> list[str]:
+    """Lower-case content words, not yet stemmed."""
+    return [word for word in _WORD.findall(text.casefold()) if word not in _STOPWORDS]
+
+
 def terms(text: str) -> list[str]:
-    return [_stem(word) for word in _WORD.findall(text.casefold()) if word not in _STOPWORDS]
+    return [_stem(word) for word in words(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +89,12 @@ class Retriever:
         self._bm25.index(corpus, show_progress=False)
         self._term_sets = [set(doc) for doc in corpus]
         self._document_frequency = Counter(term for doc in self._term_sets for term in doc)
-        self._vocabulary = sorted(self._document_frequency)
-        self._known = set(self._vocabulary)
-        self._query_terms = functools.lru_cache(maxsize=256)(lambda text: tuple(self.correct(terms(text))))
+        # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
+        self._words = sorted({word for p in passages for word in words(f"{p.title} {p.section} {p.text}")})
+        self._known_words = set(self._words)
+        self._query_terms = functools.lru_cache(maxsize=256)(
+            lambda text: tuple(_stem(word) for word in self.correct(words(text)))
+        )
 
     def _idf(self, term: str) -> float:
         # A term the deck never uses weighs as much as the rarest one: it is what the question is about.
@@ -103,15 +114,15 @@ class Retriever:
         """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
         return self._query_terms(question)
 
-    def correct(self, query_terms: list[str]) -> list[str]:
-        """Map misspelt terms to the deck's nearest word ("embedings" -> "embedding")."""
+    def correct(self, query_words: list[str]) -> list[str]:
+        """Map misspelt words to the deck's nearest word ("embedings" -> "embeddings")."""
         fixed = []
-        for term in query_terms:
-            if term in self._known or len(term) < 4 or term.isdigit():
-                fixed.append(term)
+        for word in query_words:
+            if word in self._known_words or len(word) < 4 or word.isdigit():
+                fixed.append(word)
                 continue
-            close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8)
-            fixed.append(close[0] if close else term)
+            close = difflib.get_close_matches(word, self._words, n=1, cutoff=SPELLING_CUTOFF)
+            fixed.append(close[0] if close else word)
         return fixed
 
     def lexical_scores(self, question: str) -> np.ndarray:
