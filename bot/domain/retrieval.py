@@ -90,8 +90,11 @@ class Retriever:
         self._term_sets = [set(doc) for doc in corpus]
         self._document_frequency = Counter(term for doc in self._term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
-        self._words = sorted({word for p in passages for word in words(f"{p.title} {p.section} {p.text}")})
-        self._known_words = set(self._words)
+        self._known_words = {word for p in passages for word in words(f"{p.title} {p.section} {p.text}")}
+        # Misspellings nearly always keep the first letter: compare only with those words (fast).
+        self._words_by_initial: dict[str, list[str]] = {}
+        for word in sorted(self._known_words):
+            self._words_by_initial.setdefault(word[0], []).append(word)
         self._query_terms = functools.lru_cache(maxsize=256)(
             lambda text: tuple(_stem(word) for word in self.correct(words(text)))
         )
@@ -121,7 +124,8 @@ class Retriever:
             if word in self._known_words or len(word) < 4 or word.isdigit():
                 fixed.append(word)
                 continue
-            close = difflib.get_close_matches(word, self._words, n=1, cutoff=SPELLING_CUTOFF)
+            candidates = self._words_by_initial.get(word[0], [])
+            close = difflib.get_close_matches(word, candidates, n=1, cutoff=SPELLING_CUTOFF)
             fixed.append(close[0] if close else word)
         return fixed
 
