@@ -328,7 +328,7 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+    if settings.discord_token is None:
         from bot.terminal import run_terminal
 
         print("No DISCORD_TOKEN set: starting a terminal session (type /help for commands).", file=sys.stderr)

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("discord_token", "openai_api_key", "chroma_host", "sync_guild_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `DISCORD_TOKEN=` as copied from .env.example means "not set", not an empty token.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("answer_channel_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
