@@ -47,3 +47,18 @@ async def test_help_lists_every_command(fake_discord, services_factory, tmp_path
         fields = {field["name"] for field in interaction.callback_data["embeds"][0]["fields"]}
         assert fields == {f"/{name}" for name in EXPECTED_COMMANDS}
         assert not fake.violations
+
+
+async def test_bot_builds_its_own_services_in_setup_hook(fake_discord, tutor, tmp_path):
+    """As `python -m bot run` starts it: models, index and places load in setup_hook, off the loop."""
+    from bot.client import TutorBot
+    from tests.e2e.conftest import start_client
+
+    fake = fake_discord
+    settings = tutor.settings.model_copy(update={"answer_channel_ids": [fake.slides_id]})
+    bot = TutorBot(settings)
+    async with start_client(fake, bot, timeout=120):
+        assert bot.services.deck.numbers == list(range(1, 23))
+        await fake.send_message(fake.slides_id, "what is few-shot prompting?")
+        reply = await fake.wait_for_bot_message(channel_id=fake.slides_id, timeout=30)
+        assert "Slide 11" in reply["content"]
