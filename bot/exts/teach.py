@@ -128,11 +128,11 @@ class Teach(commands.Cog):
         pipeline = await off_loop(build_pipeline, text, self.similarity, self.bot.services.tokenizers, predict)
         await interaction.followup.send(embed=pipeline_embed(pipeline), allowed_mentions=NO_MENTIONS)
 
-    async def _predictor(self) -> Predict | None:
+    async def _predictor(self) -> Predict:
         """A blocking ``predict(text, top_k)`` for the worker thread, backed by the bot's generation
         service; one that raises when the service cannot load (step 4 then says why)."""
         try:
-            service = await generation_service(self.bot.services)
+            service = await off_loop(self.bot.services.generation)
         except Exception as error:  # noqa: BLE001 - a missing generator must not sink the other three steps
             log.warning("the generation service could not load for /pipeline", exc_info=True)
 
@@ -140,8 +140,6 @@ class Teach(commands.Cog):
                 raise error
 
             return unavailable
-        if service is None:
-            return None
         loop = asyncio.get_running_loop()
 
         def predict(text: str, top_k: int):
@@ -154,16 +152,6 @@ class Teach(commands.Cog):
                 raise
 
         return predict
-
-
-async def generation_service(services):
-    """The bot's generation service, loaded on first use (``Services.generation()`` is blocking: it
-    runs off the loop), or ``None`` when these services have none. A service object set in its
-    place (as tests do) is used as it is."""
-    load = getattr(services, "generation", None)
-    if load is None:
-        return None
-    return await off_loop(load) if callable(load) and not hasattr(load, "predict_next") else load
 
 
 def _similar(similarity: Similarity, text: str, other: str | None, picture: bool):

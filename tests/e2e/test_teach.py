@@ -34,12 +34,14 @@ def services(tutor, tokenizers, tmp_path):
     from bot.domain.places import PlaceStore
     from bot.domain.services import Services
 
-    class TestServices(Services):
-        # What /pipeline reads for step 4: a test sets it to a fake generation service (or to a
-        # loader that fails); None, as here, is a bot without one.
-        generation = None
+    def no_generator():  # tests that want step 4 set their own; the rest never load a model
+        from bot.domain.generation import ModelUnavailable
 
-    return TestServices(tutor.settings.model_copy(), tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
+        raise ModelUnavailable("no generation model in this test")
+
+    built = Services(tutor.settings.model_copy(), tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
+    built.generation = no_generator
+    return built
 
 
 def ansi_blocks(content: str) -> list[str]:
@@ -196,7 +198,7 @@ class FakeGeneration:
 
 async def test_pipeline_shows_the_four_steps(fake_discord, services) -> None:
     generation = FakeGeneration()
-    services.generation = generation
+    services.generation = lambda: generation  # the lazy accessor, handing out the fake
     fake = fake_discord
     async with running_bot(fake, services):
         interaction = await fake.invoke_command("pipeline", {"text": "The cat sat on the"})
