@@ -6,9 +6,9 @@ generative model is never used for facts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from bot.domain.deck import chat_markdown
 from bot.domain.errors import UserError
 from bot.domain.index import Passage
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retriever, ScoredPassage
@@ -70,11 +70,6 @@ class Answer:
         return list(dict.fromkeys(source.slide for source in self.sources))
 
 
-def _readable(markdown: str) -> str:
-    """Slide Markdown as chat text: sub-headings in bold, bullets kept."""
-    return re.sub(r"^### (.+)$", r"**\1**", markdown, flags=re.MULTILINE).strip()
-
-
 def excerpt(scored: ScoredPassage) -> str:
     """The part of a passage that answers: an FAQ answer whole, else the matching block and the
     one after it when that keeps it short (a step and the next, a concept and its example)."""
@@ -90,7 +85,7 @@ def excerpt(scored: ScoredPassage) -> str:
         if following < len(blocks) and len(chosen[0]) + len(blocks[following]) < MAX_PASSAGE_CHARS // 2:
             chosen.append(blocks[following])
         text = "\n".join(chosen)
-    return _shorten(_readable(text), MAX_PASSAGE_CHARS)
+    return _shorten(chat_markdown(text).strip(), MAX_PASSAGE_CHARS)
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -8,7 +8,15 @@ of question/answer pairs. Loaders (``bot.domain.loaders``) build these from file
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
+
+_SUBHEADING = re.compile(r"^### (.+)$", re.MULTILINE)
+
+
+def chat_markdown(text: str) -> str:
+    """Slide Markdown as chat text: ``### Heading`` lines become bold (chat has no small headings)."""
+    return _SUBHEADING.sub(r"**\1**", text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import discord
 
-from bot.domain.deck import Deck, Section, Slide
+from bot.domain.deck import Deck, Section, Slide, chat_markdown
 from bot.domain.places import Score
 from bot.domain.quiz import QuizQuestion, Verdict
 from bot.exts._common import clip
@@ -35,11 +35,6 @@ VERDICT_COLOURS = {
     "partly": discord.Colour.gold(),
     "not_yet": discord.Colour.red(),
 }
-
-
-def _chat_markdown(text: str) -> str:
-    """Slide Markdown in chat form: ``### Heading`` lines become bold (Discord has no h3 in embeds)."""
-    return re.sub(r"^### (.+)$", r"**\1**", text, flags=re.MULTILINE)
 
 
 def fit(text: str, limit: int) -> str:
@@ -95,7 +90,7 @@ def slide_embed(slide: Slide, *, position: str = "") -> discord.Embed:
     budget = EMBED_DESCRIPTION - 96
     rest = list(slide.sections)
     while rest:
-        block = f"__**{rest[0].heading}**__\n{_chat_markdown(rest[0].text)}"
+        block = f"__**{rest[0].heading}**__\n{chat_markdown(rest[0].text)}"
         used = sum(len(p) + 2 for p in parts)
         if used + len(block) > budget:
             if parts:
@@ -124,7 +119,7 @@ def slide_embed(slide: Slide, *, position: str = "") -> discord.Embed:
         if shares[index] < 40:
             embed.add_field(name="…", value=f"More on this slide: ask me about slide {slide.number}.", inline=False)
             break
-        value = fit(_chat_markdown(text), shares[index])
+        value = fit(chat_markdown(text), shares[index])
         embed.add_field(name=name, value=value, inline=_is_short_list(text))
     return embed
 
