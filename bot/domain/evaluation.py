@@ -64,7 +64,7 @@ class Evaluation:
         self.evidence = []
         for item in questions:
             text = " ".join(item.question.split())[:MAX_QUESTION_CHARS]
-            dense, _ = retriever.dense_scores(retriever._embed_one(text), kinds)
+            dense, _ = retriever.dense_scores(retriever.embed(text), kinds)
             self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text)))
 
     def by_evidence(self, threshold: float = CONFIDENCE_THRESHOLD, weight: float = COVERAGE_WEIGHT) -> Decider:

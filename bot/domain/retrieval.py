@@ -83,7 +83,7 @@ class Retriever:
         self.passages = passages
         self._by_id = {p.id: i for i, p in enumerate(passages)}
         self._index = index
-        self._embed_one = embed_one
+        self.embed = embed_one  # question text -> unit vector
         corpus = [terms(f"{p.title} {p.section} {p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
@@ -161,7 +161,7 @@ class Retriever:
             dense, best = np.zeros(len(self.passages), np.float32), {}
             fused = lexical
         else:
-            dense, best = self.dense_scores(self._embed_one(question))
+            dense, best = self.dense_scores(self.embed(question))
             fused = dense if mode == "dense" else fuse(dense, lexical)
         order = np.argsort(-fused, kind="stable")[:k]
         results = []
