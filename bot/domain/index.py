@@ -43,10 +43,6 @@ class Passage:
         # The title gives short sections the context they lack on their own.
         return f"{self.title}. {self.section}.\n{self.text}" if not self.question else f"{self.question}\n{self.text}"
 
-    @property
-    def content_hash(self) -> str:
-        return hashlib.sha256(f"{self.title}\x1f{self.section}\x1f{self.embed_text}".encode()).hexdigest()[:32]
-
     def blocks(self) -> list[str]:
         """The passage's parts: sub-headed blocks, bullets and steps, so answers can be trimmed."""
         return split_blocks(self.text)
@@ -80,10 +76,6 @@ class Record:
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(f"{self.kind}\x1f{self.text}".encode()).hexdigest()[:32]
-
-    @property
-    def block(self) -> int | None:
-        return int(self.id.rsplit("~b", 1)[1]) if self.kind == "block" else None
 
     def metadata(self, passage: Passage) -> dict:
         return {
