@@ -153,20 +153,25 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tokenize(args: argparse.Namespace, settings: Settings) -> int:
     from bot.domain.similarity import EmptyText
-    from bot.domain.tokenizers import TOKENIZER_NAMES, Tokenizers, TokenizerUnavailable, render_ansi
+    from bot.domain.tokenizers import (
+        TOKENIZER_NAMES,
+        Tokenizers,
+        TokenizerUnavailable,
+        render_ansi,
+        tokenize_command,
+    )
 
     if not args.text.strip():
         raise UsageError(str(EmptyText()))
     tokenizers = Tokenizers(cache_dir=settings.models_dir)
     names = TOKENIZER_NAMES if args.tokenizer == "all" else (args.tokenizer,)
     try:
+        if args.json:
+            _print_json(tokenize_command(args.text, args.tokenizer, tokenizers))
+            return 0
         results = [tokenizers.tokenize(args.text, name) for name in names]
     except TokenizerUnavailable as error:
         raise UsageError(str(error)) from error
-    if args.json:
-        dicts = [tok.to_dict() for tok in results]
-        _print_json(dicts if args.tokenizer == "all" else dicts[0])
-        return 0
     for tok in results:
         print(f"{tok.label}: {tok.count} tokens, {tok.chars_per_token:.1f} characters per token")
         shown = render_ansi(tok, 1 << 30, fence=False) if sys.stdout.isatty() else "|".join(tok.tokens)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -63,9 +62,3 @@ class Embedder:
 
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
-
-
-def model_folder(name: str) -> Path | None:
-    """The local folder of an embedding model, when it is one (used to fingerprint the index)."""
-    path = Path(resolve_embedding_model(name))
-    return path if path.exists() else None
