@@ -130,3 +130,14 @@ class Deck:
             return [slide] if slide else []
         folded = query.casefold()
         return [s for s in self.slides if folded in s.title.casefold()]
+
+    def search(self, typed: str) -> list[Slide]:
+        """Slides for a half-typed query, best first: the slide with that number, numbers
+        starting so, then titles containing it; every slide for an empty query."""
+        text = typed.strip().lstrip("#").casefold()
+        if not text:
+            return list(self.slides)
+        exact = [s for s in self.slides if str(s.number) == text]
+        prefix = [s for s in self.slides if str(s.number).startswith(text) and s not in exact]
+        titles = [s for s in self.slides if text in s.title.casefold() and s not in exact and s not in prefix]
+        return exact + prefix + titles

@@ -133,15 +133,7 @@ def resolve_slide(deck: Deck, query: str) -> int:
 
 def slide_choices(deck: Deck, typed: str, limit: int = MAX_CHOICES) -> list[app_commands.Choice[str]]:
     """Autocomplete: the slide with that number, numbers starting so, then titles containing it."""
-    text = typed.strip().lstrip("#").casefold()
-    if not text:
-        found = list(deck)
-    else:
-        exact = [s for s in deck if str(s.number) == text]
-        prefix = [s for s in deck if str(s.number).startswith(text) and s not in exact]
-        titles = [s for s in deck if text in s.title.casefold() and s not in exact and s not in prefix]
-        found = exact + prefix + titles
-    return [app_commands.Choice(name=slide_choice_name(s), value=str(s.number)) for s in found[:limit]]
+    return [app_commands.Choice(name=slide_choice_name(s), value=str(s.number)) for s in deck.search(typed)[:limit]]
 
 
 async def send_slide(interaction: discord.Interaction, deck: Deck, slide: Slide, *, edit: bool) -> None:
