@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.loaders import deck_files, load_deck, parse_plain_text, shape_problems
-from bot.domain.retrieval import terms
+from bot.domain.text import terms
 from tests.conftest import KNOWLEDGE, ROOT, SEED
 
 REQUIRED_TOPICS = [

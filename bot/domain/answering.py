@@ -12,6 +12,7 @@ from bot.domain.deck import chat_markdown
 from bot.domain.errors import UserError
 from bot.domain.index import Passage
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retriever, ScoredPassage
+from bot.domain.text import shorten
 
 # When does the deck answer a question? Best cosine + COVERAGE_WEIGHT x coverage of the question's
 # rarity-weighted terms by the top 3 passages must reach CONFIDENCE_THRESHOLD. Chosen on the
@@ -85,15 +86,7 @@ def excerpt(scored: ScoredPassage) -> str:
         if following < len(blocks) and len(chosen[0]) + len(blocks[following]) < MAX_PASSAGE_CHARS // 2:
             chosen.append(blocks[following])
         text = "\n".join(chosen)
-    return _shorten(chat_markdown(text).strip(), MAX_PASSAGE_CHARS)
-
-
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    end = max(cut.rfind(". "), cut.rfind("\n"))
-    return (cut[: end + 1] if end > limit // 2 else cut.rstrip()) + " …"
+    return shorten(chat_markdown(text).strip(), MAX_PASSAGE_CHARS)
 
 
 class Answerer:

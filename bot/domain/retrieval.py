@@ -9,15 +9,14 @@ import difflib
 import functools
 import logging
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import snowballstemmer
 
 from bot.domain.index import Hit, Passage, VectorIndex
+from bot.domain.text import stem, terms, words
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -32,35 +31,6 @@ LEXICAL_WEIGHT = 0.25
 # An FAQ question alone matches any question sharing its subject ("What was the first chatbot?"
 # against "why do chatbots hallucinate?"); discounted so the passages that answer win.
 QUESTION_RECORD_WEIGHT = 0.95
-
-_STOPWORDS = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
-    between both but by can could did do does doing don down during each few for from further had
-    has have having he her here hers him his how i if in into is it its itself just me more most my
-    no nor not now of off on once only or other our out over own same she should so some such than
-    that the their them then there these they this those through to too under until up very was we
-    were what when where which while who whom why will with would you your yours explain tell please
-    mean means meant thing things really kind sort get got vs versus difference whats what's""".split()
-)
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-_STEMMER = snowballstemmer.stemmer("english")
-
-
-@functools.lru_cache(maxsize=100_000)
-def _stem(word: str) -> str:
-    """Snowball stems: "hallucinate" and "hallucinations" meet at "hallucin"."""
-    return _STEMMER.stemWord(word)
-
-
-def words(text: str) -> list[str]:
-    """Lower-case content words, not yet stemmed."""
-    return [word for word in _WORD.findall(text.casefold()) if word not in _STOPWORDS]
-
-
-def terms(text: str) -> list[str]:
-    return [_stem(word) for word in words(text)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +66,7 @@ class Retriever:
         for word in sorted(self._known_words):
             self._words_by_initial.setdefault(word[0], []).append(word)
         self._query_terms = functools.lru_cache(maxsize=256)(
-            lambda text: tuple(_stem(word) for word in self.correct(words(text)))
+            lambda text: tuple(stem(word) for word in self.correct(words(text)))
         )
 
     def _idf(self, term: str) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 
 from bot.domain.errors import UserError
 from bot.domain.retrieval import MAX_QUESTION_CHARS
+from bot.domain.text import shorten
 
 if TYPE_CHECKING:
     from bot.domain.tokenizers import Tokenization, Tokenizers
@@ -283,11 +284,6 @@ def _mpl_text(text: str) -> str:
     return text.replace("$", r"\$")  # matplotlib would read "$...$" as maths
 
 
-def _short(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
 def render_map(
     deck_map: _DeckMap,
     words: Sequence[str],
@@ -376,7 +372,7 @@ def render_map(
         line = figure.text(x, 0.905, "", ha="center", va="top", fontsize=9.5, color=colour, fontweight="bold")
         limit = 80
         while True:  # as much of the text as fits on the line
-            line.set_text(_mpl_text(f"{name}: “{_short(text, limit)}”"))
+            line.set_text(_mpl_text(f"{name}: “{shorten(text, limit, flatten=True)}”"))
             if limit <= 8 or line.get_window_extent(renderer).width <= room:
                 break
             limit = int(limit * 0.85)

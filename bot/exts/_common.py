@@ -44,10 +44,6 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return chunks or ["(nothing to show)"]
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 class Cooldown:
     """Per-user cooldown: ``retry_after`` says how long a user must still wait (0 when free)."""
 

@@ -14,7 +14,7 @@ import discord
 from bot.domain.deck import Deck, Section, Slide, chat_markdown
 from bot.domain.places import Score
 from bot.domain.quiz import QuizQuestion, Verdict
-from bot.exts._common import clip
+from bot.domain.text import shorten
 
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4096
@@ -35,19 +35,6 @@ VERDICT_COLOURS = {
     "partly": discord.Colour.gold(),
     "not_yet": discord.Colour.red(),
 }
-
-
-def fit(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, at a sentence end when one is near, else a word, with "…"."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    window = text[: max(1, limit - 1)]
-    sentence = max(window.rfind(". "), window.rfind(".\n"), window.rfind("; "))
-    if sentence >= limit // 2:
-        cut = window[: sentence + 1]
-        return cut + " …" if len(cut) + 2 <= limit else cut
-    return clip(text, limit)
 
 
 def _subsections(section: Section) -> list[tuple[str, str]]:
@@ -82,11 +69,11 @@ def slide_embed(slide: Slide, *, position: str = "") -> discord.Embed:
     ``### sub-section`` (short ones side by side), shortened at sentence ends so that all of the
     slide's sections show within the 6000 characters an embed may hold.
     """
-    embed = discord.Embed(title=clip(f"Slide {slide.number} · {slide.title}", EMBED_TITLE), colour=COLOUR)
+    embed = discord.Embed(title=shorten(f"Slide {slide.number} · {slide.title}", EMBED_TITLE), colour=COLOUR)
     footer = f"{len(slide.faq)} FAQ questions · Previous / Next to move, Quiz me to test yourself"
-    embed.set_footer(text=clip(f"{position} · {footer}" if position else footer, 2048))
+    embed.set_footer(text=shorten(f"{position} · {footer}" if position else footer, 2048))
 
-    parts: list[str] = [f"*{clip(slide.subtitle, 500)}*"] if slide.subtitle else []
+    parts: list[str] = [f"*{shorten(slide.subtitle, 500)}*"] if slide.subtitle else []
     budget = EMBED_DESCRIPTION - 96
     rest = list(slide.sections)
     while rest:
@@ -95,16 +82,16 @@ def slide_embed(slide: Slide, *, position: str = "") -> discord.Embed:
         if used + len(block) > budget:
             if parts:
                 break
-            block = fit(block, budget)  # a first section longer than a whole description
+            block = shorten(block, budget)  # a first section longer than a whole description
         parts.append(block)
         rest.pop(0)
-    embed.description = clip("\n\n".join(parts), EMBED_DESCRIPTION) or None
+    embed.description = shorten("\n\n".join(parts), EMBED_DESCRIPTION) or None
 
     fields: list[tuple[str, str]] = []
     for section in rest:
         for name, text in _subsections(section):
             label = f"{section.heading} · {name}" if name else section.heading
-            fields.append((clip(label, EMBED_FIELD_NAME), text))
+            fields.append((shorten(label, EMBED_FIELD_NAME), text))
     fields = fields[: EMBED_FIELDS - 1]
     room = EMBED_TOTAL - _RESERVE - len(embed) - sum(len(name) for name, _ in fields)
     # Share the room out: short fields keep all their text, long ones share what the short left.
@@ -119,13 +106,13 @@ def slide_embed(slide: Slide, *, position: str = "") -> discord.Embed:
         if shares[index] < 40:
             embed.add_field(name="…", value=f"More on this slide: ask me about slide {slide.number}.", inline=False)
             break
-        value = fit(chat_markdown(text), shares[index])
+        value = shorten(chat_markdown(text), shares[index])
         embed.add_field(name=name, value=value, inline=_is_short_list(text))
     return embed
 
 
 def faq_embed(slide: Slide) -> discord.Embed:
-    embed = discord.Embed(title=clip(f"Slide {slide.number} · FAQ", EMBED_TITLE), colour=COLOUR)
+    embed = discord.Embed(title=shorten(f"Slide {slide.number} · FAQ", EMBED_TITLE), colour=COLOUR)
     if not slide.faq:
         embed.description = "This slide has no FAQ. Ask me about it instead: mention me with your question."
         return embed
@@ -133,7 +120,7 @@ def faq_embed(slide: Slide) -> discord.Embed:
     for pair in slide.faq[: EMBED_FIELDS - 1]:
         if len(embed) + len(pair.q) + len(pair.a) > EMBED_TOTAL - _RESERVE:
             break
-        embed.add_field(name=clip(pair.q, EMBED_FIELD_NAME), value=fit(pair.a, EMBED_FIELD_VALUE), inline=False)
+        embed.add_field(name=shorten(pair.q, EMBED_FIELD_NAME), value=shorten(pair.a, EMBED_FIELD_VALUE), inline=False)
         shown += 1
     if shown < len(slide.faq):
         embed.set_footer(text=f"{shown} of {len(slide.faq)} questions shown; ask me about the others.")
@@ -144,7 +131,7 @@ def faq_embed(slide: Slide) -> discord.Embed:
 
 def slide_choice_name(slide: Slide) -> str:
     """How a slide appears in autocomplete: "13 · Tokenization, Embeddings and Latent Space"."""
-    return clip(f"{slide.number} · {slide.title}", CHOICE_NAME)
+    return shorten(f"{slide.number} · {slide.title}", CHOICE_NAME)
 
 
 def _quiz_mark(score: Score | None) -> str:
@@ -165,7 +152,7 @@ def deck_embed(deck: Deck, place: Slide | None, scores: Mapping[int, Score] | No
     scores = scores or {}
     lines = []
     for slide in deck:
-        title = clip(slide.title, 90)
+        title = shorten(slide.title, 90)
         mark = _quiz_mark(scores.get(slide.number))
         if place is not None and slide.number == place.number:
             lines.append(f"▶ **`{slide.number:>2}` {title}**{mark}")
@@ -219,16 +206,16 @@ def _window(lines: Sequence[str], centre: int, budget: int) -> list[str]:
 def quiz_result_embed(question: QuizQuestion, answer: str, verdict: Verdict) -> discord.Embed:
     """The verdict on a quiz answer: feedback, the question, the learner's and the slide's answers."""
     embed = discord.Embed(
-        title=clip(f"{VERDICT_LABELS[verdict.verdict]} · Slide {question.slide}", EMBED_TITLE),
-        description=clip(verdict.feedback, 1000),
+        title=shorten(f"{VERDICT_LABELS[verdict.verdict]} · Slide {question.slide}", EMBED_TITLE),
+        description=shorten(verdict.feedback, 1000),
         colour=VERDICT_COLOURS[verdict.verdict],
     )
-    embed.add_field(name="Question", value=clip(question.question, EMBED_FIELD_VALUE), inline=False)
-    embed.add_field(name="Your answer", value=clip(answer.strip() or "(empty)", EMBED_FIELD_VALUE), inline=False)
-    embed.add_field(name="The slide's answer", value=fit(question.answer, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="Question", value=shorten(question.question, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="Your answer", value=shorten(answer.strip() or "(empty)", EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="The slide's answer", value=shorten(question.answer, EMBED_FIELD_VALUE), inline=False)
     embed.add_field(
         name="Revisit",
-        value=clip(f"Slide {question.slide} · {question.title}", EMBED_FIELD_VALUE),
+        value=shorten(f"Slide {question.slide} · {question.title}", EMBED_FIELD_VALUE),
         inline=False,
     )
     embed.set_footer(text="Your score is saved: /deck shows ✅ for slides you've answered right.")

@@ -43,7 +43,8 @@ from bot.domain.deck import Deck, Slide
 from bot.domain.errors import UserError
 from bot.domain.quiz import QuizQuestion, Verdict, pick_question, questions_for
 from bot.domain.services import Services
-from bot.exts._common import NO_MENTIONS, clip, off_loop, tutor_bot
+from bot.domain.text import shorten
+from bot.exts._common import NO_MENTIONS, off_loop, tutor_bot
 from bot.exts._render import (
     deck_embed,
     faq_embed,
@@ -125,7 +126,7 @@ def resolve_slide(deck: Deck, query: str) -> int:
     matches = deck.find(text) if text else []
     if not matches:
         raise UserError(
-            f"No slide title contains “{clip(text, 60)}”; slides are {deck.range_text()}. Use `/deck` for the contents."
+            f"No slide title contains “{shorten(text, 60)}”; slides are {deck.range_text()}. Use `/deck` for the contents."
         )
     exact = [s for s in matches if s.title.casefold() == text.casefold()]
     return (exact or matches)[0].number
@@ -178,7 +179,7 @@ def question_from_custom_id(deck: Deck, match: re.Match[str]) -> QuizQuestion:
 def answer_modal(questions: list[QuizQuestion], question: QuizQuestion) -> discord.ui.Modal:
     """The question and a paragraph box for the answer (1-1000 characters)."""
     modal = discord.ui.Modal(
-        title=clip(f"Quiz · Slide {question.slide}", 45),
+        title=shorten(f"Quiz · Slide {question.slide}", 45),
         custom_id=answer_custom_id(questions, question),
         timeout=None,
     )
@@ -192,7 +193,7 @@ def answer_modal(questions: list[QuizQuestion], question: QuizQuestion) -> disco
     if len(question.question) <= 45:
         modal.add_item(discord.ui.Label(text=question.question, component=box))
     else:
-        modal.add_item(discord.ui.Label(text="Your answer", description=clip(question.question, 100), component=box))
+        modal.add_item(discord.ui.Label(text="Your answer", description=shorten(question.question, 100), component=box))
     # Answered by ``Slides.on_interaction`` from the custom id: a stopped modal is not kept by
     # discord.py, so nothing is held in memory and the answer still arrives after a restart.
     modal.stop()

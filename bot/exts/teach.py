@@ -30,8 +30,9 @@ from bot.domain.similarity import (
     Similarity,
     build_pipeline,
 )
+from bot.domain.text import shorten
 from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, TokenizerUnavailable, render_ansi
-from bot.exts._common import MESSAGE_LIMIT, NO_MENTIONS, clip, off_loop
+from bot.exts._common import MESSAGE_LIMIT, NO_MENTIONS, off_loop
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,7 @@ def render_comparison(results: Sequence[Tokenization]) -> tuple[str, discord.Emb
     embed = discord.Embed(
         title="Same text, four tokenizers",
         colour=COLOUR,
-        description=clip(
+        description=shorten(
             "```\n" + "\n".join(rows) + "\n```\n"
             f"Fewest tokens here: {fewest}. Fewer tokens means cheaper, faster models "
             "and more text fitting in their context; each model can only use its own tokenizer.",
@@ -259,15 +260,15 @@ def comparison_embed(comparison: Comparison) -> discord.Embed:
     embed = discord.Embed(
         title=f"Similarity {comparison.score:.2f}: {comparison.reading}", colour=COLOUR, description="\n".join(lines)
     )
-    embed.add_field(name="First text", value=clip(comparison.text, EMBED_FIELD_VALUE), inline=False)
-    embed.add_field(name="Second text", value=clip(comparison.other, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="First text", value=shorten(comparison.text, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="Second text", value=shorten(comparison.other, EMBED_FIELD_VALUE), inline=False)
     embed.set_footer(text="≥0.8 nearly the same meaning · 0.6 closely · 0.4 somewhat · 0.2 loosely related")
     return embed
 
 
 def neighbours_embed(text: str, neighbours: Sequence[Neighbour]) -> discord.Embed:
     lines = [
-        f"**{index}.** Slide {n.slide} · {clip(n.title, 80)} — {clip(n.section, 120)}  `{n.score:.2f}`"
+        f"**{index}.** Slide {n.slide} · {shorten(n.title, 80)} — {shorten(n.section, 120)}  `{n.score:.2f}`"
         for index, n in enumerate(neighbours, 1)
     ]
     if not lines:
@@ -278,7 +279,7 @@ def neighbours_embed(text: str, neighbours: Sequence[Neighbour]) -> discord.Embe
         "(1 = same meaning, 0 = unrelated). Search by meaning finds these even without shared words.",
     ]
     embed = discord.Embed(title="Nearest slides to your text", colour=COLOUR, description="\n".join(lines))
-    embed.add_field(name="Your text", value=clip(text, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="Your text", value=shorten(text, EMBED_FIELD_VALUE), inline=False)
     embed.set_footer(text="Add other: to compare two texts, picture: True to see the map.")
     return embed
 
@@ -297,7 +298,7 @@ def pipeline_embed(pipeline: Pipeline) -> discord.Embed:
     embed = discord.Embed(
         title="Your text through the model: slide 13's four steps",
         colour=COLOUR,
-        description=f"> {clip(' '.join(pipeline.text.split()), 300)}",
+        description=f"> {shorten(' '.join(pipeline.text.split()), 300)}",
     )
     for step in pipeline.steps():
         embed.add_field(

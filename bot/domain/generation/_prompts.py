@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.domain.text import shorten
+
 from ._types import ChatMessage, GenerationRequest
 
 KINDS: tuple[str, ...] = ("story", "marketing", "brainstorm", "poem", "example")
@@ -32,21 +34,16 @@ _EXAMPLE_INSTRUCTION = (
 )
 
 
-def _clip(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def build_messages(kind: str, topic: str, slide_text: str | None = None) -> tuple[ChatMessage, ...]:
     """Chat messages for one /generate request; ``example`` needs the slide's text as context."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    topic = _clip(" ".join(topic.split()), MAX_TOPIC_CHARS)
+    topic = shorten(" ".join(topic.split()), MAX_TOPIC_CHARS)
     if kind == "example":
         if not slide_text or not slide_text.strip():
             raise ValueError("an example needs the slide's text as context")
         about = f", about {topic}" if topic else ""
-        user = _EXAMPLE_INSTRUCTION.format(slide=_clip(slide_text, MAX_SLIDE_CHARS), about=about)
+        user = _EXAMPLE_INSTRUCTION.format(slide=shorten(slide_text, MAX_SLIDE_CHARS), about=about)
     else:
         if not topic:
             raise ValueError("a topic is needed")

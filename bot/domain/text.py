@@ -1,0 +1,74 @@
+"""Words, stems, sentences and shortening: the one place the project reads or cuts text.
+
+Retrieval, answering, the quiz judge and every renderer use these, so a question, a slide and an
+answer are split, stemmed and shortened the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import snowballstemmer
+
+# Words that say nothing about a question's subject. Question words and chat filler are here too
+# ("explain", "mean", "vs"): "what does attention mean" is about attention.
+STOPWORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    between both but by can could did do does doing don down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not now of off on once only or other our out over own same she should so some such than
+    that the their them then there these they this those through to too under until up very was we
+    were what when where which while who whom why will with would you your yours explain tell please
+    mean means meant thing things really kind sort get got vs versus difference whats what's""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_STEMMER = snowballstemmer.stemmer("english")
+# A sentence ends at . ! ? followed by a space and a capital, digit, quote or bracket; "e.g. the"
+# and "2.5 billion" do not end one.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”')]?\s+(?=[A-Z0-9\"“'(*])")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "Dr.", "Mr.", "Ms.", "St.")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case content words (letters and digits), stopwords removed, not stemmed."""
+    return [word for word in _WORD.findall(text.casefold()) if word not in STOPWORDS]
+
+
+@functools.lru_cache(maxsize=100_000)
+def stem(word: str) -> str:
+    """Snowball stems: "hallucinate" and "hallucinations" meet at "hallucin"."""
+    return _STEMMER.stemWord(word)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: what lexical matching compares."""
+    return [stem(word) for word in words(text)]
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences, keeping abbreviations ("e.g. BERT") inside their sentence."""
+    parts: list[str] = []
+    for piece in _SENTENCE_END.split(" ".join(text.split())):
+        if parts and parts[-1].endswith(_ABBREVIATIONS):
+            parts[-1] = f"{parts[-1]} {piece}"
+        elif piece:
+            parts.append(piece)
+    return parts
+
+
+def shorten(text: str, limit: int, *, flatten: bool = False) -> str:
+    """``text`` in at most ``limit`` characters: cut at a sentence end when one is near, else at a
+    word, and marked with "…". ``flatten`` first joins lines and runs of spaces (labels, captions)."""
+    text = " ".join(text.split()) if flatten else text.strip()
+    if len(text) <= limit:
+        return text
+    if limit < 2:
+        return text[:limit]
+    window = text[: limit - 2]
+    sentence = max(window.rfind(". "), window.rfind(".\n"), window.rfind("\n"))
+    if sentence >= limit // 2:
+        return window[: sentence + 1].rstrip() + " …"
+    word = window.rfind(" ")
+    cut = window[:word] if word >= limit // 2 else text[: limit - 1]
+    return cut.rstrip() + "…"
