@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from bot.plain import format_slide
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,19 +74,6 @@ def cmd_deck(args: argparse.Namespace, settings: Settings) -> int:
         for slide in deck:
             print(f"{slide.number:>3}  {slide.title}")
     return 0
-
-
-def format_slide(slide) -> str:
-    lines = [f"Slide {slide.number}: {slide.title}"]
-    if slide.subtitle:
-        lines.append(slide.subtitle)
-    for section in slide.sections:
-        lines += ["", f"## {section.heading}", section.text]
-    if slide.faq:
-        lines += ["", "## FAQ"]
-        for pair in slide.faq:
-            lines += [f"Q: {pair.q}", f"A: {pair.a}"]
-    return "\n".join(lines)
 
 
 def print_slide(slide, as_json: bool) -> None:

@@ -8,15 +8,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain.errors import UserError
 from bot.domain.services import Services
-from bot.exts._common import NO_MENTIONS, cooldown_message, off_loop, send_ephemeral
+from bot.plumbing import NO_MENTIONS, off_loop, report_error
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.exts.ask", "bot.exts.slides", "bot.exts.teach", "bot.exts.generate", "bot.exts.admin")
-GENERIC_APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 
 
 class TutorTree(app_commands.CommandTree):
@@ -24,28 +22,6 @@ class TutorTree(app_commands.CommandTree):
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await report_error(interaction, error)
-
-
-async def report_error(interaction: discord.Interaction, error: Exception) -> None:
-    original = getattr(error, "original", error)
-    if isinstance(original, UserError):
-        message = str(original)
-    elif isinstance(error, app_commands.CommandOnCooldown):
-        message = cooldown_message(error.retry_after)
-    elif isinstance(error, app_commands.MissingPermissions):
-        message = "Only members who can manage this server may do that."
-    elif isinstance(error, app_commands.NoPrivateMessage):
-        message = "That only works in a server, not in DMs."
-    elif isinstance(error, app_commands.CheckFailure):
-        message = "You can't use that here."
-    else:
-        command = interaction.command.qualified_name if interaction.command else interaction.data.get("custom_id")
-        log.error("unexpected error in %s", command, exc_info=original)
-        message = GENERIC_APOLOGY
-    try:
-        await send_ephemeral(interaction, message)
-    except discord.HTTPException:
-        log.warning("could not tell the user about an error", exc_info=True)
 
 
 class TutorBot(commands.Bot):
@@ -94,3 +70,7 @@ class TutorBot(commands.Bot):
         if services is not None:
             await off_loop(services.close)
         await super().close()
+
+
+def tutor_bot(interaction: discord.Interaction) -> TutorBot:
+    return interaction.client  # type: ignore[return-value]

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bot.domain.errors import UserError
 from bot.domain.services import Services
+from bot.plain import format_slide
 from bot.settings import Settings
 
 LOCAL_SCOPE = "local"
@@ -80,14 +81,10 @@ class TerminalSession:
         return self.services.tutor.ask(question).text
 
     def step(self, offset: int) -> str:
-        from bot.cli import format_slide
-
         slide = self.services.places.step(self.services.deck, LOCAL_SCOPE, self.user, offset)
         return format_slide(slide)
 
     def slide(self, query: str) -> str:
-        from bot.cli import format_slide
-
         deck = self.services.deck
         if not query:
             raise UserError(f"Which slide? Give a number ({deck.range_text()}) or part of a title.")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot.domain.answering import EmptyQuestion
-from bot.exts._common import Cooldown, split_message
+from bot.plumbing import Cooldown, split_message
 
 
 def test_faq_style_answer_quotes_the_slide_and_cites_it(tutor):

@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import TutorBot
-from bot.exts._common import NO_MENTIONS, off_loop
 from bot.exts._render import COLOUR
+from bot.plumbing import NO_MENTIONS, off_loop
 
 
 class Admin(commands.Cog):

@@ -10,11 +10,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import TutorBot, report_error
+from bot.client import TutorBot
 from bot.domain.answering import Answer
 from bot.domain.errors import UserError
-from bot.exts._common import NO_MENTIONS, Cooldown, cooldown_message, off_loop, send_ephemeral, send_in_parts
 from bot.exts._render import slide_embed
+from bot.plumbing import NO_MENTIONS, Cooldown, cooldown_message, off_loop, report_error, send_ephemeral, send_in_parts
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.utils import escape_markdown
 
-from bot.client import TutorBot, report_error
+from bot.client import TutorBot
 from bot.domain.deck import Slide
 from bot.domain.errors import UserError
 from bot.domain.generation import (
@@ -43,17 +43,18 @@ from bot.domain.generation import (
     render_prediction_png,
     slide_context,
 )
-from bot.exts._common import (
+from bot.domain.text import shorten
+from bot.exts.ask import answer_view
+from bot.plumbing import (
     MESSAGE_LIMIT,
     NO_MENTIONS,
     Cooldown,
-    clip,
     cooldown_message,
     off_loop,
+    report_error,
     send_ephemeral,
     send_in_parts,
 )
-from bot.exts.ask import answer_view
 
 log = logging.getLogger(__name__)
 
@@ -110,19 +111,19 @@ def compose(header: str, body: str, *tail: str | None, limit: int = MESSAGE_LIMI
     """Header, body and tail lines within ``limit`` characters: the body is cut (with "…")."""
     tail_text = "\n".join(line for line in tail if line)
     budget = limit - len(header) - len(tail_text) - 2
-    body = clip(body.strip(), max(budget, 1)) if body.strip() else ""
+    body = shorten(body.strip(), max(budget, 1)) if body.strip() else ""
     return "\n".join(part for part in (header, body, tail_text) if part)[:limit]
 
 
 def generation_header(kind: str, topic: str, slide: Slide | None) -> str:
     if slide is not None:
-        about = f" · {escape_markdown(clip(topic, 120))}" if topic else ""
-        return f"✍️ **Example** for slide {slide.number} ({escape_markdown(clip(slide.title, 80))}){about}"
-    return f"✍️ **{kind.capitalize()}** · {escape_markdown(clip(topic, 150))}"
+        about = f" · {escape_markdown(shorten(topic, 120))}" if topic else ""
+        return f"✍️ **Example** for slide {slide.number} ({escape_markdown(shorten(slide.title, 80))}){about}"
+    return f"✍️ **{kind.capitalize()}** · {escape_markdown(shorten(topic, 150))}"
 
 
 def _table_token(token: str, width: int) -> str:
-    return clip(token.replace("`", "ˋ"), width)  # a backtick would end the code block
+    return shorten(token.replace("`", "ˋ"), width)  # a backtick would end the code block
 
 
 def render_prediction(view: SamplingView) -> str:
@@ -136,7 +137,7 @@ def render_prediction(view: SamplingView) -> str:
         rows.append(f"{token:<{width}}" + "".join(f"{panel.choices[index].probability:>8.1%}" for panel in panels))
     rows.append(f"{'(all others)':<{width}}" + "".join(f"{panel.other:>8.1%}" for panel in panels))
     low, high = min(p.temperature for p in panels), max(p.temperature for p in panels)
-    shown = escape_markdown(clip(" ".join(view.text.split()), 200))
+    shown = escape_markdown(shorten(" ".join(view.text.split()), 200))
     return "\n".join(
         [
             f"**What the model would write next** after “{shown}”",

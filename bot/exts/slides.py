@@ -38,13 +38,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import TutorBot, report_error
+from bot.client import TutorBot, tutor_bot
 from bot.domain.deck import Deck, Slide
 from bot.domain.errors import UserError
 from bot.domain.quiz import QuizQuestion, Verdict, pick_question, questions_for
 from bot.domain.services import Services
 from bot.domain.text import shorten
-from bot.exts._common import NO_MENTIONS, off_loop, tutor_bot
 from bot.exts._render import (
     deck_embed,
     faq_embed,
@@ -53,6 +52,7 @@ from bot.exts._render import (
     slide_embed,
     slide_position,
 )
+from bot.plumbing import NO_MENTIONS, off_loop, report_error
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from bot.domain.similarity import (
 )
 from bot.domain.text import shorten
 from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, TokenizerUnavailable, render_ansi
-from bot.exts._common import MESSAGE_LIMIT, NO_MENTIONS, off_loop
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
+from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, off_loop
 
 log = logging.getLogger(__name__)
 

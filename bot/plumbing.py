@@ -1,4 +1,5 @@
-"""What every cog shares: sending within Discord's limits, one error path, cooldowns, off-loop calls."""
+"""Discord plumbing below the client and the cogs: sending within Discord's limits, the one error
+path, off-loop calls. Imports nothing of the bot above it."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import discord
+from discord import app_commands
 
-if TYPE_CHECKING:
-    from bot.client import TutorBot
+from bot.domain.errors import UserError
 
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000
+GENERIC_APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 NO_MENTIONS = discord.AllowedMentions.none()
 T = TypeVar("T")
 
@@ -90,5 +92,24 @@ async def send_in_parts(send: Callable[..., Awaitable], text: str, view: discord
         await send(part, allowed_mentions=NO_MENTIONS, **extra)
 
 
-def tutor_bot(interaction: discord.Interaction) -> TutorBot:
-    return interaction.client  # type: ignore[return-value]
+async def report_error(interaction: discord.Interaction, error: Exception) -> None:
+    """The one error path: known problems briefly and privately, the rest logged with a short apology."""
+    original = getattr(error, "original", error)
+    if isinstance(original, UserError):
+        message = str(original)
+    elif isinstance(error, app_commands.CommandOnCooldown):
+        message = cooldown_message(error.retry_after)
+    elif isinstance(error, app_commands.MissingPermissions):
+        message = "Only members who can manage this server may do that."
+    elif isinstance(error, app_commands.NoPrivateMessage):
+        message = "That only works in a server, not in DMs."
+    elif isinstance(error, app_commands.CheckFailure):
+        message = "You can't use that here."
+    else:
+        command = interaction.command.qualified_name if interaction.command else interaction.data.get("custom_id")
+        log.error("unexpected error in %s", command, exc_info=original)
+        message = GENERIC_APOLOGY
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not tell the user about an error", exc_info=True)
