@@ -1,5 +1,6 @@
 """The openai backend: any OpenAI-compatible chat server (vLLM, Ollama, llama.cpp server,
-LM Studio...) reached by base URL, streamed over server-sent events."""
+LM Studio...) reached by base URL, streamed with the official ``openai`` SDK. The SDK is
+imported on the first generation, not when this module is (it takes about a second)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,59 @@ import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 from pydantic import SecretStr
 
 from ._types import BackendError, GenerationRequest, GenerationStream, StreamOutcome
 
+if TYPE_CHECKING:
+    import openai
+
 log = logging.getLogger(__name__)
 
-_POLL_S = 0.25  # how often a silent stream checks for cancellation and the deadline
+_POLL_S = 0.25  # how often a silent server is checked for cancellation and the deadline
+_NO_KEY = "unused"  # the SDK insists on a key; without one the Authorization header is omitted
+
+T = TypeVar("T")
 
 
-def _error_message(body: str) -> str:
+def _error_message(body: object) -> str:
     """The ``error.message`` of an OpenAI-style error body, else the start of the body."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.strip()[:300] or "(empty body)"
-    if isinstance(data, dict):
-        error = data.get("error", data)
+    if isinstance(body, bytes | str):
+        text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return text.strip()[:300] or "(empty body)"
+    if isinstance(body, dict):
+        error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])[:300]
         if isinstance(error, str):
             return error[:300]
-    return body.strip()[:300]
+    return str(body).strip()[:300] or "(empty body)"
+
+
+async def _until_stopped(awaitable: Awaitable[T], stop_reason: Callable[[], str | None]) -> tuple[T | None, str | None]:
+    """``(result, stop_reason())`` once the awaitable is done, or ``(None, reason)`` as soon as
+    ``stop_reason()`` gives one (the awaitable is then cancelled). Checked every ``_POLL_S``
+    while the server is silent, and again when a result arrives (a stop requested meanwhile
+    wins over it)."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        while (reason := stop_reason()) is None:
+            done, _ = await asyncio.wait({task}, timeout=_POLL_S)
+            if done:
+                return task.result(), stop_reason()
+        return None, reason
+    finally:
+        if not task.done():
+            task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 class OpenAIBackend:
@@ -72,14 +100,22 @@ class OpenAIBackend:
             return text.replace(self._api_key.get_secret_value(), "**********")
         return text
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream", "Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-        return headers
+    def _client(self) -> openai.AsyncOpenAI:
+        """A client for one generation, so the backend works from any event loop (the bot's,
+        or the CLI's ``asyncio.run``). No retries: a failed generation fails at once, and the
+        service's deadline bounds the rest (reads may be silent for as long as the model thinks)."""
+        import openai
 
-    def _payload(self, request: GenerationRequest) -> dict[str, Any]:
-        payload: dict[str, Any] = {
+        return openai.AsyncOpenAI(
+            api_key=self._api_key.get_secret_value() if self._api_key else _NO_KEY,
+            base_url=self.base_url,
+            timeout=openai.Timeout(None, connect=self._connect_timeout_s),
+            max_retries=0,
+            default_headers={"Accept": "text/event-stream"},
+        )
+
+    def _arguments(self, request: GenerationRequest) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
             "model": self.model_name,
             "messages": [m.as_dict() for m in request.messages],
             "stream": True,
@@ -88,19 +124,41 @@ class OpenAIBackend:
             "temperature": request.temperature,
         }
         if not request.greedy:
-            payload["top_p"] = request.top_p
+            arguments["top_p"] = request.top_p
         if request.seed is not None:
-            payload["seed"] = request.seed
-        return payload
+            arguments["seed"] = request.seed
+        if self._api_key is None:
+            import openai
+
+            arguments["extra_headers"] = {"Authorization": openai.Omit()}  # the placeholder key is never sent
+        return arguments
 
     async def aclose(self) -> None:
-        """Nothing to release: each generation opens its own HTTP session, so the backend
-        works from any event loop (the bot's, or the CLI's ``asyncio.run``)."""
+        """Nothing to release: each generation opens (and closes) its own client."""
 
     def stream(
         self, request: GenerationRequest, cancel: threading.Event, deadline: float | None = None
     ) -> GenerationStream:
         return GenerationStream(lambda outcome: self._stream(request, cancel, deadline, outcome))
+
+    def _backend_error(self, exc: Exception) -> BackendError:
+        """The SDK's typed errors as this package's :class:`BackendError`, key redacted."""
+        import openai
+
+        url = self.chat_url
+        if isinstance(exc, openai.APIStatusError):
+            message = f"{url} answered HTTP {exc.status_code}: {_error_message(exc.body)}"
+        elif isinstance(exc, openai.APITimeoutError):
+            message = f"{url} did not answer in time"
+        elif isinstance(exc, openai.APIConnectionError):
+            message = f"could not talk to {url}: {exc.__cause__ or exc}"
+        elif isinstance(exc, openai.APIError):
+            message = f"{url} reported: {_error_message(exc.body) if exc.body else exc.message}"
+        elif isinstance(exc, ValueError):  # an event that is not JSON
+            message = f"{url} sent a malformed stream event"
+        else:
+            message = f"{url} failed: {exc}"
+        return BackendError(self._redact(message))
 
     async def _stream(
         self,
@@ -109,9 +167,9 @@ class OpenAIBackend:
         deadline: float | None,
         outcome: StreamOutcome,
     ) -> AsyncIterator[str]:
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout_s)
-        url = self.chat_url
-        log.debug("POST %s (model %s, max_tokens %d)", url, self.model_name, request.max_new_tokens)
+        import openai
+
+        log.debug("POST %s (model %s, max_tokens %d)", self.chat_url, self.model_name, request.max_new_tokens)
 
         def stop_reason() -> str | None:
             if cancel.is_set():
@@ -123,88 +181,56 @@ class OpenAIBackend:
         chunks = 0
         usage_tokens: int | None = None
         finish: str | None = None
+        client = self._client()
+        stream: openai.AsyncStream[Any] | None = None
         try:
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.post(url, json=self._payload(request), headers=self._headers()) as resp,
-            ):
-                if resp.status != 200:
-                    body = await resp.text(errors="replace")
-                    raise BackendError(self._redact(f"{url} answered HTTP {resp.status}: {_error_message(body)}"))
-                if "text/event-stream" not in resp.headers.get("Content-Type", ""):
+            try:
+                stream, finish = await _until_stopped(
+                    client.chat.completions.create(**self._arguments(request)), stop_reason
+                )
+                if stream is None or finish is not None:
+                    pass  # stopped before the server answered
+                elif "text/event-stream" not in stream.response.headers.get("content-type", ""):
                     # A server that ignored "stream": one JSON answer.
                     try:
-                        data = await resp.json(content_type=None)
+                        data = json.loads(await stream.response.aread())
                     except ValueError as exc:
-                        raise BackendError(f"{url} answered neither an event stream nor JSON") from exc
+                        raise BackendError(f"{self.chat_url} answered neither an event stream nor JSON") from exc
                     text, finish, usage_tokens = self._parse_completion(data)
                     if text:
                         chunks = 1
                         yield text
                 else:
-                    pending: asyncio.Future[bytes] | None = None
-                    data_lines: list[str] = []
-                    try:
-                        while (reason := stop_reason()) is None:
-                            if pending is None:
-                                pending = asyncio.ensure_future(resp.content.readline())
-                            done, _ = await asyncio.wait({pending}, timeout=_POLL_S)
-                            if not done:
-                                continue
-                            raw = pending.result()
-                            pending = None
-                            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                            if raw and line.startswith("data:"):
-                                data_lines.append(line[5:].removeprefix(" "))
-                                continue
-                            if line and raw:
-                                continue  # comments (":"), "event:", "id:", "retry:"
-                            # A blank line (or the end of the body) ends an event.
-                            if data_lines:
-                                data = "\n".join(data_lines)
-                                data_lines = []
-                                if data.strip() == "[DONE]":
-                                    break
-                                for piece, event_finish, tokens in self._parse_event(data):
-                                    finish = event_finish or finish
-                                    usage_tokens = tokens if tokens is not None else usage_tokens
-                                    if piece:
-                                        chunks += 1
-                                        yield piece
-                            if not raw:
-                                break  # end of body without [DONE]
-                        else:
+                    while True:
+                        # A bare StopAsyncIteration cannot cross a task boundary, hence the default.
+                        chunk, reason = await _until_stopped(anext(stream, None), stop_reason)
+                        if reason is not None:
                             finish = reason
-                    finally:
-                        if pending is not None:
-                            pending.cancel()
-        except aiohttp.ClientError as exc:
-            raise BackendError(self._redact(f"could not talk to {url}: {exc}")) from exc
-        except TimeoutError as exc:
-            raise BackendError(f"{url} did not answer in time") from exc
+                            break
+                        if chunk is None:
+                            break
+                        for choice in chunk.choices or []:
+                            finish = choice.finish_reason or finish
+                            piece = choice.delta.content if choice.delta is not None else None
+                            if piece:
+                                chunks += 1
+                                yield piece
+                        if chunk.usage is not None and chunk.usage.completion_tokens is not None:
+                            usage_tokens = int(chunk.usage.completion_tokens)
+            except (openai.OpenAIError, ValueError) as exc:
+                raise self._backend_error(exc) from exc
+        finally:
+            # Runs on cancellation and when the caller closes us early: the response and the
+            # connection are released at once, so the server stops generating.
+            with suppress(Exception):
+                if stream is not None:
+                    await stream.close()
+            with suppress(Exception):
+                await client.close()
 
         outcome.new_tokens = usage_tokens if usage_tokens is not None else chunks
         outcome.finish_reason = finish or "stop"
         outcome.extra["tokens_exact"] = usage_tokens is not None
-
-    def _parse_event(self, data: str) -> list[tuple[str, str | None, int | None]]:
-        try:
-            obj = json.loads(data)
-        except ValueError as exc:
-            raise BackendError(f"{self.chat_url} sent a malformed stream event") from exc
-        if not isinstance(obj, dict):
-            return []
-        if obj.get("error"):
-            raise BackendError(self._redact(f"{self.chat_url} reported: {_error_message(data)}"))
-        usage = obj.get("usage") or {}
-        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
-        out: list[tuple[str, str | None, int | None]] = []
-        for choice in obj.get("choices") or []:
-            delta = choice.get("delta") or {}
-            out.append((delta.get("content") or "", choice.get("finish_reason"), None))
-        if tokens is not None:
-            out.append(("", None, int(tokens)))
-        return out
 
     def _parse_completion(self, data: Any) -> tuple[str, str | None, int | None]:
         try:
