@@ -3,10 +3,12 @@ retrieval quality on the evaluation set does not regress."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.domain.loaders import deck_files, load_deck, parse_plain_text, shape_problems
-from bot.domain.text import terms
+from bot.domain.text import sentences, terms
 from tests.conftest import KNOWLEDGE, ROOT, SEED
 
 REQUIRED_TOPICS = [
@@ -47,6 +49,31 @@ def test_every_knowledge_file_is_valid_and_slide_shaped():
     assert not problems, "knowledge problems:\n" + "\n".join(str(p) for p in problems)
     assert len(deck_files(KNOWLEDGE)) == len(result.deck) >= 20
     assert result.deck.numbers == list(range(1, len(result.deck) + 1))
+
+
+def test_every_slide_explains_itself_in_plain_words_and_with_an_example():
+    """The bot quotes "In Plain Words" for "explain it simpler" and "Example" for "give me an example"."""
+    problems = []
+    for slide in load_deck(KNOWLEDGE).deck:
+        headings = [section.heading for section in slide.sections]
+        plain, example = slide.section("In Plain Words"), slide.section("Example")
+        if plain is None or example is None:
+            problems.append(f"slide {slide.number} lacks 'In Plain Words' or 'Example': {headings}")
+            continue
+        # Placed right after the section each one simplifies or illustrates.
+        if headings[headings.index("Overview") + 1] != "In Plain Words":
+            problems.append(f"slide {slide.number}: 'In Plain Words' does not follow 'Overview'")
+        if headings[headings.index("How It Works") + 1] != "Example":
+            problems.append(f"slide {slide.number}: 'Example' does not follow 'How It Works'")
+        # Plain prose of 2 to 4 sentences (split as the bot splits them), each quotable on its own.
+        if any(re.match(r"[-*#]|\d+[.)]\s", line.lstrip()) for line in plain.text.splitlines()):
+            problems.append(f"slide {slide.number}: 'In Plain Words' is not plain prose")
+        count = len(sentences(plain.text))
+        if not 2 <= count <= 4:
+            problems.append(f"slide {slide.number}: 'In Plain Words' has {count} sentences (2 to 4)")
+        if "###" in example.text or len(example.text.split()) < 20:
+            problems.append(f"slide {slide.number}: 'Example' is empty, too short or has sub-headings")
+    assert not problems, "\n".join(problems)
 
 
 def test_the_course_covers_every_required_topic():

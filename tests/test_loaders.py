@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.loaders import load_deck, parse_markdown, parse_plain_text
+from bot.domain.loaders import CORE_SECTIONS, load_deck, parse_markdown, parse_plain_text, shape_problems
 from tests.conftest import SEED
 
 GOOD_MD = """---
@@ -71,6 +71,49 @@ def test_seed_export_loads_as_one_slide_with_sections_and_faq():
     assert slide.faq[1].a.startswith("Yes, high-dimensional vectors")
     # Navigation chrome is not teaching content.
     assert all("Next Slide" not in s.text and "Continue Your" not in s.text for s in slide.sections)
+
+
+PLAIN_WORDS_EXPORT = """Attention – Slide 8
+Every word looks at every other word
+Overview
+Attention lets each token gather context from the other tokens.
+In Plain Words
+Attention is like listening to a whole class at once. The most useful voices count the most.
+How It Works
+1. Score
+Each query is compared with every key.
+2. Mix
+The values are blended by the attention weights.
+Example
+In "The trophy didn't fit in the suitcase because it was too big", the token "it" attends mostly to "trophy".
+Applications
+Translation and chat assistants.
+FAQ
+Why attention?
+It links words that are far apart.
+"""
+
+
+def test_plain_text_export_keeps_in_plain_words_and_example_sections():
+    slide = parse_plain_text(PLAIN_WORDS_EXPORT, "slide-8.txt")
+    assert [s.heading for s in slide.sections] == [
+        "Overview",
+        "In Plain Words",
+        "How It Works",
+        "Example",
+        "Applications",
+    ]
+    assert slide.section("In Plain Words").text.startswith("Attention is like listening to a whole class at once.")
+    assert 'the token "it" attends mostly to "trophy"' in slide.section("Example").text
+    assert "Example" not in slide.section("How It Works").text
+    assert [p.q for p in slide.faq] == ["Why attention?"]
+
+
+def test_shape_of_our_deck_asks_for_plain_words_and_example_but_an_export_need_not():
+    seed = parse_plain_text(SEED.read_text(encoding="utf-8"), "slide-13.txt")
+    assert shape_problems([seed], CORE_SECTIONS) == []
+    missing = [p.message for p in shape_problems([seed])]
+    assert missing == ["slide 13 has no 'In Plain Words' section", "slide 13 has no 'Example' section"]
 
 
 def test_html_slide(tmp_path):

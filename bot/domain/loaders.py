@@ -22,8 +22,11 @@ from bot.domain.deck import Deck, FaqPair, Section, Slide
 log = logging.getLogger(__name__)
 
 FAQ_HEADINGS = ("faq", "frequently asked questions")
-# Sections every slide of our own deck carries (checked by `shape_problems`, not by loading).
-REQUIRED_SECTIONS = ("Overview", "Key Concepts", "How It Works", "Applications", "FAQ")
+# Sections a slide carries in any format, the seed's plain-text export included.
+CORE_SECTIONS = ("Overview", "Key Concepts", "How It Works", "Applications", "FAQ")
+# Sections every slide of our own deck carries (checked by `shape_problems`, not by loading): the
+# core ones, plus the two the bot quotes for "explain it simpler" and "give me an example".
+REQUIRED_SECTIONS = (*CORE_SECTIONS, "In Plain Words", "Example")
 MIN_FAQ = 3
 
 
@@ -164,8 +167,10 @@ _CHROME = re.compile(r"^(next slide|previous slide|prev slide|back|home)$", re.I
 _OUTRO = re.compile(r"^continue your\b", re.IGNORECASE)
 _SECTION_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^overview\b", re.I), "Overview"),
+    (re.compile(r"^in plain words:?$", re.I), "In Plain Words"),
     (re.compile(r"^key concepts?\b", re.I), "Key Concepts"),
     (re.compile(r"^how (the process|it) works\b|^how .{0,40} works$", re.I), "How It Works"),
+    (re.compile(r"^(worked )?example:?$", re.I), "Example"),
     (re.compile(r"^(real[\s-]world )?applications?\b|^use cases?\b", re.I), "Applications"),
     (re.compile(r"^comparison\b|^.{2,60}\bvs\.?\s.{2,60}$", re.I), "Comparison"),
     (re.compile(r"^(frequently asked questions|faqs?)\b", re.I), "FAQ"),
@@ -190,8 +195,9 @@ def parse_plain_text(text: str, source: str, default_number: int | None = None) 
     """A slide as text exported from a slide tool (the seed's format), a PDF page or a pptx slide.
 
     Structure is recognised from the lines themselves: a title line, a subtitle, a "Slide N" line,
-    section headings (Overview, Key Concepts, How ... Works, Applications, "A vs B", FAQ), short
-    sub-headings followed by their text, bullets, numbered steps, and FAQ questions ending in "?".
+    section headings (Overview, In Plain Words, Key Concepts, How ... Works, Example, Applications,
+    "A vs B", FAQ), short sub-headings followed by their text, bullets, numbered steps, and FAQ
+    questions ending in "?".
     Unrecognised text is kept under "Overview" so nothing is lost.
     """
     raw_lines = [line.rstrip() for line in clean_text(text).split("\n")]
@@ -466,12 +472,17 @@ def load_deck(folder: Path) -> LoadResult:
     return LoadResult(Deck(tuple(slides.values())), problems)
 
 
-def shape_problems(slides: Iterable[Slide]) -> list[Problem]:
-    """Problems with a slide's teaching shape: the sections and FAQ every slide of ours has."""
+def shape_problems(slides: Iterable[Slide], sections: Iterable[str] = REQUIRED_SECTIONS) -> list[Problem]:
+    """Problems with a slide's teaching shape: the sections and FAQ every slide of ours has.
+
+    ``sections`` is what each slide must carry; pass :data:`CORE_SECTIONS` for imported slides
+    (an exported deck has no "In Plain Words" or "Example").
+    """
+    sections = tuple(sections)
     problems = []
     for slide in slides:
         headings = {section.heading.split(":")[0].casefold() for section in slide.sections}
-        for required in REQUIRED_SECTIONS:
+        for required in sections:
             if required == "FAQ":
                 continue
             if required.casefold() not in headings:
