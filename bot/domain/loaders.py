@@ -7,9 +7,13 @@ deck still loads.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import re
+import stat
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -356,25 +360,25 @@ def parse_html(text: str, source: str, default_number: int | None) -> Slide:
 # --------------------------------------------------------------------------- PDF and PowerPoint
 
 
-def parse_pdf(path: Path, source: str) -> list[Slide]:
+def parse_pdf(data: bytes, source: str) -> list[Slide]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, OSError, ValueError, KeyError) as error:
         raise MalformedFile(f"not a readable PDF ({error})") from None
     return _slides_from_pages(pages, source, "page")
 
 
-def parse_pptx(path: Path, source: str) -> list[Slide]:
+def parse_pptx(data: bytes, source: str) -> list[Slide]:
     from pptx import Presentation
     from pptx.exc import PackageNotFoundError
 
     try:
-        presentation = Presentation(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as error:
+        presentation = Presentation(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise MalformedFile(f"not a readable PowerPoint file ({error})") from None
     pages = []
     for slide in presentation.slides:
@@ -410,36 +414,78 @@ def _number_from_name(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _read_text(path: Path) -> str:
+def _decode(data: bytes) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise MalformedFile(f"not UTF-8 text (byte {error.start})") from None
 
 
-LOADERS: dict[str, Callable[[Path, str], list[Slide]]] = {
-    ".md": lambda path, source: [parse_markdown(_read_text(path), source)],
-    ".markdown": lambda path, source: [parse_markdown(_read_text(path), source)],
-    ".txt": lambda path, source: [parse_plain_text(_read_text(path), source, _number_from_name(path))],
-    ".html": lambda path, source: [parse_html(_read_text(path), source, _number_from_name(path))],
-    ".htm": lambda path, source: [parse_html(_read_text(path), source, _number_from_name(path))],
-    ".pdf": parse_pdf,
-    ".pptx": parse_pptx,
+# Each loader gets the file's bytes, its source name and the slide number its name gives, if any.
+LOADERS: dict[str, Callable[[bytes, str, int | None], list[Slide]]] = {
+    ".md": lambda data, source, number: [parse_markdown(_decode(data), source)],
+    ".markdown": lambda data, source, number: [parse_markdown(_decode(data), source)],
+    ".txt": lambda data, source, number: [parse_plain_text(_decode(data), source, number)],
+    ".html": lambda data, source, number: [parse_html(_decode(data), source, number)],
+    ".htm": lambda data, source, number: [parse_html(_decode(data), source, number)],
+    ".pdf": lambda data, source, number: parse_pdf(data, source),
+    ".pptx": lambda data, source, number: parse_pptx(data, source),
 }
 
 
+def _resolve_inside(path: Path, root: Path) -> Path:
+    """``path`` with every link followed; a link that leads outside ``root`` (resolved) is refused.
+
+    Deck files are untrusted: ``ln -s ../.env knowledge/x.txt`` must not make the bot's secrets a slide.
+    """
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: a link loop
+        raise MalformedFile(f"is a link that cannot be followed ({error})") from None
+    if not resolved.is_relative_to(root):
+        raise MalformedFile("links outside the knowledge folder; not read")
+    return resolved
+
+
+def _scan(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """Slide files in ``folder`` in name order, and the entries skipped for linking outside it."""
+    root = folder.resolve()
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in sorted(folder.iterdir()):
+        try:
+            resolved = _resolve_inside(path, root)
+        except MalformedFile as error:
+            problems.append(Problem(path.name, None, str(error)))
+            continue
+        if resolved.is_file() and path.suffix.lower() in LOADERS and path.stem.lower() != "readme":
+            files.append(path)
+    return files, problems
+
+
 def deck_files(folder: Path) -> list[Path]:
-    """Files in ``folder`` that a loader understands, in name order (README files are notes)."""
-    return sorted(
-        path
-        for path in folder.iterdir()
-        if path.is_file() and path.suffix.lower() in LOADERS and path.stem.lower() != "readme"
-    )
+    """Files in ``folder`` that a loader understands, in name order (README files are notes).
+
+    Links are followed only when they stay inside ``folder``.
+    """
+    return _scan(folder)[0]
+
+
+def _read_bytes(path: Path, root: Path) -> bytes:
+    """The file's bytes, read only if it (links followed) is a regular file inside ``root``."""
+    resolved = _resolve_inside(path, root)
+    # O_NOFOLLOW: a link swapped in after the check is refused, not followed.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(resolved, flags), "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise MalformedFile("is not a regular file; not read")
+        return file.read()
 
 
 def load_file(path: Path, folder: Path) -> list[Slide]:
     source = path.relative_to(folder).as_posix()
-    return LOADERS[path.suffix.lower()](path, source)
+    data = _read_bytes(path, folder.resolve())
+    return LOADERS[path.suffix.lower()](data, source, _number_from_name(path))
 
 
 def load_deck(folder: Path) -> LoadResult:
@@ -450,8 +496,8 @@ def load_deck(folder: Path) -> LoadResult:
     if not folder.is_dir():
         return LoadResult(Deck(()), [Problem(str(folder), None, "knowledge folder does not exist")])
     slides: dict[int, Slide] = {}
-    problems: list[Problem] = []
-    for path in deck_files(folder):
+    files, problems = _scan(folder)
+    for path in files:
         name = path.relative_to(folder).as_posix()
         try:
             loaded = load_file(path, folder)
