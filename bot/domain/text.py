@@ -30,9 +30,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”')]?\s+(?=[A-Z0-9\"“'(*])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "Dr.", "Mr.", "Ms.", "St.")
 
 
-def words(text: str) -> list[str]:
-    """Lower-case content words (letters and digits), stopwords removed, not stemmed."""
-    return [word for word in _WORD.findall(text.casefold()) if word not in STOPWORDS]
+def words(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+    """Lower-case content words (letters and digits), ``stopwords`` removed, not stemmed.
+    ``stopwords=frozenset()`` gives every word."""
+    return [word for word in _WORD.findall(text.casefold()) if word not in stopwords]
 
 
 @functools.lru_cache(maxsize=100_000)
