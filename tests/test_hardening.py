@@ -72,3 +72,188 @@ def test_a_fifo_named_like_a_slide_is_not_opened(tmp_path):
     os.mkfifo(tmp_path / "04-pipe.md")  # opening it for reading would block forever
     result = load_deck(tmp_path)
     assert result.deck.numbers == [3] and result.problems == []
+
+
+# --------------------------------------------------------------------------- one bad file
+
+
+def _pdf_string(line: str) -> bytes:
+    return b"(" + line.encode("latin-1").replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+
+def make_pdf(pages: list[list[str]], *, to_unicode: bytes | None = None, stream_extra: bytes = b"") -> bytes:
+    """A real PDF, written by hand so every byte is known: Helvetica text, one line per string."""
+    objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    font_extra = b""
+    if to_unicode is not None:
+        font_extra = b"/ToUnicode %d 0 R" % add(
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(to_unicode), to_unicode)
+        )
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica %s >>" % font_extra)
+    kids = []
+    for lines in pages:
+        text = b"BT /F1 12 Tf 72 720 Td 14 TL " + b" ".join(_pdf_string(line) + b" '" for line in lines) + b" ET"
+        content = add(b"<< /Length %d %s >>\nstream\n%s\nendstream" % (len(text), stream_extra, text))
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>" % (font, content)
+            )
+        )
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % kid for kid in kids), len(kids))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+PDF_PAGES = [
+    ["Attention Basics", "Why transformers look everywhere", "Overview", "Attention lets tokens mix."],
+    ["Positional Encoding", "Order matters", "Overview", "Transformers add position information."],
+]
+
+
+def test_the_hand_written_pdf_loads(tmp_path):
+    (tmp_path / "lecture.pdf").write_bytes(make_pdf(PDF_PAGES))
+    result = load_deck(tmp_path)
+    assert result.problems == []
+    assert [(s.number, s.title) for s in result.deck] == [(1, "Attention Basics"), (2, "Positional Encoding")]
+
+
+LONG_CODE = b"<" + b"41" * 23 + b">"
+HOSTILE_PDFS = {
+    # pypdf's LimitReachedError (a /ToUnicode code longer than 16 bytes)
+    "10-limit.pdf": make_pdf(
+        PDF_PAGES,
+        to_unicode=b"begincmap\n1 begincodespacerange\n<00> <FF>\nendcodespacerange\n"
+        b"1 beginbfchar\n" + LONG_CODE + b" <0041>\nendbfchar\nendcmap",
+    ),
+    # NotImplementedError from pypdf: a filter it does not know
+    "11-filter.pdf": make_pdf(PDF_PAGES, stream_extra=b"/Filter /NoSuchDecode"),
+    # a mangled cross-reference table (pypdf raised TypeError)
+    "12-xref.pdf": make_pdf(PDF_PAGES).replace(b"xref\n0 ", b"xref\n/x "),
+    # objects nested far deeper than the recursion limit
+    "13-deep.pdf": make_pdf(PDF_PAGES).replace(b"/MediaBox", b"/Deep " + b"[" * 5000 + b"]" * 5000 + b" /MediaBox"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_PDFS)
+def test_a_pdf_that_breaks_pypdf_is_a_problem_and_the_rest_loads(tmp_path, name):
+    write(tmp_path, "30-good.md", slide_md(30))
+    (tmp_path / name).write_bytes(HOSTILE_PDFS[name])
+    result = load_deck(tmp_path)
+    assert 30 in result.deck.numbers
+    assert [p.file for p in result.problems] == [name]
+    assert result.problems[0].message.startswith("not a readable PDF (")
+
+
+def test_mutated_pdfs_never_escape_the_loader(tmp_path):
+    """Seeded byte mutations of a real PDF: each one loads or is a problem, none raises."""
+    import random
+
+    base = make_pdf(PDF_PAGES)
+    tokens = [b"obj", b"endobj", b"/Length", b"/Kids", b"/Type", b"stream", b"R", b"[", b"<<", b">>", b"-1", b"9" * 12]
+    rng = random.Random(13)
+    for case in range(150):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            at, op = rng.randrange(len(data)), rng.random()
+            if op < 0.5:
+                data[at] = rng.randrange(256)
+            elif op < 0.7:
+                del data[at : at + rng.randint(1, 40)]
+            else:
+                data[at:at] = b" " + rng.choice(tokens) + b" "
+        (tmp_path / "lecture.pdf").write_bytes(bytes(data))
+        result = load_deck(tmp_path)  # must not raise
+        assert len(result.deck) + len(result.problems) >= 1, case
+
+
+def test_front_matter_nested_20000_deep_is_a_problem_not_a_recursion_error(tmp_path):
+    write(tmp_path, "30-good.md", slide_md(30))
+    write(
+        tmp_path,
+        "31-deep.md",
+        "---\nnumber: 31\ntitle: T\nx: " + "[" * 20_000 + "]" * 20_000 + "\n---\n## Overview\nx\n",
+    )
+    write(tmp_path, "32-blocks.md", "---\nnumber: 32\ntitle: T\nx:\n  " + "- " * 50 + "a\n---\n")
+    result = load_deck(tmp_path)
+    assert result.deck.numbers == [30]
+    problems = {p.file: (p.line, p.message) for p in result.problems}
+    assert problems["31-deep.md"] == (4, "front matter is nested more than 8 levels deep")
+    assert "nested more than 8 levels deep" in problems["32-blocks.md"][1]
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        ("number: " + "7" * 5000, "front matter has a value that cannot be read"),
+        ("number: 1\ndate: 2024-13-45", "front matter has a value that cannot be read"),
+    ],
+)
+def test_front_matter_values_python_cannot_build_are_problems(tmp_path, front, message):
+    write(tmp_path, "40-odd.md", f"---\n{front}\ntitle: T\n---\n## Overview\nx\n")
+    result = load_deck(tmp_path)
+    assert len(result.deck) == 0 and result.problems[0].file == "40-odd.md"
+    assert result.problems[0].message.startswith(message)
+
+
+def test_an_html_slide_number_in_odd_digits_is_ignored_not_a_crash(tmp_path):
+    write(tmp_path, "41-x.html", '<meta name="slide-number" content="²"><h1>Odd</h1><p>Overview</p><p>Text.</p>')
+    result = load_deck(tmp_path)
+    assert result.problems == [] and result.deck.numbers == [41]
+
+
+def test_any_unexpected_error_in_a_loader_is_a_problem_and_the_rest_loads(tmp_path, monkeypatch):
+    from bot.domain import loaders
+
+    def broken(data, source, number):
+        raise AttributeError("'NoneType' object has no attribute 'text'")
+
+    monkeypatch.setitem(loaders.LOADERS, ".htm", broken)
+    write(tmp_path, "30-good.md", slide_md(30))
+    write(tmp_path, "31-bad.htm", "<p>x</p>")
+    result = load_deck(tmp_path)
+    assert result.deck.numbers == [30]
+    assert [str(p) for p in result.problems] == [
+        "31-bad.htm: cannot be loaded (AttributeError: 'NoneType' object has no attribute 'text')"
+    ]
+
+
+def test_a_file_name_that_is_not_utf8_gets_a_safe_source_name_that_chroma_stores(tmp_path):
+    import json
+
+    import numpy as np
+
+    from bot.domain.index import passages_from_deck
+    from bot.domain.tutor import open_index
+    from tests.conftest import make_settings
+
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    raw = os.path.join(os.fsencode(knowledge), b"05-caf\xe9\n.md")  # Latin-1 byte and a newline in the name
+    with open(raw, "wb") as file:
+        file.write(slide_md(5).encode("utf-8"))
+    result = load_deck(knowledge)
+    assert result.problems == []
+    source = result.deck.get(5).source
+    assert source == "05-caf\ufffd?.md"
+    json.dumps(source, ensure_ascii=False).encode("utf-8")  # printable and sendable
+
+    settings = make_settings(tmp_path, knowledge_dir=knowledge)
+    settings.data_dir.mkdir(parents=True)
+    index = open_index(settings)
+    passages = passages_from_deck(result.deck)
+    report = index.ingest(passages, lambda texts: np.ones((len(texts), 384), dtype=np.float32), len(result.deck))
+    assert report.embedded >= len(passages)

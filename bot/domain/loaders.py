@@ -13,7 +13,6 @@ import os
 import re
 import stat
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -22,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from bot.domain.deck import Deck, FaqPair, Section, Slide
+from bot.domain.text import shorten
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,37 @@ def clean_text(text: str) -> str:
     return text.replace("\u00a0", " ").replace("\u2011", "-")
 
 
+def _reason(error: BaseException) -> str:
+    """An unexpected error from a parser, short enough to report."""
+    return shorten(f"{type(error).__name__}: {error}", 200, flatten=True)
+
+
 def _is_faq(heading: str) -> bool:
     return heading.strip().casefold() in FAQ_HEADINGS
 
 
 # --------------------------------------------------------------------------- Markdown
+
+MAX_FRONT_MATTER_DEPTH = 8
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with bounded nesting: PyYAML composes nodes recursively, so front matter
+    nested 20,000 deep raised ``RecursionError``."""
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if self._depth >= MAX_FRONT_MATTER_DEPTH:
+            raise MalformedFile(
+                f"front matter is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep", event.start_mark.line + 2
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def parse_markdown(text: str, source: str) -> Slide:
@@ -87,11 +113,15 @@ def parse_markdown(text: str, source: str) -> Slide:
     except StopIteration:
         raise MalformedFile("front matter is not closed by a '---' line", 1) from None
     try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+        meta = yaml.load("\n".join(lines[1:end]), Loader=_FrontMatterLoader) or {}
+    except MalformedFile:
+        raise
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 1
         raise MalformedFile(f"front matter is not valid YAML ({getattr(error, 'problem', error)})", line) from None
+    except (ValueError, OverflowError) as error:  # a 5,000-digit number, a date like 2024-13-45
+        raise MalformedFile(f"front matter has a value that cannot be read ({_reason(error)})", 2) from None
     if not isinstance(meta, dict):
         raise MalformedFile("front matter must be 'key: value' lines", 2)
     number = meta.get("number")
@@ -352,8 +382,8 @@ def parse_html(text: str, source: str, default_number: int | None) -> Slide:
     parser.feed(text)
     parser.close()
     number = parser.meta.get("slide-number")
-    if number is not None and number.strip().isdigit():
-        default_number = int(number)
+    if number is not None and (digits := re.fullmatch(r"\s*(\d{1,4})\s*", number, re.ASCII)):
+        default_number = int(digits.group(1))
     return parse_plain_text("\n".join(parser.lines), source, default_number)
 
 
@@ -362,34 +392,34 @@ def parse_html(text: str, source: str, default_number: int | None) -> Slide:
 
 def parse_pdf(data: bytes, source: str) -> list[Slide]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, OSError, ValueError, KeyError) as error:
-        raise MalformedFile(f"not a readable PDF ({error})") from None
+    except Exception as error:  # pypdf on a damaged file raises nearly anything (TypeError, LimitReachedError, ...)
+        raise MalformedFile(f"not a readable PDF ({_reason(error)})") from None
     return _slides_from_pages(pages, source, "page")
 
 
 def parse_pptx(data: bytes, source: str) -> list[Slide]:
     from pptx import Presentation
-    from pptx.exc import PackageNotFoundError
 
     try:
         presentation = Presentation(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise MalformedFile(f"not a readable PowerPoint file ({error})") from None
-    pages = []
-    for slide in presentation.slides:
-        title_shape = slide.shapes.title
-        parts = [title_shape.text_frame.text] if title_shape is not None and title_shape.has_text_frame else []
-        for shape in slide.shapes:
-            if shape is title_shape or not shape.has_text_frame:
-                continue
-            parts.append(shape.text_frame.text)
-        pages.append("\n".join(parts))
+        pages = [_pptx_slide_text(slide) for slide in presentation.slides]
+    except Exception as error:  # python-pptx on a damaged package raises nearly anything
+        raise MalformedFile(f"not a readable PowerPoint file ({_reason(error)})") from None
     return _slides_from_pages(pages, source, "slide")
+
+
+def _pptx_slide_text(slide) -> str:
+    title_shape = slide.shapes.title
+    parts = [title_shape.text_frame.text] if title_shape is not None and title_shape.has_text_frame else []
+    for shape in slide.shapes:
+        if shape is title_shape or not shape.has_text_frame:
+            continue
+        parts.append(shape.text_frame.text)
+    return "\n".join(parts)
 
 
 def _slides_from_pages(pages: list[str], source: str, unit: str) -> list[Slide]:
@@ -412,6 +442,15 @@ def _slides_from_pages(pages: list[str], source: str, unit: str) -> list[Slide]:
 def _number_from_name(path: Path) -> int | None:
     match = re.match(r"^(?:slide[-_ ]?)?(\d{1,4})", path.stem, re.IGNORECASE)
     return int(match.group(1)) if match else None
+
+
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _safe_name(name: str) -> str:
+    """A file name fit to store, print and send: bytes that are not UTF-8 (kept by Python as lone
+    surrogates, which Chroma and JSON cannot encode) become U+FFFD, control characters '?'."""
+    return _UNSAFE_IN_NAME.sub("?", os.fsencode(name).decode("utf-8", "replace"))
 
 
 def _decode(data: bytes) -> str:
@@ -456,7 +495,7 @@ def _scan(folder: Path) -> tuple[list[Path], list[Problem]]:
         try:
             resolved = _resolve_inside(path, root)
         except MalformedFile as error:
-            problems.append(Problem(path.name, None, str(error)))
+            problems.append(Problem(_safe_name(path.name), None, str(error)))
             continue
         if resolved.is_file() and path.suffix.lower() in LOADERS and path.stem.lower() != "readme":
             files.append(path)
@@ -483,7 +522,7 @@ def _read_bytes(path: Path, root: Path) -> bytes:
 
 
 def load_file(path: Path, folder: Path) -> list[Slide]:
-    source = path.relative_to(folder).as_posix()
+    source = _safe_name(path.relative_to(folder).as_posix())
     data = _read_bytes(path, folder.resolve())
     return LOADERS[path.suffix.lower()](data, source, _number_from_name(path))
 
@@ -498,7 +537,7 @@ def load_deck(folder: Path) -> LoadResult:
     slides: dict[int, Slide] = {}
     files, problems = _scan(folder)
     for path in files:
-        name = path.relative_to(folder).as_posix()
+        name = _safe_name(path.relative_to(folder).as_posix())
         try:
             loaded = load_file(path, folder)
         except MalformedFile as error:
@@ -506,6 +545,10 @@ def load_deck(folder: Path) -> LoadResult:
             continue
         except OSError as error:
             problems.append(Problem(name, None, f"cannot be read ({error.strerror or error})"))
+            continue
+        except Exception as error:  # one bad file never takes the deck down: it is reported, the rest loads
+            log.debug("loading %s failed", name, exc_info=True)
+            problems.append(Problem(name, None, f"cannot be loaded ({_reason(error)})"))
             continue
         for slide in loaded:
             if slide.number in slides:
