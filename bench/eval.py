@@ -11,7 +11,7 @@ import argparse
 
 from _common import EVAL_SET, emit, scratch_settings
 
-from bot.domain.answering import CONFIDENCE_THRESHOLD, COVERAGE_WEIGHT
+from bot.domain.confidence import DEFAULT_RULE
 from bot.domain.evaluation import Evaluation, load_questions, records_study
 from bot.domain.tutor import Tutor
 
@@ -27,8 +27,8 @@ def main() -> None:
     result = {
         "questions": sum(q.slide is not None for q in questions),
         "off_topic_questions": sum(q.slide is None for q in questions),
-        "coverage_weight": COVERAGE_WEIGHT,
-        "threshold": CONFIDENCE_THRESHOLD,
+        "coverage_weight": DEFAULT_RULE.coverage_weight,
+        "threshold": DEFAULT_RULE.threshold,
         **evaluation.modes(),
     }
     if args.study:

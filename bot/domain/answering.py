@@ -1,33 +1,80 @@
-"""FAQ-style answers from the slides, with citations, and an honest "not covered".
+"""Answers from the slides that answer the question asked, with citations, and an honest "not covered".
 
-Nothing here generates text: every sentence of an answer is a sentence of the deck. The
-generative model is never used for facts.
+Nothing here generates text: every sentence of an answer is a sentence of the deck. The answer is
+composed from sentences, not whole blocks: the question's kind (what-is, how, why, compare,
+example, yes/no, list) decides what content leads, the sentences of the best passages are ranked
+by meaning (their vectors were stored at ingest) and by the question's words, and 2 to 4 of them
+are quoted in the deck's order. A list or a set of steps is never entered in the middle.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Literal
 
-from bot.domain.deck import chat_markdown
+from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
-from bot.domain.index import Passage
-from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retriever, ScoredPassage
-from bot.domain.text import shorten
+from bot.domain.index import Passage, Unit
+from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retrieval, Retriever, ScoredPassage
+from bot.domain.text import STOPWORDS, shorten, stem, terms
 
-# When does the deck answer a question? Best cosine + COVERAGE_WEIGHT x coverage of the question's
-# rarity-weighted terms by the top 3 passages must reach CONFIDENCE_THRESHOLD. Chosen on the
-# evaluation set (bench/eval.py --study): cosine alone declined 12% of covered questions to decline
-# 91% of off-topic ones; with coverage, 6.6% for the same 91%.
-COVERAGE_WEIGHT = 0.3
-CONFIDENCE_THRESHOLD = 0.56
-EVIDENCE_PASSAGES = 3
+AnswerKind = Literal["answer", "partial", "decline"]
+QuestionType = Literal["what-is", "how", "why", "compare", "example", "yes-no", "list", "other"]
+
 # A second slide is cited when its fused score is this close to the best one's.
-SECOND_SOURCE_RATIO = 0.95
-MAX_PASSAGE_CHARS = 700
+SECOND_SOURCE_RATIO = 0.97
+# An FAQ answers as it stands when its question alone is this close in meaning to the learner's.
+FAQ_MATCH = 0.8
+# A follow-up's own topic slide gets this much added to its score.
+FOCUS_BONUS = 0.08
+MAX_SENTENCES = 3
+MAX_ANSWER_CHARS = 900
+MAX_LIST_ITEMS = 8
+# How much each signal adds to a sentence's cosine with the question when choosing what leads.
+TERM_WEIGHT = 0.25  # share of the question's terms the sentence contains
+DEFINITION_WEIGHT = 0.2  # a what-is question, and the sentence says what its subject is
+SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
+LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
+
+_QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern))
+    for kind, pattern in (
+        ("compare", r"\b(differen\w*|compare\w*|comparison|vs\.?|versus|better than|same (thing )?as|similar to)\b"),
+        ("example", r"\b(example|examples|e\.g|show me how|instance of)\b"),
+        ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
+        ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
+        ("what-is", r"^(explain|describe) (what )?(an? |the )?\w+( \w+)?\??$"),
+        (
+            "list",
+            r"^(what|which) (are|were) (the |some )?(main |different |common )?(types|kinds|families|steps|ways|examples|uses|applications|parts|risks|limits|tools)\b",
+        ),
+        ("list", r"^(name|list|give me) (some|a few|the|all)\b"),
+        ("how", r"^(so |and )?(how|in what way|what steps|walk me through)\b"),
+        ("why", r"^(so |and )?(why|how come|what makes)\b"),
+        ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
+    )
+)
+_SUBJECT = re.compile(
+    r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of|what does|what do|explain|describe)\s+"
+    r"(what )?(exactly |actually |really )?(an? |the )?"
+)
+_SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|exactly|actually|really|even|again|in ai|in this course)\s*$")
 
 
-def evidence_score(best_dense: float, coverage: float, weight: float = COVERAGE_WEIGHT) -> float:
-    return best_dense + weight * coverage
+def question_type(question: str) -> QuestionType:
+    text = " ".join(question.casefold().split()).strip(" ?!.")
+    for kind, pattern in _QUESTION_TYPES:
+        if pattern.search(text) and (kind != "compare" or not text.startswith(("what is", "what's", "define"))):
+            return kind
+    return "other"
+
+
+def subject_of(question: str) -> str:
+    """What a what-is question asks about: "what is a transformer?" -> "transformer"."""
+    text = " ".join(question.casefold().split()).strip(" ?!.")
+    text = _SUBJECT.sub("", text, count=1)
+    return _SUBJECT_TAIL.sub("", text).strip(" ?!.\"'")
 
 
 class EmptyQuestion(UserError, ValueError):
@@ -56,11 +103,15 @@ class Answer:
     text: str
     confident: bool
     sources: list[Source] = field(default_factory=list)
+    kind: AnswerKind = "answer"
+    shown: tuple[str, ...] = ()  # ids of the units quoted, so "tell me more" can go on from them
+    passages: tuple[str, ...] = ()  # ids of the passages the answer drew on
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
+            "kind": self.kind,
             "confident": self.confident,
             "sources": [source.to_dict() for source in self.sources],
         }
@@ -71,79 +122,313 @@ class Answer:
         return list(dict.fromkeys(source.slide for source in self.sources))
 
 
-def excerpt(scored: ScoredPassage) -> str:
-    """The part of a passage that answers: an FAQ answer whole, else the matching block and the
-    one after it when that keeps it short (a step and the next, a concept and its example)."""
-    passage = scored.passage
-    if passage.question:
-        return passage.text
-    blocks = passage.blocks()
-    if scored.block is None or len(blocks) <= 1:
-        text = passage.text
-    else:
-        chosen = [blocks[scored.block]]
-        following = scored.block + 1
-        if following < len(blocks) and len(chosen[0]) + len(blocks[following]) < MAX_PASSAGE_CHARS // 2:
-            chosen.append(blocks[following])
-        text = "\n".join(chosen)
-    return shorten(chat_markdown(text).strip(), MAX_PASSAGE_CHARS)
+DECLINE_TEXT = (
+    "The slides don't cover that, so I won't guess. Type `/deck` to see the topics they do cover, "
+    "or ask me about one of them."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """What one slide contributes to an answer: the units quoted and the passage they came from."""
+
+    scored: ScoredPassage
+    units: list[Unit]
+    faq: bool = False
 
 
 class Answerer:
     """Turns a question into an :class:`Answer`. One instance serves every front end."""
 
-    def __init__(self, retriever: Retriever, threshold: float = CONFIDENCE_THRESHOLD) -> None:
+    def __init__(self, retriever: Retriever, rule: ConfidenceRule = DEFAULT_RULE) -> None:
         self.retriever = retriever
-        self.threshold = threshold
+        self.rule = rule
+        self._by_slide: dict[int, list[Passage]] = {}
+        self._position = {p.id: i for i, p in enumerate(retriever.passages)}
+        for passage in retriever.passages:
+            self._by_slide.setdefault(passage.slide, []).append(passage)
 
-    def answer(self, question: str, mode: Mode = "hybrid") -> Answer:
+    # ------------------------------------------------------------------ entry points
+
+    def answer(
+        self,
+        question: str,
+        mode: Mode = "hybrid",
+        *,
+        focus: int | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Answer:
+        """Answer ``question``. ``focus`` favours one slide (a follow-up's topic); ``exclude`` lists
+        units already shown ("tell me more")."""
         question = " ".join(question.split())
         if not question:
             raise EmptyQuestion()
-        results = self.retriever.search(question[:MAX_QUESTION_CHARS], k=8, mode=mode)
+        retrieval = self.retriever.retrieve(question[:MAX_QUESTION_CHARS], k=8, mode=mode)
+        results = retrieval.results
         if not results:
-            return Answer(question, "The slide deck is empty, so there is nothing to answer from yet.", False)
-        if self.evidence(question, results) < self.threshold:
-            return self._decline(question, results)
-        chosen = [results[0]]
+            return Answer(
+                question, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
+            )
+        verdict = self.judge(question, results)
+        if focus is not None and verdict != "answer" and results[0].passage.slide == focus:
+            verdict = "answer"  # a follow-up about the slide under discussion
+        if verdict == "decline":
+            return Answer(question, DECLINE_TEXT, False, kind="decline")
+        if focus is not None:  # the topic's slide wins unless another is clearly better
+            results = sorted(results, key=lambda r: -(r.score + FOCUS_BONUS * (r.passage.slide == focus)))
+        qtype = question_type(question)
+        choices = self._choose(question, qtype, retrieval, results, exclude)
+        if not choices:
+            return Answer(question, "That's everything the slides say about it.", True, kind="answer")
+        parts = [_render(choice) for choice in choices]
+        kind: AnswerKind = verdict
+        if kind == "partial":
+            missing = self.missing_terms(question, choices)
+            parts.insert(0, "The slides cover part of that. Here is what they say:")
+            parts.append(
+                f"They don't go into {missing}, so I won't guess about that."
+                if missing
+                else "They don't say more than this, so I won't guess beyond it."
+            )
+        text = "\n\n".join(parts)
+        return Answer(
+            question,
+            text,
+            True,
+            [_source(choice.scored) for choice in choices],
+            kind,
+            tuple(u.id for choice in choices for u in choice.units),
+            tuple(choice.scored.passage.id for choice in choices),
+        )
+
+    def section(self, slide: int, heading: str, question: str = "") -> Answer | None:
+        """A slide's section quoted whole (In Plain Words, Example), as an answer about that slide."""
+        passage = next(
+            (p for p in self._by_slide.get(slide, []) if p.section.casefold() == heading.casefold()),
+            None,
+        )
+        if passage is None:
+            return None
+        body = shorten(_markdown(passage.text), MAX_ANSWER_CHARS)
+        text = f"{body}\n— *Slide {passage.slide} · {passage.title} — {passage.section}*"
+        units = tuple(u.id for u in self.retriever.units.get(passage.id, []))
+        source = Source(passage.slide, passage.title, passage.section, 1.0)
+        return Answer(question or heading, text, True, [source], "answer", units, (passage.id,))
+
+    def judge(self, question: str, results: list[ScoredPassage]) -> str:
+        """answer, partial or decline: the one confidence rule on this question's evidence."""
+        top = results[: self.rule.passages]
+        coverage = self.retriever.coverage(question, [s.position for s in top])
+        return self.rule.judge(max(s.dense for s in top), coverage)
+
+    def missing_terms(self, question: str, choices: list[_Choice]) -> str:
+        """The question's words that none of the slides used contain ("GPU", "70B")."""
+        known: set[str] = set()
+        for choice in choices:
+            for passage in self._by_slide.get(choice.scored.passage.slide, []):
+                known |= self.retriever.term_sets[self._position[passage.id]]
+        missing = []
+        for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
+            folded = word.casefold()
+            if folded in STOPWORDS or len(folded) < 3 or stem(folded) in known:
+                continue
+            if all(stem(part) in known for part in terms(folded)) and terms(folded):
+                continue
+            missing.append(word)
+        missing = list(dict.fromkeys(missing))[:3]
+        return " and ".join([", ".join(missing[:-1]), missing[-1]]) if len(missing) > 1 else "".join(missing)
+
+    # ------------------------------------------------------------------ choosing what to quote
+
+    def _choose(
+        self,
+        question: str,
+        qtype: QuestionType,
+        retrieval: Retrieval,
+        results: list[ScoredPassage],
+        exclude: frozenset[str],
+    ) -> list[_Choice]:
+        best = results[0]
+        first = self._from_slide(question, qtype, retrieval, best, results, exclude)
+        if first is None:
+            return []
+        choices = [first]
         for other in results[1:]:
             if (
-                other.passage.slide != chosen[0].passage.slide
-                and other.score >= SECOND_SOURCE_RATIO * results[0].score
-                and other.dense >= chosen[0].dense - 0.05
+                other.passage.slide != best.passage.slide
+                and other.score >= SECOND_SOURCE_RATIO * best.score
+                and other.dense >= best.dense - 0.03
+                and qtype in ("compare", "other", "why")
             ):
-                chosen.append(other)
+                second = self._from_slide(question, qtype, retrieval, other, results, exclude, max_sentences=2)
+                if second is not None:
+                    choices.append(second)
                 break
-        parts = [_cited(scored.passage, excerpt(scored)) for scored in chosen]
-        if len(chosen) > 1:
-            parts.insert(0, f"Slides {chosen[0].passage.slide} and {chosen[1].passage.slide} both cover this.")
-        return Answer(question, "\n\n".join(parts), True, [_source(scored) for scored in chosen])
+        return choices
 
-    def evidence(self, question: str, results: list[ScoredPassage]) -> float:
-        """How strongly the deck answers: compared with the threshold to decide."""
-        top = results[:EVIDENCE_PASSAGES]
-        return evidence_score(
-            max(scored.dense for scored in top), self.retriever.coverage(question, [s.position for s in top])
-        )
+    def _from_slide(
+        self,
+        question: str,
+        qtype: QuestionType,
+        retrieval: Retrieval,
+        best: ScoredPassage,
+        results: list[ScoredPassage],
+        exclude: frozenset[str],
+        max_sentences: int = MAX_SENTENCES,
+    ) -> _Choice | None:
+        slide = best.passage.slide
+        subject = subject_of(question) if qtype == "what-is" else ""
+        subject_terms = set(terms(subject))
+        # An FAQ whose question means what was asked answers as it stands.
+        for scored in results[:3]:
+            passage = scored.passage
+            if (
+                passage.slide == slide
+                and passage.question
+                and scored.question_score >= FAQ_MATCH
+                and (qtype != "what-is" or set(terms(_subject_or_question(passage.question))) == subject_terms)
+            ):
+                units = [u for u in self.retriever.units[passage.id] if u.id not in exclude]
+                if units:
+                    return _Choice(scored, units, faq=True)
+        # Candidates: this slide's passages among the results, and for a what-is question the
+        # slide's overview and key concepts, where definitions live.
+        candidates = {s.passage.id: s for s in results if s.passage.slide == slide}
+        if qtype == "what-is":
+            for passage in self._by_slide.get(slide, []):
+                if passage.section.casefold() in LEAD_SECTIONS and passage.id not in candidates:
+                    candidates[passage.id] = ScoredPassage(passage, best.score, best.dense, 0.0, None, -1)
+        query_terms = set(self.retriever.query_terms(question))
+        ranked: list[tuple[float, ScoredPassage, Unit]] = []
+        for scored in candidates.values():
+            passage = scored.passage
+            units = self.retriever.units.get(passage.id, [])
+            if not units:
+                continue
+            cosines = self.retriever.unit_scores(passage.id, retrieval.vector)
+            for unit, cosine in zip(units, cosines, strict=True):
+                if unit.id in exclude:
+                    continue
+                ranked.append(
+                    (self._unit_score(unit, float(cosine), passage, qtype, query_terms, subject_terms), scored, unit)
+                )
+        if not ranked:
+            return None
+        ranked.sort(key=lambda item: -item[0])
+        _, scored, lead = ranked[0]
+        units = self.retriever.units[scored.passage.id]
+        if qtype == "how" and any(u.kind == "step" for u in units) and lead.kind != "sentence":
+            return _Choice(scored, _whole_group(units, lead, exclude))
+        if qtype == "how" and scored.passage.section.casefold() == "how it works":
+            steps = [u for u in units if u.kind == "step" and u.id not in exclude]
+            if steps:
+                return _Choice(scored, steps[:MAX_LIST_ITEMS])
+        if lead.kind in ("item", "step"):
+            return _Choice(scored, _whole_group(units, lead, exclude))
+        return _Choice(scored, _sentences_from(units, lead, exclude, max_sentences))
 
-    def _decline(self, question: str, results: list[ScoredPassage]) -> Answer:
-        nearest: list[ScoredPassage] = []
-        for scored in results:
-            if all(scored.passage.slide != other.passage.slide for other in nearest):
-                nearest.append(scored)
-            if len(nearest) == 3:
-                break
-        names = ", ".join(f"slide {s.passage.slide} ({s.passage.title})" for s in nearest)
-        text = (
-            "The slides don't cover that, so I won't guess. "
-            f"The nearest slides to look at are {names}. Try rephrasing, or ask about a topic from the deck."
-        )
-        return Answer(question, text, False, [_source(scored) for scored in nearest])
+    @staticmethod
+    def _unit_score(
+        unit: Unit,
+        cosine: float,
+        passage: Passage,
+        qtype: QuestionType,
+        query_terms: set[str],
+        subject_terms: set[str],
+    ) -> float:
+        unit_terms = set(terms(f"{unit.heading} {unit.text}"))
+        score = cosine + TERM_WEIGHT * (len(query_terms & unit_terms) / len(query_terms) if query_terms else 0.0)
+        section = passage.section.casefold()
+        if qtype == "what-is":
+            names_subject = bool(subject_terms) and subject_terms <= set(terms(unit.text))
+            score += SUBJECT_WEIGHT * names_subject
+            if names_subject and _defines(unit.text) and section in LEAD_SECTIONS:
+                score += DEFINITION_WEIGHT
+            if section in ("example", "comparison", "applications"):
+                score -= 0.1
+        elif qtype == "example" and section == "example":
+            score += DEFINITION_WEIGHT
+        elif qtype == "compare" and section == "comparison":
+            score += 0.05
+        if section == "example" and qtype != "example":
+            score -= 0.05  # worked examples illustrate; they rarely answer
+        return score
 
 
-def _cited(passage: Passage, body: str) -> str:
-    label = f"**{passage.question}**\n" if passage.question else ""
-    return f"{label}{body}\n— *Slide {passage.slide} · {passage.title} — {passage.section}*"
+_DEFINES = re.compile(
+    r"^(?:[\w\"“”'()\-–, ]{0,80}?)\b(is|are|means|refers to|describes|was|lets|turns|stands for)\b", re.IGNORECASE
+)
+
+
+def _defines(sentence: str) -> bool:
+    """Whether a sentence reads as a definition: "A token is…", "Embeddings are…"."""
+    return bool(_DEFINES.match(sentence)) and not sentence.lower().startswith(("it ", "this ", "that ", "they "))
+
+
+def _subject_or_question(question: str) -> str:
+    return subject_of(question) if question_type(question) == "what-is" else question
+
+
+def _whole_group(units: list[Unit], lead: Unit, exclude: frozenset[str]) -> list[Unit]:
+    group = [u for u in units if u.group == lead.group and u.id not in exclude]
+    if len(group) > MAX_LIST_ITEMS:
+        start = max(0, min(group.index(lead), len(group) - MAX_LIST_ITEMS))
+        group = group[start : start + MAX_LIST_ITEMS]
+    # A list introduced by a sentence ("Three signals matter:") keeps its introduction.
+    before = [u for u in units if u.position < group[0].position and u.id not in exclude]
+    if before and before[-1].kind == "sentence" and before[-1].text.endswith(":"):
+        group.insert(0, before[-1])
+    return group
+
+
+def _sentences_from(units: list[Unit], lead: Unit, exclude: frozenset[str], limit: int) -> list[Unit]:
+    """The lead sentence and the ones after it in its paragraph, in the deck's order; a lead that
+    leans on the sentence before ("It…", "This…") brings that one along."""
+    paragraph = [u for u in units if u.group == lead.group and u.id not in exclude]
+    start = paragraph.index(lead)
+    if start > 0 and re.match(r"^(It|This|That|These|They|Those|Such|Its|Their)\b", lead.text):
+        start -= 1
+    chosen = paragraph[start : start + limit]
+    while len(chosen) > 1 and sum(len(u.text) for u in chosen) > MAX_ANSWER_CHARS:
+        chosen.pop()
+    if len(chosen) < 2:  # a one-sentence paragraph: the next paragraph under the same heading
+        following = [
+            u
+            for u in units
+            if u.position > chosen[-1].position
+            and u.kind == "sentence"
+            and u.heading == lead.heading
+            and u.id not in exclude
+        ]
+        chosen += following[: 2 - len(chosen)]
+    return chosen
+
+
+def _markdown(text: str) -> str:
+    """Slide Markdown as chat text: ``### Heading`` lines become bold."""
+    return re.sub(r"^### (.+)$", r"**\1**", text, flags=re.MULTILINE)
+
+
+def _render(choice: _Choice) -> str:
+    passage = choice.scored.passage
+    lines: list[str] = []
+    sentences: list[str] = []
+    steps = 0
+    for unit in choice.units:
+        if unit.kind == "sentence":
+            sentences.append(unit.text)
+            continue
+        if sentences:
+            lines.append(" ".join(sentences))
+            sentences = []
+        steps += unit.kind == "step"
+        lines.append(f"{steps}. {unit.text}" if unit.kind == "step" else f"- {unit.text}")
+    if sentences:
+        lines.append(" ".join(sentences))
+    body = shorten("\n".join(lines), MAX_ANSWER_CHARS)
+    label = f"**{passage.question}**\n" if choice.faq else ""
+    section = "" if choice.faq else f" — {passage.section}"
+    return f"{label}{body}\n— *Slide {passage.slide} · {passage.title}{section}*"
 
 
 def _source(scored: ScoredPassage) -> Source:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.domain.answering import CONFIDENCE_THRESHOLD, COVERAGE_WEIGHT, EVIDENCE_PASSAGES, evidence_score
+from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Retriever, fuse, reciprocal_rank_fusion
 
 
@@ -67,13 +67,13 @@ class Evaluation:
             dense, _ = retriever.dense_scores(retriever.embed(text), kinds)
             self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text)))
 
-    def by_evidence(self, threshold: float = CONFIDENCE_THRESHOLD, weight: float = COVERAGE_WEIGHT) -> Decider:
-        """The answering service's own rule (see bot.domain.answering)."""
+    def by_evidence(self, rule: ConfidenceRule = DEFAULT_RULE) -> Decider:
+        """The answering service's own rule (bot.domain.confidence)."""
 
         def decide(evidence: Evidence, ranking: np.ndarray) -> bool:
-            top = [int(i) for i in np.argsort(-ranking, kind="stable")[:EVIDENCE_PASSAGES]]
+            top = [int(i) for i in np.argsort(-ranking, kind="stable")[: rule.passages]]
             coverage = self.retriever.coverage(evidence.text, top)
-            return evidence_score(float(evidence.dense[top].max()), coverage, weight) >= threshold
+            return rule.evidence(float(evidence.dense[top].max()), coverage) >= rule.threshold
 
         return decide
 
@@ -129,7 +129,10 @@ class Evaluation:
         rows = []
         for weight in (0.0, 0.1, 0.2, 0.3):
             for threshold in np.arange(0.36, 0.62, 0.02):
-                m = self.metrics(RANKERS["hybrid"], self.by_evidence(float(threshold), weight))
+                m = self.metrics(
+                    RANKERS["hybrid"],
+                    self.by_evidence(DEFAULT_RULE.with_(threshold=float(threshold), coverage_weight=weight)),
+                )
                 rows.append(
                     {
                         "weight": weight,

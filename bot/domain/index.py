@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.domain.deck import Deck
+from bot.domain.text import sentences
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ class Passage:
         """The passage's parts: sub-headed blocks, bullets and steps, so answers can be trimmed."""
         return split_blocks(self.text)
 
+    def units(self) -> list[Unit]:
+        """The passage as quotable units in deck order: sentences, list items and steps."""
+        return split_units(self.id, self.text)
+
     def records(self) -> list[Record]:
         """What goes into Chroma for this passage: the whole, the FAQ question alone, each block.
 
@@ -63,6 +68,9 @@ class Passage:
                     Record(f"{self.id}~b{n}", self.id, "block", f"{self.title}. {block}")
                     for n, block in enumerate(blocks)
                 ]
+        # Sentences are embedded here, once, so answers can be composed from the sentences that
+        # answer, at no embedding cost per question. Vector search leaves them out.
+        records += [Record(unit.id, self.id, "unit", unit.embed_text(self.title)) for unit in self.units()]
         return records
 
 
@@ -70,7 +78,7 @@ class Passage:
 class Record:
     id: str
     passage: str
-    kind: str  # "passage" | "question" | "block"
+    kind: str  # "passage" | "question" | "block" | "unit"
     text: str
 
     @property
@@ -87,6 +95,49 @@ class Record:
             "source": passage.source,
             "hash": self.content_hash,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One quotable piece of a passage: a sentence of prose, a bullet item or a numbered step."""
+
+    id: str
+    passage: str
+    position: int  # order within the passage
+    kind: str  # "sentence" | "item" | "step"
+    text: str
+    heading: str  # the ``###`` sub-heading it sits under ("" if none)
+    group: int  # units with the same group form one paragraph, list or sub-headed block
+
+    def embed_text(self, title: str) -> str:
+        context = self.heading or title
+        return f"{context}: {self.text}"
+
+
+_ITEM_LINE = re.compile(r"^(?:[-*]|\d+[.)])\s+")
+
+
+def split_units(passage_id: str, text: str) -> list[Unit]:
+    """Sentences, items and steps of a passage's Markdown, in order, each knowing its sub-heading
+    and its paragraph or list, so an answer can quote a sentence and keep a list whole."""
+    units: list[Unit] = []
+    heading, group, previous = "", -1, ""
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            previous = ""
+            continue
+        if stripped.startswith("### "):
+            heading, previous = stripped[4:].strip(), ""
+            continue
+        kind = "step" if _STEP_LINE.match(stripped) else "item" if stripped.startswith(("- ", "* ")) else "sentence"
+        if kind != previous or kind == "sentence":
+            group += 1
+        previous = kind
+        pieces = [_ITEM_LINE.sub("", stripped, count=1)] if kind != "sentence" else sentences(stripped)
+        for piece in pieces:
+            units.append(Unit(f"{passage_id}~u{len(units)}", passage_id, len(units), kind, piece, heading, group))
+    return units
 
 
 def split_blocks(text: str) -> list[str]:
@@ -334,6 +385,28 @@ class VectorIndex:
         collection = self.active()
         return collection.count() if collection is not None else 0
 
+    def stored_vectors(self, kind: str) -> tuple[list[str], np.ndarray, list[dict]] | None:
+        """Ids, vectors and metadata of the stored records of one ``kind`` (see ``Record.kind``) in the
+        newest generation; ``None`` when nothing has been indexed yet."""
+        collection = self.active()
+        if collection is None:
+            return None
+        got = collection.get(where={"kind": kind}, include=["embeddings", "metadatas"])
+        if not got["ids"]:
+            return [], np.empty((0, 0), dtype=np.float32), []
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        return list(got["ids"]), vectors, [dict(meta or {}) for meta in got["metadatas"]]
+
+    def unit_vectors(self) -> dict[str, np.ndarray]:
+        """Every sentence unit's stored vector, by unit id (read once per deck load)."""
+        collection = self.active()
+        if collection is None:
+            return {}
+        got = collection.get(where={"kind": "unit"}, include=["embeddings"])
+        return {
+            rid: np.asarray(vector, dtype=np.float32) for rid, vector in zip(got["ids"], got["embeddings"], strict=True)
+        }
+
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
         """The ``k`` nearest records by cosine similarity, best first."""
         try:
@@ -346,7 +419,9 @@ class VectorIndex:
         collection = self.active()
         if collection is None:
             return []
-        result = collection.query(query_embeddings=[vector], n_results=k, include=["distances", "metadatas"])
+        result = collection.query(
+            query_embeddings=[vector], n_results=k, where={"kind": {"$ne": "unit"}}, include=["distances", "metadatas"]
+        )
         return [
             Hit(rid, meta["passage"], meta["kind"], 1.0 - float(distance))
             for rid, meta, distance in zip(

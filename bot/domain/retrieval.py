@@ -41,6 +41,16 @@ class ScoredPassage:
     lexical: float  # BM25 score
     block: int | None  # the block of the passage that matched best, when a block did
     position: int  # the passage's place in the retriever's list
+    question_score: float = 0.0  # cosine with the FAQ question alone (FAQ passages; else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """One question's search: its vector (reused to rank sentences) and the ranked passages."""
+
+    question: str
+    vector: np.ndarray
+    results: list[ScoredPassage]
 
 
 class Retriever:
@@ -68,6 +78,20 @@ class Retriever:
         self._query_terms = functools.lru_cache(maxsize=256)(
             lambda text: tuple(stem(word) for word in self.correct(words(text)))
         )
+        self.units = {p.id: p.units() for p in passages}
+        stored = index.unit_vectors()
+        self._unit_vectors = {
+            pid: np.stack([stored[u.id] for u in units]) if units and all(u.id in stored for u in units) else None
+            for pid, units in self.units.items()
+        }
+        self.term_sets = self._term_sets
+
+    def unit_scores(self, passage_id: str, vector: np.ndarray) -> np.ndarray:
+        """Cosine of the question with each unit of a passage (vectors stored at ingest)."""
+        vectors = self._unit_vectors.get(passage_id)
+        if vectors is None:  # an index from before units were stored: the next ingest adds them
+            return np.zeros(len(self.units.get(passage_id, [])), dtype=np.float32)
+        return vectors @ vector
 
     def _idf(self, term: str) -> float:
         # A term the deck never uses weighs as much as the rarest one: it is what the question is about.
@@ -106,7 +130,7 @@ class Retriever:
         return np.asarray(self._bm25.get_scores(list(query)), dtype=np.float32)
 
     def dense_scores(
-        self, vector: np.ndarray, kinds: frozenset[str] | None = None
+        self, vector: np.ndarray, kinds: frozenset[str] | None = None, question_scores: dict[str, float] | None = None
     ) -> tuple[np.ndarray, dict[str, Hit]]:
         """Per-passage best cosine, and the best hit per passage (to know which block matched).
 
@@ -118,6 +142,8 @@ class Retriever:
             position = self._by_id.get(hit.passage)
             if position is None or (kinds is not None and hit.kind not in kinds):
                 continue  # the index holds a passage this deck no longer has (mid-reload)
+            if hit.kind == "question" and question_scores is not None:
+                question_scores[hit.passage] = hit.score
             score = hit.score * QUESTION_RECORD_WEIGHT if hit.kind == "question" else hit.score
             if score > scores[position]:
                 best[hit.passage] = hit
@@ -125,13 +151,19 @@ class Retriever:
         return scores, best
 
     def search(self, question: str, k: int = 5, mode: Mode = "hybrid") -> list[ScoredPassage]:
+        return self.retrieve(question, k, mode).results
+
+    def retrieve(self, question: str, k: int = 5, mode: Mode = "hybrid") -> Retrieval:
+        """Rank passages for a question: one query embedding and one vector search."""
         question = question[:MAX_QUESTION_CHARS]
         lexical = self.lexical_scores(question) if mode != "dense" else np.zeros(len(self.passages), np.float32)
+        question_scores: dict[str, float] = {}
+        vector = self.embed(question) if mode != "bm25" else np.zeros(0, np.float32)
         if mode == "bm25":
             dense, best = np.zeros(len(self.passages), np.float32), {}
             fused = lexical
         else:
-            dense, best = self.dense_scores(self.embed(question))
+            dense, best = self.dense_scores(vector, question_scores=question_scores)
             fused = dense if mode == "dense" else fuse(dense, lexical)
         order = np.argsort(-fused, kind="stable")[:k]
         results = []
@@ -146,9 +178,10 @@ class Retriever:
                     float(lexical[position]),
                     hit.block if hit else None,
                     int(position),
+                    question_scores.get(passage.id, 0.0),
                 )
             )
-        return results
+        return Retrieval(question, vector, results)
 
 
 def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float = LEXICAL_WEIGHT) -> np.ndarray:

@@ -9,8 +9,10 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.conversation import Tutoring
 from bot.domain.places import PlaceStore
 from bot.domain.quiz import QuizJudge
+from bot.domain.similarity import Similarity
 from bot.domain.tokenizers import Tokenizers
 from bot.domain.tutor import Tutor
 from bot.settings import Settings
@@ -22,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 class Services:
-    """The tutor (deck, index, answers), tokenizers, learners' places, the quiz judge and generation.
+    """The tutor (deck, index, answers), similarity, tokenizers, learners' places, the quiz judge and
+    generation.
 
     ``load`` is blocking (models, Chroma, files): front ends call it off the event loop. The
     generative model loads on first use, since many servers never ask for generation.
@@ -33,7 +36,9 @@ class Services:
         self.tutor = tutor
         self.places = places
         self.tokenizers = tokenizers
+        self.similarity = Similarity(tutor)
         self.judge = QuizJudge(tutor.embedder)
+        self.tutoring = Tutoring(tutor)
         self._generation: GenerationService | None = None
         self._generation_lock = threading.Lock()
 

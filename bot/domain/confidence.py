@@ -1,0 +1,42 @@
+"""The one rule that decides how strongly the deck answers a question.
+
+Evidence = the best dense cosine among the top passages + ``coverage_weight`` x how much of the
+question's rarity-weighted vocabulary the best of them contains. At or above ``threshold`` the deck
+answers; from ``partial_threshold`` up to it, the deck covers part of the question. Answering, the
+conversation layer and the evaluation all use this object, so tuning changes one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Coverage = Literal["answer", "partial", "decline"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceRule:
+    # Chosen on the tune half of tests/eval/questions.jsonl (bench/eval.py --study): cosine alone
+    # declined 12% of covered questions to decline 91% of off-topic ones; with coverage, 6.6%.
+    threshold: float = 0.56
+    coverage_weight: float = 0.3
+    passages: int = 3  # how many of the best passages count as evidence
+    # Below the threshold but this close, a question shares its subject with a slide: say what the
+    # slides say about that part and what they don't.
+    partial_threshold: float = 0.5
+
+    def evidence(self, best_dense: float, coverage: float) -> float:
+        return best_dense + self.coverage_weight * coverage
+
+    def judge(self, best_dense: float, coverage: float) -> Coverage:
+        score = self.evidence(best_dense, coverage)
+        if score >= self.threshold:
+            return "answer"
+        return "partial" if score >= self.partial_threshold else "decline"
+
+    def with_(self, **changes: float) -> ConfidenceRule:
+        """A variant for the evaluation's sweeps."""
+        return replace(self, **changes)
+
+
+DEFAULT_RULE = ConfidenceRule()
