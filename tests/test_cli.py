@@ -41,7 +41,7 @@ def test_slide_prints_sections_and_faq():
     assert result.returncode == 0, result.stderr
     slide = json.loads(result.stdout)
     assert set(slide) == {"number", "title", "subtitle", "sections", "faq", "source"}
-    assert [s["heading"] for s in slide["sections"]][:2] == ["Overview", "Key Concepts"]
+    assert [s["heading"] for s in slide["sections"]][:3] == ["Overview", "In Plain Words", "Key Concepts"]
     assert {"q": "Why are embeddings important?", "a": slide["faq"][0]["a"]} == slide["faq"][0]
     assert slide["source"] == "13-tokenization-embeddings-latent-space.md"
 

@@ -17,7 +17,7 @@ from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
 from bot.domain.index import Passage, Unit
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retrieval, Retriever, ScoredPassage
-from bot.domain.text import STOPWORDS, shorten, stem, terms
+from bot.domain.text import STOPWORDS, expand_abbreviations, shorten, stem, terms
 
 AnswerKind = Literal["answer", "partial", "decline"]
 QuestionType = Literal["what-is", "how", "why", "compare", "example", "yes-no", "list", "other"]
@@ -29,12 +29,17 @@ FAQ_MATCH = 0.8
 # A follow-up's own topic slide gets this much added to its score.
 FOCUS_BONUS = 0.08
 MAX_SENTENCES = 3
+# Sentences are ranked across this many of the best slides; a slide's sentences lose
+# SLIDE_PRIOR x how far its best passage scored below the best one.
+CANDIDATE_SLIDES = 3
+SLIDE_PRIOR = 1.0
 MAX_ANSWER_CHARS = 900
 MAX_LIST_ITEMS = 8
 # How much each signal adds to a sentence's cosine with the question when choosing what leads.
 TERM_WEIGHT = 0.25  # share of the question's terms the sentence contains
 DEFINITION_WEIGHT = 0.2  # a what-is question, and the sentence says what its subject is
 SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
+STEP_WEIGHT = 0.1  # a how question, and the unit is a step
 LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
 
 _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
@@ -71,10 +76,13 @@ def question_type(question: str) -> QuestionType:
 
 
 def subject_of(question: str) -> str:
-    """What a what-is question asks about: "what is a transformer?" -> "transformer"."""
+    """What a what-is question asks about: "what is a transformer?" -> "transformer"; "what's a
+    neuron in a neural network" -> "neuron"."""
     text = " ".join(question.casefold().split()).strip(" ?!.")
     text = _SUBJECT.sub("", text, count=1)
-    return _SUBJECT_TAIL.sub("", text).strip(" ?!.\"'")
+    text = _SUBJECT_TAIL.sub("", text).strip(" ?!.\"'")
+    head = re.split(r" (?:in|with|for|of|on|when|that|used|from) ", text, maxsplit=1)[0]
+    return head if head else text
 
 
 class EmptyQuestion(UserError, ValueError):
@@ -163,6 +171,7 @@ class Answerer:
         question = " ".join(question.split())
         if not question:
             raise EmptyQuestion()
+        question = expand_abbreviations(question)
         retrieval = self.retriever.retrieve(question[:MAX_QUESTION_CHARS], k=8, mode=mode)
         results = retrieval.results
         if not results:
@@ -248,81 +257,79 @@ class Answerer:
         results: list[ScoredPassage],
         exclude: frozenset[str],
     ) -> list[_Choice]:
-        best = results[0]
-        first = self._from_slide(question, qtype, retrieval, best, results, exclude)
+        first = self._lead_choice(question, qtype, retrieval, results, exclude)
         if first is None:
             return []
         choices = [first]
-        for other in results[1:]:
-            if (
-                other.passage.slide != best.passage.slide
-                and other.score >= SECOND_SOURCE_RATIO * best.score
-                and other.dense >= best.dense - 0.03
-                and qtype in ("compare", "other", "why")
-            ):
-                second = self._from_slide(question, qtype, retrieval, other, results, exclude, max_sentences=2)
-                if second is not None:
-                    choices.append(second)
-                break
+        best = results[0]
+        if qtype == "compare":  # "X vs Y" may span two slides: the other one's best sentences
+            for other in results[1:]:
+                if (
+                    other.passage.slide != first.scored.passage.slide
+                    and other.score >= SECOND_SOURCE_RATIO * best.score
+                ):
+                    rest = [r for r in results if r.passage.slide == other.passage.slide]
+                    second = self._lead_choice(question, qtype, retrieval, rest, exclude, max_sentences=2)
+                    if second is not None:
+                        choices.append(second)
+                    break
         return choices
 
-    def _from_slide(
-        self,
-        question: str,
-        qtype: QuestionType,
-        retrieval: Retrieval,
-        best: ScoredPassage,
-        results: list[ScoredPassage],
-        exclude: frozenset[str],
-        max_sentences: int = MAX_SENTENCES,
+    def _faq_match(
+        self, qtype: QuestionType, results: list[ScoredPassage], subject_terms: set[str], exclude: frozenset[str]
     ) -> _Choice | None:
-        slide = best.passage.slide
-        subject = subject_of(question) if qtype == "what-is" else ""
-        subject_terms = set(terms(subject))
-        # An FAQ whose question means what was asked answers as it stands.
+        """An FAQ whose question means what was asked answers as it stands."""
         for scored in results[:3]:
             passage = scored.passage
             if (
-                passage.slide == slide
-                and passage.question
+                passage.question
                 and scored.question_score >= FAQ_MATCH
                 and (qtype != "what-is" or set(terms(_subject_or_question(passage.question))) == subject_terms)
             ):
                 units = [u for u in self.retriever.units[passage.id] if u.id not in exclude]
                 if units:
                     return _Choice(scored, units, faq=True)
-        # Candidates: this slide's passages among the results, and for a what-is question the
-        # slide's overview and key concepts, where definitions live.
-        candidates = {s.passage.id: s for s in results if s.passage.slide == slide}
-        if qtype == "what-is":
+        return None
+
+    def _lead_choice(
+        self,
+        question: str,
+        qtype: QuestionType,
+        retrieval: Retrieval,
+        results: list[ScoredPassage],
+        exclude: frozenset[str],
+        max_sentences: int = MAX_SENTENCES,
+    ) -> _Choice | None:
+        subject_terms = set(terms(subject_of(question))) if qtype == "what-is" else set()
+        faq = self._faq_match(qtype, results, subject_terms, exclude)
+        if faq is not None:
+            return faq
+        # Candidates: the best slides' passages among the results, and the sections where this kind
+        # of question is answered (definitions in the overview and key concepts, steps in How It Works).
+        top_score = results[0].score
+        slides = list(dict.fromkeys(r.passage.slide for r in results))[:CANDIDATE_SLIDES]
+        prior = {slide: max(r.score for r in results if r.passage.slide == slide) - top_score for slide in slides}
+        candidates = {s.passage.id: s for s in results if s.passage.slide in prior}
+        wanted = LEAD_SECTIONS if qtype == "what-is" else ("how it works",) if qtype == "how" else ()
+        for slide in slides:
+            best = next(r for r in results if r.passage.slide == slide)
             for passage in self._by_slide.get(slide, []):
-                if passage.section.casefold() in LEAD_SECTIONS and passage.id not in candidates:
+                if passage.section.casefold() in wanted and passage.id not in candidates:
                     candidates[passage.id] = ScoredPassage(passage, best.score, best.dense, 0.0, None, -1)
         query_terms = set(self.retriever.query_terms(question))
         ranked: list[tuple[float, ScoredPassage, Unit]] = []
         for scored in candidates.values():
             passage = scored.passage
             units = self.retriever.units.get(passage.id, [])
-            if not units:
-                continue
             cosines = self.retriever.unit_scores(passage.id, retrieval.vector)
             for unit, cosine in zip(units, cosines, strict=True):
-                if unit.id in exclude:
-                    continue
-                ranked.append(
-                    (self._unit_score(unit, float(cosine), passage, qtype, query_terms, subject_terms), scored, unit)
-                )
+                if unit.id not in exclude:
+                    score = self._unit_score(unit, float(cosine), passage, qtype, query_terms, subject_terms)
+                    ranked.append((score + SLIDE_PRIOR * prior[passage.slide], scored, unit))
         if not ranked:
             return None
-        ranked.sort(key=lambda item: -item[0])
-        _, scored, lead = ranked[0]
+        _, scored, lead = max(ranked, key=lambda item: item[0])
         units = self.retriever.units[scored.passage.id]
-        if qtype == "how" and any(u.kind == "step" for u in units) and lead.kind != "sentence":
-            return _Choice(scored, _whole_group(units, lead, exclude))
-        if qtype == "how" and scored.passage.section.casefold() == "how it works":
-            steps = [u for u in units if u.kind == "step" and u.id not in exclude]
-            if steps:
-                return _Choice(scored, steps[:MAX_LIST_ITEMS])
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude))
         return _Choice(scored, _sentences_from(units, lead, exclude, max_sentences))
@@ -340,18 +347,24 @@ class Answerer:
         score = cosine + TERM_WEIGHT * (len(query_terms & unit_terms) / len(query_terms) if query_terms else 0.0)
         section = passage.section.casefold()
         if qtype == "what-is":
+            if unit.kind != "sentence":
+                score -= 0.15  # a definition is a sentence, not a bullet or a step
             names_subject = bool(subject_terms) and subject_terms <= set(terms(unit.text))
             score += SUBJECT_WEIGHT * names_subject
-            if names_subject and _defines(unit.text) and section in LEAD_SECTIONS:
+            if names_subject and section in LEAD_SECTIONS and _defines(unit.text, subject_terms):
                 score += DEFINITION_WEIGHT
-            if section in ("example", "comparison", "applications"):
+            if section in ("example", "comparison", "applications", "how it works"):
                 score -= 0.1
         elif qtype == "example" and section == "example":
             score += DEFINITION_WEIGHT
+        elif qtype == "how" and unit.kind == "step":
+            score += STEP_WEIGHT
         elif qtype == "compare" and section == "comparison":
             score += 0.05
         if section == "example" and qtype != "example":
             score -= 0.05  # worked examples illustrate; they rarely answer
+        if section == "in plain words":
+            score -= 0.05  # the plain version is for "simpler"; the slide's own words come first
         return score
 
 
@@ -360,8 +373,12 @@ _DEFINES = re.compile(
 )
 
 
-def _defines(sentence: str) -> bool:
-    """Whether a sentence reads as a definition: "A token is…", "Embeddings are…"."""
+def _defines(sentence: str, subject_terms: set[str]) -> bool:
+    """Whether a sentence reads as a definition of the subject: it opens with the subject ("A GAN
+    trains…", "Backpropagation is…") or says what it is early on ("The transformer, …, is…")."""
+    opening = set(terms(" ".join(sentence.split()[:4])))
+    if subject_terms and subject_terms <= opening:
+        return True
     return bool(_DEFINES.match(sentence)) and not sentence.lower().startswith(("it ", "this ", "that ", "they "))
 
 

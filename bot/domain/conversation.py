@@ -138,51 +138,34 @@ def _pattern(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"^(?:" + "|".join(alternatives) + r")$")
 
 
-_POLITE = r"(?:\s+(?:please|pls|plz|now|bot|tutor|thanks))*"
-_SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "greeting",
-        _pattern(
-            r"(?:hi+|hey+|hello+|hiya|yo+|howdy|sup|what'?s up|good (?:morning|afternoon|evening)|greetings)(?: there)?(?: bot| tutor| everyone| all)?"
-        ),
-    ),
-    (
-        "thanks",
-        _pattern(
-            r"(?:thanks?(?: you)?|thx|ty|tysm|cheers|thank u|many thanks)(?: (?:so|very) much)?(?: a lot)?(?: for (?:the|your) (?:help|answer|explanation))?(?: bot| tutor)?"
-        ),
-    ),
-    (
-        "ack",
-        _pattern(
-            r"(?:ok(?:ay)?|k|kk|cool|nice|great|awesome|got it|gotcha|i see|makes sense|sure|alright|lol|lmao|haha+|wow|neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+)(?: thanks| cool| nice)?"
-        ),
-    ),
-    ("bye", _pattern(r"(?:bye|goodbye|see (?:you|ya)|later|good night|cya)(?: bot| tutor)?")),
-    (
-        "who",
-        _pattern(
-            r"(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person)|what(?:'s| is) your name|who made you"
-        ),
-    ),
-    (
-        "help",
-        _pattern(
-            r"(?:what can you do|help|how do (?:i|you) use (?:you|this|this bot)|what do you do|how does this (?:bot )?work|commands|what are your commands)"
-        ),
-    ),
-    (
-        "lost",
-        re.compile(
-            r"\b(?:i'?m lost|i am lost|where (?:do|should) i (?:start|begin)|how do i (?:start|begin)|i'?m new|i am new|from the beginning|i'?m confused where)\b"
-        ),
-    ),
-    ("empty", _pattern(r"[?!.…\s]*")),
-)
+_SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("greeting", r"^(?:hi+|hey+|heya|hello+|hiya|yo+|howdy|sup|what'?s up|good (?:morning|afternoon|evening)|greetings)"
+                     r"(?: there)?(?: bot| tutor| everyone| all| guys)?$"),
+        ("thanks", r"^(?:thanks?(?: you)?|thx|ty|tysm|cheers|thank u|many thanks|that helped|that was helpful|appreciate it)\b"),
+        ("ack", r"^(?:ok(?:ay)?|k|kk|cool|nice|great|awesome|got it|gotcha|i see|makes sense|sure|alright|lol|lmao|haha+|wow|"
+                r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting)(?: thanks| cool| nice| ok)?$"),
+        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya)(?: bot| tutor| later)?$"),
+        ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
+                r"what(?:'s| is) your name|who made you|is this a bot)$"),
+        ("help", r"^(?:what can you do|help|help me|how do (?:i|you) use (?:you|this|this bot)|what do you do|"
+                 r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?)$"),
+        ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should) i (?:start|begin)|how do i (?:start|begin)|i'?m new here|"
+                 r"i am new here|from the beginning|i'?m confused where)\b"),
+        ("empty", r"^[?!.…\s]*$"),
+    )
+)  # fmt: skip
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")
+# Asking for the bot's secrets or instructions: declined whatever else the message says.
+_SECRETS = re.compile(
+    r"\b(?:(?:your|the bot'?s?) (?:system prompt|prompt|instructions|rules|api key|token|password|secrets?|config(?:uration)?|\.?env)|"
+    r"discord_token|\.env\b|(?:print|reveal|show|leak|dump|repeat)\b.*\b(?:prompt|instructions|secrets?|token|env))"
+)
+SECRETS_TEXT = "I can't share that: I don't give out keys, settings or instructions. I only answer questions about the course slides."
 
 _GENERATE = re.compile(
-    r"^(?:can you |could you |please |pls )?(?:write|compose|generate|make|create|give me|draft)(?: me)?(?: an?| some)? "
+    r"^(?:can you |could you |please |pls )?(?:write|compose|generate|make|create|draft)(?: me)?(?: an?| some)? "
     r"(story|short story|poem|haiku|marketing copy|ad|advert|slogan|tagline|brainstorm|list of ideas|ideas|example)"
     r"(?: (?:about|on|for|of) (.+))?$"
 )
@@ -218,7 +201,8 @@ _FOLLOW_UP_OPENERS = re.compile(
 _NON_ENGLISH_WORDS = frozenset(
     """que qué es el la los las un una cómo como por porque para está son del qu est une des les est-ce
     c'est quoi comment pourquoi was ist wie warum der die das ein eine und nicht sind ist's cosa che
-    perché come sono il della""".split()
+    perché come sono il della le ce du au aux qu'est-ce est-ce bedeutet bei ki erklär erkläre
+    funktioniert qué cuál cuáles sirve significa""".split()
 )
 _ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
 
@@ -237,9 +221,11 @@ def looks_like_question(text: str) -> bool:
 
 
 def _smalltalk(folded: str) -> str | None:
-    bare = folded.strip(" !.,~")
+    bare = folded.strip(" !.,~?")
+    if len(bare.split()) > 8:
+        return None
     for name, pattern in _SMALLTALK:
-        if pattern.search(bare) if name == "lost" else pattern.match(bare):
+        if pattern.search(bare) and not (name == "thanks" and "?" in folded):
             return name
     if _EMOJI_ONLY.match(bare):
         return "ack"
@@ -260,7 +246,8 @@ def _request(folded: str) -> Request | None:
     ):
         return Request("next")
     if re.fullmatch(
-        r"(?:go (?:back )?to the |show me the |the )?(?:previous|prev|last)(?: slide| one| page)?|go back|back", bare
+        r"(?:go (?:back )?to the |show me the |the )?(?:previous|prev|last)(?: slide| one| page)?|go back|back|back one(?: slide)?|one slide back|(?:go )?back a slide",
+        bare,
     ):
         return Request("prev")
     if re.fullmatch(
@@ -343,6 +330,8 @@ class Tutoring:
         smalltalk = _smalltalk(folded)
         if smalltalk is not None:
             return self._smalltalk_reply(smalltalk)
+        if _SECRETS.search(folded):
+            return Reply("decline", SECRETS_TEXT)
         answerer = self.tutor.knowledge.answerer
         follow_up = self._follow_up(conversation, folded)
         if follow_up is not None:

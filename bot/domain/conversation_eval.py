@@ -64,6 +64,12 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[*_`>]", "", text).casefold().split()).strip(" .")
 
 
+def _same_sentence(expected: str, got: str) -> bool:
+    """Equal, or one holds the other (the two sentence splitters may cut a quotation differently)."""
+    shorter, longer = sorted((expected, got), key=len)
+    return expected == got or (len(shorter) >= 40 and shorter in longer)
+
+
 def first_sentence(reply: str) -> str:
     lines = [line for line in reply.strip().split("\n") if line.strip()]
     if lines and re.fullmatch(r"\*\*.+\*\*", lines[0].strip()):
@@ -92,7 +98,7 @@ def judge(turn: Turn, reply: Reply) -> Verdict:
     first_ok = True
     if turn.qtype == "what-is" and turn.first_sentences and turn.kind == "answer":
         first = _plain(first_sentence(reply.text))
-        first_ok = any(_plain(s) == first or _plain(s) in first for s in turn.first_sentences)
+        first_ok = any(_same_sentence(_plain(s), first) for s in turn.first_sentences)
     return Verdict(reply.kind == turn.kind, slide_ok, keyword_ok, first_ok)
 
 

@@ -9,6 +9,7 @@ import difflib
 import functools
 import logging
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
@@ -16,9 +17,10 @@ from typing import Literal
 import numpy as np
 
 from bot.domain.index import Hit, Passage, VectorIndex
-from bot.domain.text import stem, terms, words
+from bot.domain.text import STOPWORDS, stem, terms, words
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_SPELLED = re.compile(r"[A-Za-z]{4,}")
 
 # Questions are cut to this many characters before any model sees them: the embedding model reads
 # at most 256 word pieces (about 1,000 characters), so more only costs time.
@@ -111,6 +113,13 @@ class Retriever:
         """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
         return self._query_terms(question)
 
+    def spelled(self, question: str) -> str:
+        """The question with misspelt words put right for embedding: "hw does atension wrk" ->
+        "hw does attention wrk". The embedding model reads a misspelt word as unrelated pieces."""
+        return _SPELLED.sub(
+            lambda m: self.correct([m[0].casefold()])[0] if m[0].casefold() not in STOPWORDS else m[0], question
+        )
+
     def correct(self, query_words: list[str]) -> list[str]:
         """Map misspelt words to the deck's nearest word ("embedings" -> "embeddings")."""
         fixed = []
@@ -158,7 +167,7 @@ class Retriever:
         question = question[:MAX_QUESTION_CHARS]
         lexical = self.lexical_scores(question) if mode != "dense" else np.zeros(len(self.passages), np.float32)
         question_scores: dict[str, float] = {}
-        vector = self.embed(question) if mode != "bm25" else np.zeros(0, np.float32)
+        vector = self.embed(self.spelled(question)) if mode != "bm25" else np.zeros(0, np.float32)
         if mode == "bm25":
             dense, best = np.zeros(len(self.passages), np.float32), {}
             fused = lexical

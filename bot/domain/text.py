@@ -26,8 +26,25 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 # A sentence ends at . ! ? followed by a space and a capital, digit, quote or bracket; "e.g. the"
 # and "2.5 billion" do not end one.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”')]?\s+(?=[A-Z0-9\"“'(*])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”')]))\s+(?=[A-Z0-9\"“'(*])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "Dr.", "Mr.", "Ms.", "St.")
+
+
+# Short forms learners type that the deck spells out.
+_SHORT_FORMS = {
+    "genai": "generative ai", "gen ai": "generative ai", "llm": "large language model",
+    "llms": "large language models", "backprop": "backpropagation", "nn": "neural network", "nns": "neural networks",
+    "ml": "machine learning", "gd": "gradient descent", "sd": "stable diffusion",
+}  # fmt: skip
+_SHORT_FORM = re.compile(
+    r"(?<![\w-])(" + "|".join(map(re.escape, sorted(_SHORT_FORMS, key=len, reverse=True))) + r")(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def expand_abbreviations(text: str) -> str:
+    """ "whats genai" -> "whats generative ai": the deck's words for learners' short forms."""
+    return _SHORT_FORM.sub(lambda m: _SHORT_FORMS[m[1].casefold()], text)
 
 
 def words(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
