@@ -12,9 +12,9 @@ import time
 from _common import EVAL_SET, emit, floor_seconds, percentile_ms, scratch_settings
 
 from bot.domain.evaluation import load_questions
-from bot.domain.similarity import MAX_TEXT_CHARS, Similarity
-from bot.domain.tokenizers import TOKENIZER_NAMES, Tokenizers
-from bot.domain.tutor import Tutor
+from bot.domain.services import Services
+from bot.domain.similarity import MAX_TEXT_CHARS
+from bot.domain.tokenizers import TOKENIZER_NAMES
 
 TOKENIZE_RUNS = 30
 MAP_RUNS = 10
@@ -27,11 +27,9 @@ def timed(function, *args) -> float:
 
 
 def main() -> None:
-    settings = scratch_settings()
-    tutor, _ = Tutor.load(settings)
+    services = Services.load(scratch_settings())
+    tutor, similarity, tokenizers = services.tutor, services.similarity, services.tokenizers
     questions = [item.question for item in load_questions(EVAL_SET)]
-    similarity = Similarity(tutor)
-    tokenizers = Tokenizers(cache_dir=settings.models_dir)
     tokenizers.preload()
 
     # A long, mixed text: prose from the deck, with accents and emoji, cut to 2,000 characters.
@@ -63,6 +61,7 @@ def main() -> None:
     first_map_s = timed(similarity.map_png, [questions[0]])  # imports matplotlib, fits the map
     map_s = [timed(similarity.map_png, [question]) for question in questions[1 : MAP_RUNS + 1]]
     result.update({"map_first_ms": round(first_map_s * 1000, 1), "map_p50_ms": percentile_ms(map_s, 50)})
+    services.close()
     emit(result)
 
 

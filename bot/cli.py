@@ -42,6 +42,16 @@ def _load_tutor(settings: Settings):
     return tutor, report
 
 
+def _load_services(settings: Settings):
+    """The services the bot and the terminal use, built the same way (close them after use)."""
+    from bot.domain.services import Services
+
+    services = Services.load(settings, progress=_progress())  # logs a rebuilt index as a warning
+    for problem in services.tutor.knowledge.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    return services
+
+
 def _load_deck(settings: Settings):
     from bot.domain.loaders import load_deck
 
@@ -169,16 +179,22 @@ def cmd_tokenize(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
-    from bot.domain.similarity import EmptyText, Similarity
+    from bot.domain.similarity import EmptyText
 
     if not args.text.strip():
         raise UsageError(str(EmptyText()))
     if args.other is not None and not args.other.strip():
         raise UsageError(str(EmptyText("second text")))
-    tutor, _ = _load_tutor(settings)
-    similarity = Similarity(tutor)
+    services = _load_services(settings)
+    try:
+        return _print_similar(args, services.similarity)
+    finally:
+        services.close()
+
+
+def _print_similar(args: argparse.Namespace, similarity) -> int:
+    from pathlib import Path
+
     texts = [args.text] if args.other is None else [args.text, args.other]
     if args.other is not None:
         comparison = similarity.compare(args.text, args.other)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from bot.domain.errors import UserError
+from bot.domain.pipeline import build_pipeline
 from bot.domain.similarity import (
     BANDS,
     MAX_TEXT_CHARS,
     EmptyText,
     Similarity,
-    build_pipeline,
     prepare,
     reading,
 )

@@ -18,18 +18,9 @@ from discord.ext import commands
 
 from bot.client import TutorBot
 from bot.domain.errors import UserError
-from bot.domain.similarity import (
-    COSINE_EXPLANATION,
-    MAP_FILENAME,
-    MAX_TEXT_CHARS,
-    Comparison,
-    EmptyText,
-    Neighbour,
-    Pipeline,
-    Predict,
-    Similarity,
-    build_pipeline,
-)
+from bot.domain.latent_map import MAP_FILENAME
+from bot.domain.pipeline import Pipeline, Predict, build_pipeline
+from bot.domain.similarity import COSINE_EXPLANATION, MAX_TEXT_CHARS, Comparison, EmptyText, Neighbour, Similarity
 from bot.domain.text import shorten
 from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, TokenizerUnavailable, render_ansi
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
@@ -52,7 +43,7 @@ PREDICTION_TIMEOUT_S = 60.0
 class Teach(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
-        self.similarity = Similarity(bot.services.tutor)
+        self.similarity = bot.services.similarity
 
     # ------------------------------------------------------------------ /tokenize
 
