@@ -14,7 +14,10 @@ from bot.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
-SEED = ROOT.parent / "shared" / "seed" / "slide-13.txt"
+# The seed slide the deck was written from, copied into the repository so the tests do not
+# depend on anything outside it; SHARED_SEED is the original, where a checkout has it.
+SEED = ROOT / "tests" / "data" / "slide-13.txt"
+SHARED_SEED = ROOT.parent / "shared" / "seed" / "slide-13.txt"
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:

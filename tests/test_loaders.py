@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.loaders import CORE_SECTIONS, load_deck, parse_markdown, parse_plain_text, shape_problems
-from tests.conftest import SEED
+from tests.conftest import SEED, SHARED_SEED
 
 GOOD_MD = """---
 number: 3
@@ -45,6 +45,12 @@ def test_markdown_slide_sections_and_faq():
     assert "### Query" in slide.section("key concepts").text
     assert [p.q for p in slide.faq] == ["What is attention?", "Why does it matter?"]
     assert slide.faq[0].a == "A learned way to mix information across tokens."
+
+
+def test_seed_copy_matches_the_shared_seed():
+    if not SHARED_SEED.exists():
+        pytest.skip(f"{SHARED_SEED} is not there (a checkout without shared/)")
+    assert SEED.read_bytes() == SHARED_SEED.read_bytes()
 
 
 def test_seed_export_loads_as_one_slide_with_sections_and_faq():

@@ -26,10 +26,11 @@ LABELLED = ROOT / "tests" / "data" / "quiz_answers.jsonl"
 KNOWLEDGE = ROOT / "knowledge"
 GOLD = {"right": "right", "partly": "partly", "wrong": "not_yet", "offtopic": "not_yet"}
 
-# Measured by bench/quiz_judge.py with the default thresholds: 3-way 0.816, binary 0.933.
-# The floors sit a few answers below, so a regression in the judge or its defaults fails here.
-FLOOR_ACCURACY3 = 0.79
-FLOOR_BINARY = 0.91
+# bench/quiz_judge.py: in-sample (the defaults were chosen on this very set) 3-way 0.821, binary
+# 0.933; held out (two-fold cross-validation by slide) 0.749 and 0.911. The floors come from the
+# held-out figures, just below them: what the judge can claim on questions it was not tuned on.
+FLOOR_ACCURACY3 = 0.74
+FLOOR_BINARY = 0.90
 
 CONCEPTS = """Generative AI learns from data.
 ### Tokenization
