@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from bot.domain.conversation import Reply
 from bot.domain.deck import Slide
+
+_ACTION_HINTS = {"simpler": "“explain it simpler”", "example": "“give me an example”", "quiz": "“quiz me”"}
+
+
+def format_reply(reply: Reply) -> str:
+    """A tutor's reply as terminal text: the reply, then what the learner can say next."""
+    hints = [_ACTION_HINTS[action] for action in reply.actions if action in _ACTION_HINTS]
+    return f"{reply.text}\n(next: {', '.join(hints)}, or /reset for a new topic)" if hints else reply.text
 
 
 def format_slide(slide: Slide) -> str:

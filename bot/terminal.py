@@ -1,21 +1,25 @@
-"""The terminal session: the bot without Discord, for trying it out and for instructors offline.
+"""The terminal session (``python -m bot chat``): the bot without Discord, for trying it out and
+for instructors offline.
 
-The same services and the same stored places as the Discord bot and the command line: questions
-are answered from the slides, and ``/next``, ``/slide``, ``/quiz`` and the teaching commands work
-as they do on Discord.
+The same services, conversation layer and stored places as the Discord bot: messages go to
+``Tutoring.respond`` and the reply is rendered as text; ``/next``, ``/slide``, ``/quiz``, ``/reset``
+and the teaching commands work as they do on Discord. With ``--json``, each input line gives one
+JSON object.
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
+from bot.domain.conversation import Key, Reply, Request
 from bot.domain.errors import UserError
 from bot.domain.services import Services
-from bot.plain import format_slide
+from bot.plain import format_reply, format_slide
 from bot.settings import Settings
 
 LOCAL_SCOPE = "local"
@@ -31,12 +35,15 @@ def local_user() -> str:
 class TerminalSession:
     """Turns typed lines into replies. ``handle`` is pure text in, text out (easy to test)."""
 
-    def __init__(self, services: Services, user: str) -> None:
+    def __init__(self, services: Services, user: str, stream: bool = True) -> None:
         self.services = services
         self.user = user
+        self.stream = stream  # generated text goes to stdout as it comes (else it is returned)
+        self.key = Key(LOCAL_SCOPE, "terminal", user)
         self.pending_quiz = None  # the question waiting for the learner's answer
         self.commands: dict[str, tuple[Callable[[str], str], str]] = {
             "help": (self.help, "this list"),
+            "reset": (self.reset, "start a new conversation (forget the topic)"),
             "ask": (self.ask, "QUESTION: answer from the slides (plain text works too)"),
             "next": (lambda _: self.step(1), "the next slide"),
             "prev": (lambda _: self.step(-1), "the previous slide"),
@@ -54,21 +61,56 @@ class TerminalSession:
     # ------------------------------------------------------------------ dispatch
 
     def handle(self, line: str) -> str:
+        """The text to print for one typed line ("" for none)."""
+        reply = self.reply(line)
+        return reply.text if reply is not None else ""
+
+    def reply(self, line: str) -> Reply | None:
+        """One typed line in, one reply out (None for a blank line)."""
         line = line.strip()
         if not line:
-            return ""
+            return None
         try:
             if self.pending_quiz is not None and not line.startswith("/"):
-                return self.judge(line)
+                return Reply("command", self.judge(line))
             if not line.startswith("/"):
-                return self.ask(line)
+                return self.converse(line)
             name, _, rest = line[1:].partition(" ")
             entry = self.commands.get(name.lower())
             if entry is None:
-                return f"Unknown command /{name}. Type /help for the list."
-            return entry[0](rest.strip())
+                return Reply("error", f"Unknown command /{name}. Type /help for the list.")
+            return Reply("command", entry[0](rest.strip()))
         except UserError as error:
-            return str(error)
+            return Reply("error", str(error))
+
+    def converse(self, message: str) -> Reply:
+        reply = self.services.tutoring.respond(self.key, message)
+        if reply.request is not None:
+            shown = self.run_request(reply.request)
+            text = "\n\n".join(part for part in (reply.text, shown) if part)
+            return Reply(reply.kind, text, reply.sources, reply.confident, reply.actions, reply.request)
+        return Reply(reply.kind, format_reply(reply), reply.sources, reply.confident, reply.actions)
+
+    def run_request(self, request: Request) -> str:
+        """What a request in words ("quiz me", "go to slide 8") shows: the same as its command."""
+        if request.name == "slide":
+            return self.slide(request.argument)
+        if request.name == "tokenize":
+            return self.tokenize(f"all {request.argument}")
+        if request.name == "generate":
+            return self.generate(f"{request.kind} {request.argument}")
+        handler = {
+            "quiz": self.quiz,
+            "next": lambda _: self.step(1),
+            "prev": lambda _: self.step(-1),
+            "deck": self.deck,
+        }
+        return handler[request.name]("") if request.name in handler else ""
+
+    def reset(self, _: str = "") -> str:
+        self.pending_quiz = None
+        self.services.tutoring.reset(self.key)
+        return "New topic: ask me anything about the slides."
 
     def help(self, _: str = "") -> str:
         lines = ["Type a question, or one of these:"]
@@ -78,7 +120,7 @@ class TerminalSession:
     # ------------------------------------------------------------------ commands
 
     def ask(self, question: str) -> str:
-        return self.services.tutor.ask(question).text
+        return format_reply(self.converse(question))
 
     def step(self, offset: int) -> str:
         slide = self.services.places.step(self.services.deck, LOCAL_SCOPE, self.user, offset)
@@ -110,10 +152,12 @@ class TerminalSession:
         slide = self._current()
         return "\n".join(f"Q: {pair.q}\nA: {pair.a}\n" for pair in slide.faq) or "This slide has no FAQ."
 
-    def quiz(self, _: str = "") -> str:
+    def quiz(self, number: str = "") -> str:
+        """A question on slide ``number`` (the conversation's topic), else on the learner's place."""
         from bot.domain.quiz import pick_question
 
-        slide = self._current()
+        slide = self.services.deck.get(int(number)) if number.isdigit() else None
+        slide = slide or self._current()
         question = pick_question(slide)
         if question is None:
             raise UserError(f"Slide {slide.number} has nothing to quiz you on.")
@@ -122,8 +166,7 @@ class TerminalSession:
 
     def judge(self, answer: str) -> str:
         question, self.pending_quiz = self.pending_quiz, None
-        verdict = self.services.judge.judge(question, answer)
-        self.services.places.record_quiz(LOCAL_SCOPE, self.user, question.slide, verdict.verdict)
+        verdict = self.services.judge_and_record(LOCAL_SCOPE, self.user, question, answer)
         return (
             f"{verdict.feedback}\n"
             f"The slide's answer: {question.answer}\n"
@@ -182,13 +225,14 @@ class TerminalSession:
         request = build_request(kind, topic, slide_text=slide_text, max_new_tokens=service.max_new_tokens)
 
         try:
-            stats = stream_to_stdout(service, request)
+            stats, text = generate_text(service, request, echo=self.stream)
         except KeyboardInterrupt:
             return "\n(stopped)"
-        return (
-            f"\n— {stats.model} · {stats.tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "
+        footer = (
+            f"— {stats.model} · {stats.tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "
             "generated text, not course material"
         )
+        return f"\n{footer}" if self.stream else f"{text.strip()}\n{footer}"
 
     def predict(self, text: str) -> str:
         import asyncio
@@ -209,18 +253,29 @@ class TerminalSession:
         return f"Reloaded {report.slides} slides: {report.embedded} passages re-embedded, {report.deleted} removed."
 
 
-def stream_to_stdout(service, request):
-    """Run a generation, writing its text to standard output as it comes; returns its stats."""
+def generate_text(service, request, echo: bool):
+    """Run a generation; with ``echo``, its text goes to standard output as it comes. Returns its
+    stats and the text."""
     import asyncio
 
     from bot.domain.generation import Chunk
 
+    parts: list[str] = []
+
     def show(event: object) -> None:
         if isinstance(event, Chunk):
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
+            parts.append(event.text)
+            if echo:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
 
-    return asyncio.run(service.generate(request, on_event=show))
+    stats = asyncio.run(service.generate(request, on_event=show))
+    return stats, "".join(parts)
+
+
+def stream_to_stdout(service, request):
+    """Run a generation, writing its text to standard output as it comes; returns its stats."""
+    return generate_text(service, request, echo=True)[0]
 
 
 def lines_from(stream: TextIO, prompt: str, interactive: bool) -> Iterator[str]:
@@ -237,13 +292,14 @@ def lines_from(stream: TextIO, prompt: str, interactive: bool) -> Iterator[str]:
             yield line
 
 
-def run_terminal(settings: Settings, user: str | None = None) -> int:
-    interactive = sys.stdin.isatty()
+def run_terminal(settings: Settings, user: str | None = None, as_json: bool = False) -> int:
+    """The terminal session on standard input; with ``as_json``, one JSON object per input line."""
+    interactive = sys.stdin.isatty() and not as_json
     if settings.log_level == "INFO":
         logging.getLogger().setLevel(logging.WARNING)  # a learner at the prompt wants answers, not logs
     print("Loading the deck and models…", file=sys.stderr)
     services = Services.load(settings, progress=interactive)
-    session = TerminalSession(services, user or local_user())
+    session = TerminalSession(services, user or local_user(), stream=not as_json)
     print(
         f"Slide Tutor: {len(services.deck)} slides. Ask a question, or type /help. /quit to leave.",
         file=sys.stderr,
@@ -252,9 +308,13 @@ def run_terminal(settings: Settings, user: str | None = None) -> int:
         for line in lines_from(sys.stdin, "you> ", interactive):
             if line.strip().lower() in ("/quit", "/exit"):
                 break
-            reply = session.handle(line)
-            if reply:
-                print(reply + "\n", flush=True)
+            if as_json:
+                reply = session.reply(line) or session.converse(line)  # a blank line gets a reply too
+                print(json.dumps(reply.to_dict(line.strip()), ensure_ascii=False), flush=True)
+                continue
+            text = session.handle(line)
+            if text:
+                print(text + "\n", flush=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -83,7 +83,7 @@ def test_ingest_and_ask_from_standard_input(tutor):
         "HOW DOES TEMPERATURE AFFECT SAMPLING",
         "what's the best pizza topping?",
     ]
-    assert set(answers[0]) == {"question", "answer", "confident", "sources"}
+    assert set(answers[0]) == {"question", "answer", "kind", "confident", "sources"}
     assert answers[0]["confident"] and answers[0]["sources"][0]["slide"] == 12
     assert set(answers[0]["sources"][0]) == {"slide", "title", "section", "score"}
     assert answers[1]["sources"][0]["slide"] == 10

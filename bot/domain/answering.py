@@ -29,6 +29,9 @@ FAQ_MATCH = 0.8
 # A follow-up's own topic slide gets this much added to its score.
 FOCUS_BONUS = 0.08
 MAX_SENTENCES = 3
+# A specific (a word with a digit) the deck uses in at most this many passages, but not on the
+# slide that answers, makes the answer partial ("which GPU for a 70B model" answered from slide 21).
+RARE_PASSAGES = 2
 # Sentences are ranked across this many of the best slides; a slide's sentences lose
 # SLIDE_PRIOR x how far its best passage scored below the best one.
 CANDIDATE_SLIDES = 3
@@ -191,8 +194,10 @@ class Answerer:
             return Answer(question, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
+        missing = self.missing_terms(question, choices, rare_only=kind == "answer")
+        if kind == "answer" and missing:
+            kind = "partial"  # the question's most specific words are not on the slide used
         if kind == "partial":
-            missing = self.missing_terms(question, choices)
             parts.insert(0, "The slides cover part of that. Here is what they say:")
             parts.append(
                 f"They don't go into {missing}, so I won't guess about that."
@@ -230,8 +235,9 @@ class Answerer:
         coverage = self.retriever.coverage(question, [s.position for s in top])
         return self.rule.judge(max(s.dense for s in top), coverage)
 
-    def missing_terms(self, question: str, choices: list[_Choice]) -> str:
-        """The question's words that none of the slides used contain ("GPU", "70B")."""
+    def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
+        """The question's words that none of the slides used contain ("GPU", "70B"); with
+        ``rare_only``, only words the deck uses elsewhere, in at most RARE_PASSAGES passages."""
         known: set[str] = set()
         for choice in choices:
             for passage in self._by_slide.get(choice.scored.passage.slide, []):
@@ -243,6 +249,10 @@ class Answerer:
                 continue
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
                 continue
+            if rare_only and not (
+                any(c.isdigit() for c in folded) and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
+            ):
+                continue  # only specifics ("70B", "GPT-5") the deck uses elsewhere; not typos or slang
             missing.append(word)
         missing = list(dict.fromkeys(missing))[:3]
         return " and ".join([", ".join(missing[:-1]), missing[-1]]) if len(missing) > 1 else "".join(missing)
@@ -369,17 +379,18 @@ class Answerer:
 
 
 _DEFINES = re.compile(
-    r"^(?:[\w\"“”'()\-–, ]{0,80}?)\b(is|are|means|refers to|describes|was|lets|turns|stands for)\b", re.IGNORECASE
+    r"^(?:[\w\"“”'()\-–, ]{0,80}?)\b(is|are|means|refers to|describes|lets|turns|stands for|measures|trains|"
+    r"computes|generates|creates|produces|connects|builds|learns|predicts|maps|converts|takes|uses)\b",
+    re.IGNORECASE,
 )
 
 
 def _defines(sentence: str, subject_terms: set[str]) -> bool:
-    """Whether a sentence reads as a definition of the subject: it opens with the subject ("A GAN
-    trains…", "Backpropagation is…") or says what it is early on ("The transformer, …, is…")."""
-    opening = set(terms(" ".join(sentence.split()[:4])))
-    if subject_terms and subject_terms <= opening:
-        return True
-    return bool(_DEFINES.match(sentence)) and not sentence.lower().startswith(("it ", "this ", "that ", "they "))
+    """Whether a sentence reads as a definition of the subject: the subject comes first and a
+    defining verb soon after ("A GAN trains…", "Backpropagation is…", "The transformer, …, is…")."""
+    if sentence.lower().startswith(("it ", "this ", "that ", "they ")) or not _DEFINES.match(sentence):
+        return False
+    return not subject_terms or subject_terms <= set(terms(" ".join(sentence.split()[:6])))
 
 
 def _subject_or_question(question: str) -> str:

@@ -185,7 +185,7 @@ _KIND_WORDS = {
 }  # fmt: skip
 
 _SIMPLER = re.compile(
-    r"\b(?:simpler|simply|simple terms|plain (?:words|english)|eli5|like i'?m (?:5|five|10|ten|a kid|a child|12)|"
+    r"\b(?:simpler|simply|simple terms|plain (?:words|english)|eli5|like (?:i'?m|i am) (?:5|five|10|ten|a kid|a child|12|twelve)|"
     r"for a (?:kid|child|beginner)|dumb (?:it )?down|in simple|easier|don'?t (?:get|understand) it|too (?:hard|complicated))\b"
 )
 _EXAMPLE = re.compile(
@@ -326,6 +326,8 @@ class Tutoring:
         conversation = self.conversations.get(key)
         request = _request(folded)
         if request is not None:
+            if request.name == "quiz" and conversation.slide is not None:
+                request = Request("quiz", str(conversation.slide))  # on the topic under discussion
             return self._request_reply(key, request, text)
         smalltalk = _smalltalk(folded)
         if smalltalk is not None:
@@ -357,7 +359,7 @@ class Tutoring:
         if conversation.slide is None:
             return None
         answerer = self.tutor.knowledge.answerer
-        bare = folded.strip(" !.")
+        bare = folded.strip(" !.?")
         if _SIMPLER.search(bare) and len(bare.split()) <= 12:
             answer = answerer.section(conversation.slide, "In Plain Words", bare)
             return self._section_reply(conversation, answer)

@@ -13,15 +13,20 @@ import os
 import re
 import stat
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from bot.domain.deck import Deck, FaqPair, Section, Slide
 from bot.domain.text import shorten
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,33 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class DeckLimits:
+    """How much of a deck file is read. Instructors' files are untrusted: a file over a limit is a
+    :class:`Problem` like any broken file. The defaults are the settings' defaults."""
+
+    file_mb: float = 10.0  # MAX_DECK_FILE_MB: bytes on disk; for a pptx, also what its text parts unpack to
+    pages: int = 200  # MAX_PAGES_PER_FILE: PDF pages or PowerPoint slides in one file
+    slide_text_kb: int = 64  # MAX_SLIDE_TEXT_KB: text of one slide (a Markdown, text or HTML file is one)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeckLimits:
+        return cls(settings.max_deck_file_mb, settings.max_pages_per_file, settings.max_slide_text_kb)
+
+    @property
+    def file_bytes(self) -> int:
+        return int(self.file_mb * 1024 * 1024)
+
+    @property
+    def slide_chars(self) -> int:
+        return self.slide_text_kb * 1024
+
+
+DEFAULT_LIMITS = DeckLimits()
+MAX_SLIDE_NUMBER = 9999
+MAX_FRONT_MATTER_CHARS = 4096
+
+
 class MalformedFile(ValueError):
     """A file that cannot become slides; carries the line where the problem is, when known."""
 
@@ -75,6 +107,12 @@ def _reason(error: BaseException) -> str:
     return shorten(f"{type(error).__name__}: {error}", 200, flatten=True)
 
 
+def _check_text(text: str, limits: DeckLimits) -> str:
+    if len(text) > limits.slide_chars:
+        raise MalformedFile(f"text is {len(text) / 1024:.0f} KB, over MAX_SLIDE_TEXT_KB={limits.slide_text_kb}")
+    return text
+
+
 def _is_faq(heading: str) -> bool:
     return heading.strip().casefold() in FAQ_HEADINGS
 
@@ -85,13 +123,17 @@ MAX_FRONT_MATTER_DEPTH = 8
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` with bounded nesting: PyYAML composes nodes recursively, so front matter
-    nested 20,000 deep raised ``RecursionError``."""
+    """``yaml.SafeLoader`` without anchors or aliases (389 bytes of nested aliases expand to
+    gigabytes) and with bounded nesting (PyYAML composes nodes recursively, so front matter nested
+    20,000 deep raised ``RecursionError``)."""
 
     _depth = 0
 
     def compose_node(self, parent, index):
         event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 2
+            raise MalformedFile("front matter may not use YAML anchors or aliases ('&', '*')", line)
         if self._depth >= MAX_FRONT_MATTER_DEPTH:
             raise MalformedFile(
                 f"front matter is nested more than {MAX_FRONT_MATTER_DEPTH} levels deep", event.start_mark.line + 2
@@ -112,6 +154,8 @@ def parse_markdown(text: str, source: str) -> Slide:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
     except StopIteration:
         raise MalformedFile("front matter is not closed by a '---' line", 1) from None
+    if sum(len(line) + 1 for line in lines[1:end]) > MAX_FRONT_MATTER_CHARS:
+        raise MalformedFile(f"front matter is longer than {MAX_FRONT_MATTER_CHARS} characters", 2)
     try:
         meta = yaml.load("\n".join(lines[1:end]), Loader=_FrontMatterLoader) or {}
     except MalformedFile:
@@ -125,12 +169,16 @@ def parse_markdown(text: str, source: str) -> Slide:
     if not isinstance(meta, dict):
         raise MalformedFile("front matter must be 'key: value' lines", 2)
     number = meta.get("number")
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise MalformedFile(f"front matter 'number' must be a positive whole number, got {number!r}", 2)
-    title = str(meta.get("title") or "").strip()
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_SLIDE_NUMBER:
+        raise MalformedFile(
+            f"front matter 'number' must be a positive whole number up to {MAX_SLIDE_NUMBER}, "
+            f"got {shorten(repr(number), 40)}",
+            2,
+        )
+    title = _front_text(meta, "title")
     if not title:
         raise MalformedFile("front matter has no 'title'", 2)
-    subtitle = str(meta.get("subtitle") or "").strip()
+    subtitle = _front_text(meta, "subtitle")
 
     sections: list[Section] = []
     faq: list[FaqPair] = []
@@ -164,6 +212,13 @@ def parse_markdown(text: str, source: str) -> Slide:
     if not sections and not faq:
         raise MalformedFile("no '## ' sections")
     return Slide(number, title, subtitle, tuple(sections), tuple(faq), source)
+
+
+def _front_text(meta: dict, key: str) -> str:
+    value = meta.get(key)
+    if isinstance(value, (list, dict, set, tuple, bytes)):
+        raise MalformedFile(f"front matter '{key}' must be text, not a {type(value).__name__}", 2)
+    return str(value or "").strip()
 
 
 def _markdown_faq(body: list[str], first_line: int) -> list[FaqPair]:
@@ -377,39 +432,90 @@ class _HtmlSlideParser(HTMLParser):
         self._flush()
 
 
-def parse_html(text: str, source: str, default_number: int | None) -> Slide:
+def parse_html(text: str, source: str, default_number: int | None, limits: DeckLimits = DEFAULT_LIMITS) -> Slide:
     parser = _HtmlSlideParser()
     parser.feed(text)
     parser.close()
     number = parser.meta.get("slide-number")
     if number is not None and (digits := re.fullmatch(r"\s*(\d{1,4})\s*", number, re.ASCII)):
         default_number = int(digits.group(1))
-    return parse_plain_text("\n".join(parser.lines), source, default_number)
+    return parse_plain_text(_check_text("\n".join(parser.lines), limits), source, default_number)
 
 
 # --------------------------------------------------------------------------- PDF and PowerPoint
 
 
-def parse_pdf(data: bytes, source: str) -> list[Slide]:
+def parse_pdf(data: bytes, source: str, limits: DeckLimits = DEFAULT_LIMITS) -> list[Slide]:
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > limits.pages:
+            raise MalformedFile(f"has {len(reader.pages)} pages, over MAX_PAGES_PER_FILE={limits.pages}")
+        pages = []
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            if len(pages[-1]) > limits.slide_chars:  # stop reading at the first page over the limit
+                break
+    except MalformedFile:
+        raise
     except Exception as error:  # pypdf on a damaged file raises nearly anything (TypeError, LimitReachedError, ...)
         raise MalformedFile(f"not a readable PDF ({_reason(error)})") from None
-    return _slides_from_pages(pages, source, "page")
+    return _slides_from_pages(pages, source, "page", limits)
 
 
-def parse_pptx(data: bytes, source: str) -> list[Slide]:
+MAX_PACKAGE_PARTS = 10_000
+
+
+def _pptx_text_parts(data: bytes, limits: DeckLimits) -> bytes:
+    """The package with only its XML parts unpacked: python-pptx reads every part, and a 1 MB file
+    can hold a picture that unpacks to 1 GiB. Pictures, media and embedded files become empty
+    parts (only text is read), and the XML parts together may unpack to at most the file limit."""
+    budget = limits.file_bytes
+    too_big = f"its text parts unpack to more than MAX_DECK_FILE_MB={limits.file_mb:g} MB"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            members = package.infolist()
+            if len(members) > MAX_PACKAGE_PARTS:
+                raise MalformedFile(f"holds {len(members)} parts (at most {MAX_PACKAGE_PARTS})")
+            copy_buffer, seen = io.BytesIO(), set()
+            with zipfile.ZipFile(copy_buffer, "w") as copy:
+                for member in members:
+                    if member.is_dir() or member.filename in seen:
+                        continue
+                    seen.add(member.filename)
+                    if not member.filename.lower().endswith((".xml", ".rels")):
+                        copy.writestr(member.filename, b"")
+                        continue
+                    if member.file_size > budget:  # the declared size, checked before unpacking
+                        raise MalformedFile(too_big)
+                    with package.open(member) as part:
+                        blob = part.read(budget + 1)  # the declared size may lie
+                    if len(blob) > budget:
+                        raise MalformedFile(too_big)
+                    budget -= len(blob)
+                    copy.writestr(member.filename, blob)
+            return copy_buffer.getvalue()
+    except MalformedFile:
+        raise
+    except Exception as error:  # zipfile on a damaged archive: BadZipFile, EOFError, zlib.error, ...
+        raise MalformedFile(f"not a readable PowerPoint file ({_reason(error)})") from None
+
+
+def parse_pptx(data: bytes, source: str, limits: DeckLimits = DEFAULT_LIMITS) -> list[Slide]:
     from pptx import Presentation
 
+    package = _pptx_text_parts(data, limits)
     try:
-        presentation = Presentation(io.BytesIO(data))
-        pages = [_pptx_slide_text(slide) for slide in presentation.slides]
+        slides = list(Presentation(io.BytesIO(package)).slides)
+        if len(slides) > limits.pages:
+            raise MalformedFile(f"has {len(slides)} slides, over MAX_PAGES_PER_FILE={limits.pages}")
+        pages = [_pptx_slide_text(slide) for slide in slides]
+    except MalformedFile:
+        raise
     except Exception as error:  # python-pptx on a damaged package raises nearly anything
         raise MalformedFile(f"not a readable PowerPoint file ({_reason(error)})") from None
-    return _slides_from_pages(pages, source, "slide")
+    return _slides_from_pages(pages, source, "slide", limits)
 
 
 def _pptx_slide_text(slide) -> str:
@@ -422,12 +528,13 @@ def _pptx_slide_text(slide) -> str:
     return "\n".join(parts)
 
 
-def _slides_from_pages(pages: list[str], source: str, unit: str) -> list[Slide]:
+def _slides_from_pages(pages: list[str], source: str, unit: str, limits: DeckLimits) -> list[Slide]:
     slides = []
     for index, text in enumerate(pages, start=1):
         if not text.strip():
             continue  # blank pages (covers, dividers) carry nothing to teach
         try:
+            _check_text(text, limits)
             slides.append(parse_plain_text(text, f"{source}#{unit}={index}", default_number=index))
         except MalformedFile as error:
             raise MalformedFile(f"{unit} {index}: {error}") from None
@@ -460,15 +567,15 @@ def _decode(data: bytes) -> str:
         raise MalformedFile(f"not UTF-8 text (byte {error.start})") from None
 
 
-# Each loader gets the file's bytes, its source name and the slide number its name gives, if any.
-LOADERS: dict[str, Callable[[bytes, str, int | None], list[Slide]]] = {
-    ".md": lambda data, source, number: [parse_markdown(_decode(data), source)],
-    ".markdown": lambda data, source, number: [parse_markdown(_decode(data), source)],
-    ".txt": lambda data, source, number: [parse_plain_text(_decode(data), source, number)],
-    ".html": lambda data, source, number: [parse_html(_decode(data), source, number)],
-    ".htm": lambda data, source, number: [parse_html(_decode(data), source, number)],
-    ".pdf": lambda data, source, number: parse_pdf(data, source),
-    ".pptx": lambda data, source, number: parse_pptx(data, source),
+# Each loader gets the file's bytes, its source name, the slide number its name gives (if any) and the limits.
+LOADERS: dict[str, Callable[[bytes, str, int | None, DeckLimits], list[Slide]]] = {
+    ".md": lambda data, source, number, limits: [parse_markdown(_check_text(_decode(data), limits), source)],
+    ".markdown": lambda data, source, number, limits: [parse_markdown(_check_text(_decode(data), limits), source)],
+    ".txt": lambda data, source, number, limits: [parse_plain_text(_check_text(_decode(data), limits), source, number)],
+    ".html": lambda data, source, number, limits: [parse_html(_decode(data), source, number, limits)],
+    ".htm": lambda data, source, number, limits: [parse_html(_decode(data), source, number, limits)],
+    ".pdf": lambda data, source, number, limits: parse_pdf(data, source, limits),
+    ".pptx": lambda data, source, number, limits: parse_pptx(data, source, limits),
 }
 
 
@@ -510,25 +617,34 @@ def deck_files(folder: Path) -> list[Path]:
     return _scan(folder)[0]
 
 
-def _read_bytes(path: Path, root: Path) -> bytes:
-    """The file's bytes, read only if it (links followed) is a regular file inside ``root``."""
+def _read_bytes(path: Path, root: Path, limits: DeckLimits = DEFAULT_LIMITS) -> bytes:
+    """The file's bytes, read only if it (links followed) is a regular file inside ``root`` and
+    no bigger than the limit."""
     resolved = _resolve_inside(path, root)
     # O_NOFOLLOW: a link swapped in after the check is refused, not followed.
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     with os.fdopen(os.open(resolved, flags), "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise MalformedFile("is not a regular file; not read")
-        return file.read()
+        size = info.st_size
+        if size <= limits.file_bytes:
+            data = file.read(limits.file_bytes + 1)  # it may have grown since fstat
+            size = len(data)
+        if size > limits.file_bytes:
+            raise MalformedFile(f"is {size / 2**20:.1f} MB, over MAX_DECK_FILE_MB={limits.file_mb:g}; not read")
+        return data
 
 
-def load_file(path: Path, folder: Path) -> list[Slide]:
+def load_file(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> list[Slide]:
     source = _safe_name(path.relative_to(folder).as_posix())
-    data = _read_bytes(path, folder.resolve())
-    return LOADERS[path.suffix.lower()](data, source, _number_from_name(path))
+    data = _read_bytes(path, folder.resolve(), limits)
+    return LOADERS[path.suffix.lower()](data, source, _number_from_name(path), limits)
 
 
-def load_deck(folder: Path) -> LoadResult:
-    """Load every slide file in ``folder``; malformed files are reported and skipped.
+def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
+    """Load every slide file in ``folder``; malformed files, and files over ``limits``, are reported
+    and skipped. Pass ``DeckLimits.from_settings(settings)`` to apply the configured limits.
 
     Two files claiming the same slide number: the first by file name wins, the other is reported.
     """
@@ -539,7 +655,7 @@ def load_deck(folder: Path) -> LoadResult:
     for path in files:
         name = _safe_name(path.relative_to(folder).as_posix())
         try:
-            loaded = load_file(path, folder)
+            loaded = load_file(path, folder, limits)
         except MalformedFile as error:
             problems.append(Problem(name, error.line, str(error)))
             continue

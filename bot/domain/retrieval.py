@@ -95,6 +95,10 @@ class Retriever:
             return np.zeros(len(self.units.get(passage_id, [])), dtype=np.float32)
         return vectors @ vector
 
+    def document_frequency(self, term: str) -> int:
+        """In how many passages a stemmed term occurs."""
+        return self._document_frequency.get(term, 0)
+
     def _idf(self, term: str) -> float:
         # A term the deck never uses weighs as much as the rarest one: it is what the question is about.
         return math.log(1 + len(self.passages) / (self._document_frequency.get(term, 0) + 0.5))

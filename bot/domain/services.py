@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.domain.conversation import Tutoring
 from bot.domain.places import PlaceStore
-from bot.domain.quiz import QuizJudge
+from bot.domain.quiz import QuizJudge, QuizQuestion, Verdict
 from bot.domain.similarity import Similarity
 from bot.domain.tokenizers import Tokenizers
 from bot.domain.tutor import Tutor
@@ -60,6 +60,12 @@ class Services:
     @property
     def deck(self):
         return self.tutor.deck
+
+    def judge_and_record(self, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
+        """Judge a learner's quiz answer and keep the score (blocking: the embedding model, SQLite)."""
+        verdict = self.judge.judge(question, answer)
+        self.places.record_quiz(scope, user, question.slide, verdict.verdict)
+        return verdict
 
     def generation(self) -> GenerationService:
         """The generation service, built from the settings on first call (loads the model: blocking,

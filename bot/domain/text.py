@@ -27,7 +27,7 @@ _STEMMER = snowballstemmer.stemmer("english")
 # A sentence ends at . ! ? followed by a space and a capital, digit, quote or bracket; "e.g. the"
 # and "2.5 billion" do not end one.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”')]))\s+(?=[A-Z0-9\"“'(*])")
-_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", "approx.", "Dr.", "Mr.", "Ms.", "St.")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.", " v.", "approx.", "Dr.", "Mr.", "Ms.", "St.")
 
 
 # Short forms learners type that the deck spells out.

@@ -20,7 +20,14 @@ from ._predict import (
     render_prediction_png,
     sampling_view,
 )
-from ._prompts import KINDS, SYSTEM_PROMPT, build_messages, build_request, looks_like_course_question
+from ._prompts import (
+    KINDS,
+    MAX_TOPIC_CHARS,
+    SYSTEM_PROMPT,
+    build_messages,
+    build_request,
+    looks_like_course_question,
+)
 from ._service import GenerationService
 from ._types import (
     BackendError,
@@ -45,6 +52,7 @@ from ._types import (
 __all__ = [
     "DEFAULT_TEMPERATURES",
     "KINDS",
+    "MAX_TOPIC_CHARS",
     "SYSTEM_PROMPT",
     "BackendError",
     "ChatMessage",
