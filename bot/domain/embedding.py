@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 import numpy as np
@@ -11,10 +10,6 @@ import numpy as np
 from bot.settings import DEFAULT_EMBEDDING_MODEL
 
 log = logging.getLogger(__name__)
-
-# Models come from installed packages; a hub download would hang or fail offline.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def resolve_embedding_model(name: str) -> str:

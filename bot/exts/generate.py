@@ -27,6 +27,7 @@ from bot.domain.errors import UserError
 from bot.domain.generation import (
     DEFAULT_TEMPERATURES,
     KINDS,
+    MAX_TOPIC_CHARS,
     Chunk,
     Finished,
     GenerationRequest,
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 EDIT_INTERVAL_S = 1.0  # at most one edit of a streaming reply per second (Discord's rate limits)
 MIN_LENGTH, MAX_LENGTH = 20, 400  # new tokens a learner may ask for
-MAX_TOPIC_CHARS = 300
 MAX_PREDICT_CHARS = 500
 PREDICT_TOP_K = 8
 PNG_NAME = "next-token.png"

