@@ -47,6 +47,11 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Deck files are untrusted: a file over a limit is skipped and reported (bot.domain.loaders.DeckLimits).
+    max_deck_file_mb: float = Field(default=10.0, gt=0)
+    max_pages_per_file: int = Field(default=200, ge=1)
+    max_slide_text_kb: int = Field(default=64, ge=1)
+
     @field_validator("discord_token", "openai_api_key", "chroma_host", "sync_guild_id", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+from pathlib import Path
 
 import pytest
 
@@ -180,33 +182,37 @@ def test_mutated_pdfs_never_escape_the_loader(tmp_path):
         assert len(result.deck) + len(result.problems) >= 1, case
 
 
-def test_front_matter_nested_20000_deep_is_a_problem_not_a_recursion_error(tmp_path):
+def test_front_matter_nested_deep_is_a_problem_not_a_recursion_error(tmp_path):
     write(tmp_path, "30-good.md", slide_md(30))
-    write(
-        tmp_path,
-        "31-deep.md",
-        "---\nnumber: 31\ntitle: T\nx: " + "[" * 20_000 + "]" * 20_000 + "\n---\n## Overview\nx\n",
-    )
+    deep = "[" * 1500 + "]" * 1500  # past Python's recursion limit in PyYAML's composer, within the size limit
+    write(tmp_path, "31-deep.md", f"---\nnumber: 31\ntitle: T\nx: {deep}\n---\n## Overview\nx\n")
     write(tmp_path, "32-blocks.md", "---\nnumber: 32\ntitle: T\nx:\n  " + "- " * 50 + "a\n---\n")
+    deeper = "[" * 20_000 + "]" * 20_000
+    write(tmp_path, "33-deeper.md", f"---\nnumber: 33\ntitle: T\nx: {deeper}\n---\n## Overview\nx\n")
     result = load_deck(tmp_path)
     assert result.deck.numbers == [30]
     problems = {p.file: (p.line, p.message) for p in result.problems}
     assert problems["31-deep.md"] == (4, "front matter is nested more than 8 levels deep")
     assert "nested more than 8 levels deep" in problems["32-blocks.md"][1]
+    assert problems["33-deeper.md"] == (2, "front matter is longer than 4096 characters")
 
 
 @pytest.mark.parametrize(
     ("front", "message"),
     [
-        ("number: " + "7" * 5000, "front matter has a value that cannot be read"),
-        ("number: 1\ndate: 2024-13-45", "front matter has a value that cannot be read"),
+        ("number: 1\ntitle: T\ndate: 2024-13-45", "front matter has a value that cannot be read (ValueError: "),
+        ("number: " + "7" * 4000 + "\ntitle: T", "front matter 'number' must be a positive whole number up to 9999"),
+        ("number: " + "7" * 5000 + "\ntitle: T", "front matter is longer than 4096 characters"),
+        ("number: 1\ntitle: [a, b]", "front matter 'title' must be text, not a list"),
+        ("number: 1\ntitle: T\nsubtitle: {a: b}", "front matter 'subtitle' must be text, not a dict"),
     ],
 )
-def test_front_matter_values_python_cannot_build_are_problems(tmp_path, front, message):
-    write(tmp_path, "40-odd.md", f"---\n{front}\ntitle: T\n---\n## Overview\nx\n")
+def test_front_matter_values_that_cannot_make_a_slide_are_problems(tmp_path, front, message):
+    write(tmp_path, "40-odd.md", f"---\n{front}\n---\n## Overview\nx\n")
     result = load_deck(tmp_path)
     assert len(result.deck) == 0 and result.problems[0].file == "40-odd.md"
     assert result.problems[0].message.startswith(message)
+    assert len(result.problems[0].message) < 300
 
 
 def test_an_html_slide_number_in_odd_digits_is_ignored_not_a_crash(tmp_path):
@@ -218,7 +224,7 @@ def test_an_html_slide_number_in_odd_digits_is_ignored_not_a_crash(tmp_path):
 def test_any_unexpected_error_in_a_loader_is_a_problem_and_the_rest_loads(tmp_path, monkeypatch):
     from bot.domain import loaders
 
-    def broken(data, source, number):
+    def broken(data, source, number, limits):
         raise AttributeError("'NoneType' object has no attribute 'text'")
 
     monkeypatch.setitem(loaders.LOADERS, ".htm", broken)
@@ -257,3 +263,201 @@ def test_a_file_name_that_is_not_utf8_gets_a_safe_source_name_that_chroma_stores
     passages = passages_from_deck(result.deck)
     report = index.ingest(passages, lambda texts: np.ones((len(texts), 384), dtype=np.float32), len(result.deck))
     assert report.embedded >= len(passages)
+
+
+# --------------------------------------------------------------------------- limits
+
+ALIAS_BOMB = """---
+number: 9
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+title: *i
+---
+## Overview
+Boom.
+"""
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_in_a_memory_capped_process(tmp_path):
+    """9**9 strings if expanded: the check runs in a child capped at 1 GiB and 60 s, so a
+    regression fails the test instead of taking the machine down."""
+    import resource
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    write(tmp_path, "09-bomb.md", ALIAS_BOMB)
+    write(tmp_path, "30-good.md", slide_md(30))
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    code = (
+        "import sys; from pathlib import Path; from bot.domain.loaders import load_deck\n"
+        "result = load_deck(Path(sys.argv[1])); print(result.deck.numbers, [str(p) for p in result.problems])"
+    )
+    started = time.monotonic()
+    child = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=cap_memory,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert time.monotonic() - started < 30
+    assert child.stdout.strip() == (
+        "[30] [\"09-bomb.md:3: front matter may not use YAML anchors or aliases ('&', '*')\"]"
+    )
+
+
+def test_anchors_and_aliases_are_refused_with_their_line(tmp_path):
+    write(tmp_path, "05-alias.md", "---\nnumber: 5\nname: &n Attention\ntitle: *n\n---\n## Overview\nx\n")
+    write(tmp_path, "06-merge.md", "---\nnumber: 6\ntitle: T\nbase: {a: 1}\nmore:\n  <<: *base\n---\n## Overview\nx\n")
+    result = load_deck(tmp_path)
+    assert len(result.deck) == 0
+    assert [(p.file, p.line) for p in result.problems] == [("05-alias.md", 3), ("06-merge.md", 6)]
+    assert all("anchors or aliases" in p.message for p in result.problems)
+
+
+def test_a_file_over_the_size_limit_is_not_read(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    write(tmp_path, "30-good.md", slide_md(30))
+    with open(tmp_path / "31-huge.md", "wb") as file:
+        file.truncate(50 * 1024 * 1024)  # 50 MB on paper, no disk used: never read, so never parsed
+    write(tmp_path, "32-big.md", slide_md(32) + "Filler text.\n" * 100_000)  # 1.3 MB
+    result = load_deck(tmp_path, DeckLimits(file_mb=1))
+    assert result.deck.numbers == [30]
+    assert [str(p) for p in result.problems] == [
+        "31-huge.md: is 50.0 MB, over MAX_DECK_FILE_MB=1; not read",
+        "32-big.md: is 1.2 MB, over MAX_DECK_FILE_MB=1; not read",
+    ]
+
+
+def test_a_slide_with_too_much_text_is_a_problem_in_every_format(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    long = "Filler text that goes on. " * 100  # 2.6 KB
+    write(tmp_path, "30-good.md", slide_md(30))
+    write(tmp_path, "31-long.md", slide_md(31) + long)
+    write(tmp_path, "32-long.txt", f"Long – Slide 32\nSubtitle\nOverview\n{long}\n")
+    write(tmp_path, "33-long.html", f"<h1>Long</h1><p>Overview</p><p>{long}</p>")
+    (tmp_path / "lecture.pdf").write_bytes(make_pdf([["Short", "Overview", "Fine."], ["Long", "Overview", long]]))
+    result = load_deck(tmp_path, DeckLimits(slide_text_kb=2))
+    assert result.deck.numbers == [30]
+    assert {p.file: p.message for p in result.problems} == {
+        "31-long.md": "text is 3 KB, over MAX_SLIDE_TEXT_KB=2",
+        "32-long.txt": "text is 3 KB, over MAX_SLIDE_TEXT_KB=2",
+        "33-long.html": "text is 3 KB, over MAX_SLIDE_TEXT_KB=2",
+        "lecture.pdf": "page 2: text is 3 KB, over MAX_SLIDE_TEXT_KB=2",
+    }
+    assert load_deck(tmp_path).problems == [], "the defaults allow all of them"
+
+
+def make_pptx(path: Path, count: int, picture: bytes | None = None) -> Path:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    for number in range(1, count + 1):
+        slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+        slide.shapes.title.text = f"Topic {number} – Slide {number}"
+        slide.placeholders[1].text_frame.text = f"Overview\nWhat topic {number} is about."
+        if picture is not None:
+            slide.shapes.add_picture(io.BytesIO(picture), Inches(1), Inches(1))
+    presentation.save(path)
+    return path
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b"")
+    )
+
+
+def inflate_member(path: Path, name: str, size: int) -> None:
+    """Rewrite the package with ``name`` replaced by ``size`` bytes of zeros (deflated to ~size/1000)."""
+    import zipfile
+
+    original = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(original)) as old, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            if info.filename != name:
+                new.writestr(info, old.read(info.filename))
+                continue
+            with new.open(name, "w") as member:
+                block = bytes(1 << 20)
+                for _ in range(size >> 20):
+                    member.write(block)
+
+
+def test_a_pptx_picture_that_unpacks_to_128_mib_is_never_unpacked(tmp_path):
+    import tracemalloc
+
+    path = make_pptx(tmp_path / "course.pptx", 2, picture=tiny_png())
+    inflate_member(path, "ppt/media/image1.png", 128 << 20)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        result = load_deck(tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.problems == []
+    assert [(s.number, s.title) for s in result.deck] == [(1, "Topic 1"), (2, "Topic 2")]
+    assert peak < 32 << 20, f"peak {peak >> 20} MiB: the picture was unpacked"
+
+
+def test_a_pptx_whose_text_parts_unpack_past_the_limit_is_refused_before_unpacking(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    path = make_pptx(tmp_path / "course.pptx", 1)
+    inflate_member(path, "ppt/slides/slide1.xml", 64 << 20)
+    result = load_deck(tmp_path, DeckLimits(file_mb=8))
+    assert [str(p) for p in result.problems] == [
+        "course.pptx: its text parts unpack to more than MAX_DECK_FILE_MB=8 MB"
+    ]
+
+
+def test_pages_per_file_are_limited(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    (tmp_path / "lecture.pdf").write_bytes(make_pdf([["Topic", "Overview", f"Page {n}."] for n in range(5)]))
+    make_pptx(tmp_path / "course.pptx", 4)
+    result = load_deck(tmp_path, DeckLimits(pages=3))
+    assert len(result.deck) == 0
+    assert {p.file: p.message for p in result.problems} == {
+        "course.pptx": "has 4 slides, over MAX_PAGES_PER_FILE=3",
+        "lecture.pdf": "has 5 pages, over MAX_PAGES_PER_FILE=3",
+    }
+
+
+def test_limits_are_settings_with_the_same_defaults(monkeypatch):
+    from bot.domain.loaders import DeckLimits
+    from bot.settings import Settings
+
+    assert DeckLimits.from_settings(Settings(_env_file=None)) == DeckLimits()
+    monkeypatch.setenv("MAX_DECK_FILE_MB", "2.5")
+    monkeypatch.setenv("MAX_PAGES_PER_FILE", "20")
+    monkeypatch.setenv("MAX_SLIDE_TEXT_KB", "16")
+    limits = DeckLimits.from_settings(Settings(_env_file=None))
+    assert limits == DeckLimits(file_mb=2.5, pages=20, slide_text_kb=16)
+    assert limits.file_bytes == 2_621_440 and limits.slide_chars == 16_384
