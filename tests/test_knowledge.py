@@ -114,13 +114,17 @@ def test_slide_13_carries_every_fact_section_and_faq_of_the_seed():
 def evaluation(tutor):
     from bot.domain.evaluation import Evaluation, load_questions
 
-    questions = load_questions(ROOT / "tests" / "eval" / "questions.jsonl")
+    # Floors sit on the test half; the decline rule and the fusion were tuned on the other half.
+    questions = load_questions(ROOT / "tests" / "eval" / "questions.jsonl", split="test")
     return Evaluation(tutor.knowledge.answerer.retriever, questions)
 
 
-def test_evaluation_set_is_big_and_spread_over_every_slide(evaluation):
-    covered = [q for q in evaluation.questions if q.slide is not None]
-    off_topic = [q for q in evaluation.questions if q.slide is None]
+def test_evaluation_set_is_big_and_spread_over_every_slide():
+    from bot.domain.evaluation import load_questions
+
+    questions = load_questions(ROOT / "tests" / "eval" / "questions.jsonl")
+    covered = [q for q in questions if q.slide is not None]
+    off_topic = [q for q in questions if q.slide is None]
     assert len(covered) >= 100 and len(off_topic) >= 30
     assert {q.slide for q in covered} == set(range(1, 23))
 

@@ -250,7 +250,8 @@ class Answerer:
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
                 continue
             if rare_only and not (
-                any(c.isdigit() for c in folded) and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
+                any(c.isdigit() for c in folded)
+                and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
             ):
                 continue  # only specifics ("70B", "GPT-5") the deck uses elsewhere; not typos or slang
             missing.append(word)
@@ -388,8 +389,11 @@ _DEFINES = re.compile(
 def _defines(sentence: str, subject_terms: set[str]) -> bool:
     """Whether a sentence reads as a definition of the subject: the subject comes first and a
     defining verb soon after ("A GAN trains…", "Backpropagation is…", "The transformer, …, is…")."""
-    if sentence.lower().startswith(("it ", "this ", "that ", "they ")) or not _DEFINES.match(sentence):
+    match = _DEFINES.match(sentence)
+    if match is None or sentence.lower().startswith(("it ", "this ", "that ", "they ")):
         return False
+    if sentence[match.end() :].lstrip().lower().startswith("like "):
+        return False  # "RAG is like an open-book exam" is a comparison, not a definition
     return not subject_terms or subject_terms <= set(terms(" ".join(sentence.split()[:6])))
 
 

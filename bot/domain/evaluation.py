@@ -23,14 +23,16 @@ class EvalQuestion:
     slide: int | None  # the gold slide; None for a question the deck does not cover
 
 
-def load_questions(path: Path) -> list[EvalQuestion]:
+def load_questions(path: Path, split: str | None = None) -> list[EvalQuestion]:
+    """The labelled questions; with ``split`` ("tune" or "test"), only that half."""
     questions = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            questions.append(EvalQuestion(row["question"], row["slide"]))
+            if split is None or row.get("split") == split:
+                questions.append(EvalQuestion(row["question"], row["slide"]))
         except (json.JSONDecodeError, KeyError) as error:
             raise ValueError(f"{path.name}:{number}: {error}") from None
     return questions
