@@ -285,18 +285,15 @@ Boom.
 """
 
 
-def test_a_yaml_alias_bomb_is_refused_at_once_in_a_memory_capped_process(tmp_path):
-    """9**9 strings if expanded: the check runs in a child capped at 1 GiB and 60 s, so a
-    regression fails the test instead of taking the machine down."""
+def load_in_a_capped_child(folder: Path, seconds: int = 60) -> tuple[str, float]:
+    """``load_deck(folder)`` in a child process capped at 1 GiB and ``seconds``, so a regression
+    fails the test instead of taking the machine down. Returns what it printed, and the time."""
     import resource
     import subprocess
     import sys
     import time
 
     from tests.conftest import ROOT
-
-    write(tmp_path, "09-bomb.md", ALIAS_BOMB)
-    write(tmp_path, "30-good.md", slide_md(30))
 
     def cap_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
@@ -307,18 +304,23 @@ def test_a_yaml_alias_bomb_is_refused_at_once_in_a_memory_capped_process(tmp_pat
     )
     started = time.monotonic()
     child = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
+        [sys.executable, "-c", code, str(folder)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=seconds,
         preexec_fn=cap_memory,
     )
     assert child.returncode == 0, child.stderr[-2000:]
-    assert time.monotonic() - started < 30
-    assert child.stdout.strip() == (
-        "[30] [\"09-bomb.md:3: front matter may not use YAML anchors or aliases ('&', '*')\"]"
-    )
+    return child.stdout.strip(), time.monotonic() - started
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_in_a_memory_capped_process(tmp_path):
+    write(tmp_path, "09-bomb.md", ALIAS_BOMB)  # 9**9 strings if expanded
+    write(tmp_path, "30-good.md", slide_md(30))
+    printed, seconds = load_in_a_capped_child(tmp_path)
+    assert seconds < 30
+    assert printed == "[30] [\"09-bomb.md:3: front matter may not use YAML anchors or aliases ('&', '*')\"]"
 
 
 def test_anchors_and_aliases_are_refused_with_their_line(tmp_path):
@@ -461,3 +463,37 @@ def test_limits_are_settings_with_the_same_defaults(monkeypatch):
     limits = DeckLimits.from_settings(Settings(_env_file=None))
     assert limits == DeckLimits(file_mb=2.5, pages=20, slide_text_kb=16)
     assert limits.file_bytes == 2_621_440 and limits.slide_chars == 16_384
+
+
+def test_html_with_tags_that_never_close_parses_in_linear_time(tmp_path):
+    """Python's HTMLParser took a minute on 40 KB of '<a <a <a'; each file here is 60 KB."""
+    page = "<h1>Patterns</h1><p>Overview</p><p>Text.</p>"
+    for number, pattern in enumerate(["<a ", "<!--", "</", "<!", "<?", "<a x='"], start=41):
+        write(tmp_path, f"{number}-x.html", page + pattern * (60_000 // len(pattern)))
+    printed, seconds = load_in_a_capped_child(tmp_path, seconds=30)
+    assert seconds < 15, printed
+    assert printed.startswith("[41, 42, 43, 44, 45, 46] ")
+
+
+def test_html_comments_are_dropped_and_a_lone_less_than_is_text(tmp_path):
+    write(
+        tmp_path,
+        "41-x.html",
+        "<h1>Compare</h1><p>Overview</p><p>a < b, and b > c.</p><!-- <p>draft, not shown</p> --><p>Shown.</p>",
+    )
+    write(tmp_path, "42-y.html", "<h1>Open</h1><p>Overview</p><p>Before.</p><!-- <p>never closed</p>")
+    result = load_deck(tmp_path)
+    assert result.problems == []
+    assert result.deck.get(41).section("Overview").text == "a < b, and b > c.\nShown."
+    assert result.deck.get(42).section("Overview").text == "Before."
+
+
+def test_html_markup_is_limited_to_16_times_the_slide_text(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    styled = '<p style="color: red; font-weight: bold; margin: 0 auto">Text.</p>' * 300
+    html = write(tmp_path, "41-x.html", f"<h1>Styled</h1><p>Overview</p>{styled}").read_text(encoding="utf-8")
+    assert 16 * 1024 < len(html) < 32 * 1024  # markup over 16 × 1 KB, text (1.8 KB) under 2 KB
+    assert load_deck(tmp_path, DeckLimits(slide_text_kb=2)).problems == []
+    result = load_deck(tmp_path, DeckLimits(slide_text_kb=1))
+    assert [str(p) for p in result.problems] == ["41-x.html: markup is 19 KB, over 16 × MAX_SLIDE_TEXT_KB=1"]

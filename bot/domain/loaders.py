@@ -432,9 +432,32 @@ class _HtmlSlideParser(HTMLParser):
         self._flush()
 
 
+# Markup may be this many times a slide's text limit (inline styles, attributes).
+HTML_MARKUP_FACTOR = 16
+_TAG_WITHOUT_END = re.compile(r"<(?![^<>]*>)")
+
+
+def _defuse_markup(text: str) -> str:
+    """HTML that Python's ``HTMLParser`` reads in linear time. On a '<' that never closes it slows
+    down far faster than the input grows (10 KB of ``<a <a <a`` took 3 s, 40 KB a minute), so whole
+    comments are dropped (an unclosed one runs to the end, as in browsers) and a '<' with another
+    '<' before any '>' is text ("a < b")."""
+    kept, at = [], 0
+    while (start := text.find("<!--", at)) != -1:
+        kept.append(text[at:start])
+        end = text.find("-->", start + 4)
+        at = len(text) if end == -1 else end + 3
+    kept.append(text[at:])
+    return _TAG_WITHOUT_END.sub("&lt;", "".join(kept))
+
+
 def parse_html(text: str, source: str, default_number: int | None, limits: DeckLimits = DEFAULT_LIMITS) -> Slide:
+    if len(text) > limits.slide_chars * HTML_MARKUP_FACTOR:
+        raise MalformedFile(
+            f"markup is {len(text) / 1024:.0f} KB, over {HTML_MARKUP_FACTOR} × MAX_SLIDE_TEXT_KB={limits.slide_text_kb}"
+        )
     parser = _HtmlSlideParser()
-    parser.feed(text)
+    parser.feed(_defuse_markup(text))
     parser.close()
     number = parser.meta.get("slide-number")
     if number is not None and (digits := re.fullmatch(r"\s*(\d{1,4})\s*", number, re.ASCII)):
