@@ -497,3 +497,34 @@ def test_html_markup_is_limited_to_16_times_the_slide_text(tmp_path):
     assert load_deck(tmp_path, DeckLimits(slide_text_kb=2)).problems == []
     result = load_deck(tmp_path, DeckLimits(slide_text_kb=1))
     assert [str(p) for p in result.problems] == ["41-x.html: markup is 19 KB, over 16 × MAX_SLIDE_TEXT_KB=1"]
+
+
+# --------------------------------------------------------------------------- duplicate numbers
+
+
+def test_a_stray_file_claiming_a_slide_number_does_not_replace_the_real_slide(tmp_path):
+    write(tmp_path, "00-anything.md", slide_md(7, "Impostor"))
+    write(tmp_path, "07-real.md", slide_md(7, "Real"))
+    result = load_deck(tmp_path)
+    assert result.deck.get(7).title == "Real"
+    assert [str(p) for p in result.problems] == [
+        "00-anything.md: slide 7 is defined twice: kept 07-real.md (its file name starts with 7), skipped 00-anything.md"
+    ]
+
+
+def test_when_no_file_name_decides_the_first_by_file_name_is_kept_and_both_are_named(tmp_path):
+    write(tmp_path, "a.md", slide_md(5, "First"))
+    write(tmp_path, "b.md", slide_md(5, "Second"))
+    write(tmp_path, "07-one.md", slide_md(7, "One"))
+    write(tmp_path, "07-two.md", slide_md(7, "Two"))
+    (tmp_path / "lecture.pdf").write_bytes(
+        make_pdf([["Cover - Slide 9", "Overview", "x."], ["Again - Slide 9", "Overview", "y."]])
+    )
+    result = load_deck(tmp_path)
+    assert [(s.number, s.title) for s in result.deck] == [(5, "First"), (7, "One"), (9, "Cover")]
+    assert sorted(str(p) for p in result.problems) == [
+        "07-two.md: slide 7 is defined twice: kept 07-one.md (it comes first by file name), skipped 07-two.md",
+        "b.md: slide 5 is defined twice: kept a.md (it comes first by file name), skipped b.md",
+        "lecture.pdf: slide 9 is defined twice: kept lecture.pdf#page=1 (it comes first by file name), "
+        "skipped lecture.pdf#page=2",
+    ]

@@ -232,9 +232,12 @@ def test_non_utf8_and_duplicate_numbers_reported(tmp_path):
     write(tmp_path, "03-b.md", GOOD_MD)  # also slide 3
     result = load_deck(tmp_path)
     assert result.deck.numbers == [3]
+    assert result.deck.get(3).source == "03-b.md", "the file whose name starts with the number"
     messages = {p.file: p.message for p in result.problems}
     assert "not UTF-8" in messages["01-latin.md"]
-    assert messages["03-b.md"] == "slide 3 is already defined by 02-a.md"
+    assert (
+        messages["02-a.md"] == "slide 3 is defined twice: kept 03-b.md (its file name starts with 3), skipped 02-a.md"
+    )
 
 
 def test_odd_unicode_is_kept_readable(tmp_path):

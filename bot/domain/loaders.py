@@ -669,11 +669,11 @@ def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
     """Load every slide file in ``folder``; malformed files, and files over ``limits``, are reported
     and skipped. Pass ``DeckLimits.from_settings(settings)`` to apply the configured limits.
 
-    Two files claiming the same slide number: the first by file name wins, the other is reported.
+    Two files claiming the same slide number: see :func:`_keep_one`; each skipped one is reported.
     """
     if not folder.is_dir():
         return LoadResult(Deck(()), [Problem(str(folder), None, "knowledge folder does not exist")])
-    slides: dict[int, Slide] = {}
+    claims: dict[int, list[tuple[Slide, str]]] = {}
     files, problems = _scan(folder)
     for path in files:
         name = _safe_name(path.relative_to(folder).as_posix())
@@ -690,14 +690,27 @@ def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
             problems.append(Problem(name, None, f"cannot be loaded ({_reason(error)})"))
             continue
         for slide in loaded:
-            if slide.number in slides:
-                other = slides[slide.number].source
-                problems.append(Problem(name, None, f"slide {slide.number} is already defined by {other}"))
-                continue
-            slides[slide.number] = slide
+            claims.setdefault(slide.number, []).append((slide, name))
+    slides = [_keep_one(number, claimed, problems) for number, claimed in claims.items()]
     for problem in problems:
         log.warning("skipped: %s", problem)
-    return LoadResult(Deck(tuple(slides.values())), problems)
+    return LoadResult(Deck(tuple(slides)), problems)
+
+
+def _keep_one(number: int, claimed: list[tuple[Slide, str]], problems: list[Problem]) -> Slide:
+    """Of the slides claiming ``number`` (in file-name order), keep the first whose file name starts
+    with the number (``07-attention.md`` is slide 7, whatever ``00-notes.md`` says), else the first;
+    every other one is a problem naming both files."""
+    named = [slide for slide, name in claimed if _number_from_name(Path(name)) == number]
+    kept = named[0] if named else claimed[0][0]
+    for slide, name in claimed:
+        if slide is kept:
+            continue
+        why = f"its file name starts with {number}" if named and slide not in named else "it comes first by file name"
+        problems.append(
+            Problem(name, None, f"slide {number} is defined twice: kept {kept.source} ({why}), skipped {slide.source}")
+        )
+    return kept
 
 
 def shape_problems(slides: Iterable[Slide], sections: Iterable[str] = REQUIRED_SECTIONS) -> list[Problem]:
