@@ -692,6 +692,9 @@ def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
         for slide in loaded:
             claims.setdefault(slide.number, []).append((slide, name))
     slides = [_keep_one(number, claimed, problems) for number, claimed in claims.items()]
+    if not slides:
+        why = "every slide file in it has a problem" if files else "it has no slide files (md, txt, html, pdf, pptx)"
+        problems.append(Problem(str(folder), None, f"the knowledge folder gives no slides: {why}"))
     for problem in problems:
         log.warning("skipped: %s", problem)
     return LoadResult(Deck(tuple(slides)), problems)
