@@ -532,3 +532,23 @@ def test_when_no_file_name_decides_the_first_by_file_name_is_kept_and_both_are_n
         "lecture.pdf: slide 9 is defined twice: kept lecture.pdf#page=1 (it comes first by file name), "
         "skipped lecture.pdf#page=2",
     ]
+
+
+# --------------------------------------------------------------------------- an empty deck
+
+
+def test_an_empty_knowledge_folder_is_an_empty_deck_with_a_clear_problem(tmp_path):
+    (tmp_path / "README.md").write_text("notes, not a slide\n", encoding="utf-8")
+    result = load_deck(tmp_path)
+    assert len(result.deck) == 0 and result.deck.numbers == []
+    assert [str(p) for p in result.problems] == [
+        f"{tmp_path}: the knowledge folder gives no slides: it has no slide files (md, txt, html, pdf, pptx)"
+    ]
+
+
+def test_a_folder_where_every_file_is_broken_says_so_after_the_files(tmp_path):
+    write(tmp_path, "01-a.md", "no front matter\n")
+    result = load_deck(tmp_path)
+    assert len(result.deck) == 0
+    assert [p.file for p in result.problems] == ["01-a.md", str(tmp_path)]
+    assert result.problems[-1].message == "the knowledge folder gives no slides: every slide file in it has a problem"
