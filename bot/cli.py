@@ -150,14 +150,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tokenize(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.ansi import render_ansi
     from bot.domain.similarity import EmptyText
-    from bot.domain.tokenizers import (
-        TOKENIZER_NAMES,
-        Tokenizers,
-        TokenizerUnavailable,
-        render_ansi,
-        tokenize_command,
-    )
+    from bot.domain.tokenizers import TOKENIZER_NAMES, Tokenizers, TokenizerUnavailable, tokenize_command
 
     if not args.text.strip():
         raise UsageError(str(EmptyText()))
@@ -336,6 +331,14 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal import run_terminal
+
+    if args.user is not None and not args.user.strip():
+        raise UsageError("--user must not be empty")
+    return run_terminal(settings, args.user and args.user.strip(), as_json=args.json)
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.discord_token is None:
         from bot.terminal import run_terminal
@@ -467,6 +470,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also chart them at a low, neutral and high temperature and write the PNG there",
     )
+    p = command(
+        "chat",
+        cmd_chat,
+        "Talk to the tutor in the terminal: questions, follow-ups, small talk and /commands "
+        "(with --json: one JSON object per input line: message, reply, kind, confident, sources).",
+    )
+    p.add_argument("--user", metavar="NAME", help="who is talking (default: your login name); keeps your slide place")
+    p.epilog = "Type /help in the session for its commands, /reset for a new topic, /quit to leave."
     command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)
     p = command("sync", cmd_sync, "Register the slash commands with Discord (once, or after adding commands).", False)
     p.add_argument("--guild", type=int, help="sync to this server only (shows at once); default: globally")

@@ -62,6 +62,10 @@ class TutorBot(commands.Bot):
         log.info("synced %d commands %s", len(synced), f"to guild {guild_id}" if guild_id else "globally")
         return synced
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: questions are the cogs' listeners' business. (The default would parse
+        "@bot what is…" as the command "what" and log CommandNotFound for every question.)"""
+
     async def on_ready(self) -> None:
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
 

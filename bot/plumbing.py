@@ -1,17 +1,17 @@
 """Discord plumbing below the client and the cogs: sending within Discord's limits, the one error
-path, off-loop calls. Imports nothing of the bot above it."""
+path, cooldowns, off-loop calls. Imports nothing of the bot above it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import discord
 from discord import app_commands
+from discord.ext import commands
 
 from bot.domain.errors import UserError
 
@@ -34,7 +34,9 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     text = text.strip()
     while len(text) > limit:
         window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        cut = window.rfind("\n\n")  # a paragraph break, unless it would leave a short message
+        if cut < limit // 2:
+            cut = window.rfind("\n")
         if cut < limit // 2:
             cut = window.rfind(" ")
         if cut < limit // 2:
@@ -46,22 +48,31 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return chunks or ["(nothing to show)"]
 
 
-class Cooldown:
-    """Per-user cooldown: ``retry_after`` says how long a user must still wait (0 when free)."""
+def question_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """For ``app_commands.checks.dynamic_cooldown`` on commands that cost (models, retrieval): one
+    use per ``QUESTION_COOLDOWN_S`` per learner; none when it is 0."""
+    return _cooldown(interaction.client.settings.question_cooldown_s)  # type: ignore[attr-defined]
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._last: dict[int, float] = {}
 
-    def retry_after(self, user_id: int) -> float:
-        now = time.monotonic()
-        waited = now - self._last.get(user_id, -1e9)
-        if waited < self.seconds:
-            return self.seconds - waited
-        self._last[user_id] = now
-        if len(self._last) > 10_000:  # forget users who have long cooled down
-            self._last = {uid: t for uid, t in self._last.items() if now - t < self.seconds}
-        return 0.0
+def generation_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
+    """As ``question_cooldown``, for ``/generate`` (``GENERATION_COOLDOWN_S``)."""
+    return _cooldown(interaction.client.settings.generation_cooldown_s)  # type: ignore[attr-defined]
+
+
+def _cooldown(seconds: float) -> app_commands.Cooldown | None:
+    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+
+
+def per_user_cooldown(seconds: float) -> commands.CooldownMapping | None:
+    """One use per ``seconds`` per user, for what arrives as messages (keyed by user id); None
+    when ``seconds`` is 0. Used as ``mapping.get_bucket(user_id).update_rate_limit()``."""
+    if seconds <= 0:
+        return None
+    return commands.CooldownMapping.from_cooldown(1, seconds, _user_id)
+
+
+def _user_id(user_id: int) -> int:
+    return user_id
 
 
 def cooldown_message(seconds: float) -> str:

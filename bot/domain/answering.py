@@ -42,6 +42,7 @@ MAX_LIST_ITEMS = 8
 TERM_WEIGHT = 0.25  # share of the question's terms the sentence contains
 DEFINITION_WEIGHT = 0.2  # a what-is question, and the sentence says what its subject is
 SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
+HEADING_WEIGHT = 0.1  # ... and opens the key concept headed with that subject
 STEP_WEIGHT = 0.1  # a how question, and the unit is a step
 LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
 
@@ -182,7 +183,7 @@ class Answerer:
                 question, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
         verdict = self.judge(question, results)
-        if focus is not None and verdict != "answer" and results[0].passage.slide == focus:
+        if focus is not None and verdict == "partial" and results[0].passage.slide == focus:
             verdict = "answer"  # a follow-up about the slide under discussion
         if verdict == "decline":
             return Answer(question, DECLINE_TEXT, False, kind="decline")
@@ -362,8 +363,10 @@ class Answerer:
                 score -= 0.15  # a definition is a sentence, not a bullet or a step
             names_subject = bool(subject_terms) and subject_terms <= set(terms(unit.text))
             score += SUBJECT_WEIGHT * names_subject
-            if names_subject and section in LEAD_SECTIONS and _defines(unit.text, subject_terms):
-                score += DEFINITION_WEIGHT
+            if names_subject and section in LEAD_SECTIONS:
+                score += DEFINITION_WEIGHT * _definition_strength(unit.text, subject_terms)
+            if subject_terms and set(terms(unit.heading)) == subject_terms and unit.group_position == 0:
+                score += HEADING_WEIGHT  # the first sentence under "### Self-attention" defines it
             if section in ("example", "comparison", "applications", "how it works"):
                 score -= 0.1
         elif qtype == "example" and section == "example":
@@ -372,6 +375,8 @@ class Answerer:
             score += STEP_WEIGHT
         elif qtype == "compare" and section == "comparison":
             score += 0.05
+        elif qtype == "why" and unit.kind != "sentence":
+            score -= 0.1  # a reason is a sentence, not a bullet
         if section == "example" and qtype != "example":
             score -= 0.05  # worked examples illustrate; they rarely answer
         if section == "in plain words":
@@ -386,15 +391,23 @@ _DEFINES = re.compile(
 )
 
 
-def _defines(sentence: str, subject_terms: set[str]) -> bool:
-    """Whether a sentence reads as a definition of the subject: the subject comes first and a
-    defining verb soon after ("A GAN trains…", "Backpropagation is…", "The transformer, …, is…")."""
+def _definition_strength(sentence: str, subject_terms: set[str]) -> float:
+    """1 when the sentence's own subject is the thing asked about and a defining verb follows ("A
+    GAN trains…", "Backpropagation is…", "The transformer, introduced in 2017, is…"); 0.5 when it
+    defines something else near the start ("Each token is then…"); 0 otherwise."""
     match = _DEFINES.match(sentence)
     if match is None or sentence.lower().startswith(("it ", "this ", "that ", "they ")):
-        return False
+        return 0.0
     if sentence[match.end() :].lstrip().lower().startswith("like "):
-        return False  # "RAG is like an open-book exam" is a comparison, not a definition
-    return not subject_terms or subject_terms <= set(terms(" ".join(sentence.split()[:6])))
+        return 0.0  # "RAG is like an open-book exam" is a comparison, not a definition
+    before_verb = sentence[: match.start(1)].split(",")[0]
+    opening = set(terms(before_verb)) - _DETERMINER_TERMS
+    if subject_terms and subject_terms <= opening and len(opening - subject_terms) <= 1:
+        return 1.0
+    return 0.5 if subject_terms <= set(terms(" ".join(sentence.split()[:6]))) else 0.0
+
+
+_DETERMINER_TERMS = frozenset(terms("each every one two any such many most modern"))
 
 
 def _subject_or_question(question: str) -> str:

@@ -188,8 +188,11 @@ _SIMPLER = re.compile(
     r"\b(?:simpler|simply|simple terms|plain (?:words|english)|eli5|like (?:i'?m|i am) (?:5|five|10|ten|a kid|a child|12|twelve)|"
     r"for a (?:kid|child|beginner)|dumb (?:it )?down|in simple|easier|don'?t (?:get|understand) it|too (?:hard|complicated))\b"
 )
-_EXAMPLE = re.compile(
-    r"^(?:can you |could you |please )?(?:give|show|got|have you got|any)?(?: me)?(?: an?| some)? ?(?:example|examples|e\.g\.?|real[- ]world example)s?(?: of (?:it|that|this|them))?(?: please)?$|^for example\??$|^like what\??$|^such as\??$"
+_EXAMPLE = re.compile(r"\b(?:examples?|e\.g|like what|such as|instance)\b")
+# Words that may come with "example" in a request for one ("one concrete example please").
+_EXAMPLE_FILLER = frozenset(
+    "give show got any one concrete real world simple good quick actual exactly like an some me us please "
+    "example examples eg instance such for of it that this them those these you could can".split()
 )
 _MORE = re.compile(
     r"^(?:tell me more|more|go on|continue|keep going|and\??|what else|anything else|more please|more details|elaborate|expand on (?:that|it)|say more)(?: about (?:it|that|this))?(?: please)?$"
@@ -350,6 +353,10 @@ class Tutoring:
             note = ENGLISH_NOTE
         else:
             answer = answerer.answer(text)
+            if answer.kind == "decline" and conversation.slide is not None and len(words(text)) <= 3:
+                # "is lower better?" after "what is perplexity": short, and only makes sense on the topic
+                on_topic = answerer.answer(f"{text} {conversation.subject}", focus=conversation.slide)
+                answer = on_topic if on_topic.kind != "decline" else answer
         self._remember(conversation, text, answer)
         return Reply.from_answer(answer, note)
 
@@ -363,7 +370,7 @@ class Tutoring:
         if _SIMPLER.search(bare) and len(bare.split()) <= 12:
             answer = answerer.section(conversation.slide, "In Plain Words", bare)
             return self._section_reply(conversation, answer)
-        if _EXAMPLE.match(bare):
+        if _EXAMPLE.search(bare) and set(re.findall(r"[a-z]+", bare)) <= _EXAMPLE_FILLER | {"what", "e", "g"}:
             answer = answerer.section(conversation.slide, "Example", bare)
             return self._section_reply(conversation, answer)
         if _MORE.match(bare):
@@ -445,5 +452,13 @@ class Tutoring:
         return Reply("command", lead or "", request=request)
 
 
+_FOREIGN_WHAT_IS = re.compile(
+    r"qu'?est[- ]ce|c'est quoi|qu[ée] es|qu[ée] significa|was (?:ist|sind|bedeutet)|cos'?è|che cos"
+)
+
+
 def _drop_foreign_words(text: str) -> str:
-    return " ".join(w for w in re.findall(r"[\w'’-]+", text) if w.casefold() not in _NON_ENGLISH_WORDS) or text
+    """What retrieval can use of a question in another language: its content words (often the
+    technical terms: "RAG", "token"), as a what-is question when it asked what something is."""
+    kept = " ".join(w for w in re.findall(r"[\w'’-]+", text) if w.casefold() not in _NON_ENGLISH_WORDS) or text
+    return f"what is {kept}" if _FOREIGN_WHAT_IS.search(text.casefold()) else kept

@@ -108,6 +108,7 @@ class Unit:
     text: str
     heading: str  # the ``###`` sub-heading it sits under ("" if none)
     group: int  # units with the same group form one paragraph, list or sub-headed block
+    group_position: int = 0  # place within its group (0: the group's first unit)
 
     def embed_text(self, title: str) -> str:
         context = self.heading or title
@@ -136,7 +137,10 @@ def split_units(passage_id: str, text: str) -> list[Unit]:
         previous = kind
         pieces = [_ITEM_LINE.sub("", stripped, count=1)] if kind != "sentence" else sentences(stripped)
         for piece in pieces:
-            units.append(Unit(f"{passage_id}~u{len(units)}", passage_id, len(units), kind, piece, heading, group))
+            in_group = sum(1 for u in units if u.group == group)
+            units.append(
+                Unit(f"{passage_id}~u{len(units)}", passage_id, len(units), kind, piece, heading, group, in_group)
+            )
     return units
 
 

@@ -22,7 +22,11 @@ class Admin(commands.Cog):
             colour=COLOUR,
             description=(
                 "I tutor you through the Generative-AI slide deck. Ask a question in an answer channel, "
-                "mention me, or DM me: I answer from the slides and say which ones I used.\n\n"
+                "mention me, reply to me, or DM me: I answer from the slides and say which ones I used.\n\n"
+                "Then say *give me an example*, *explain it simpler* or *why?* (or press the buttons under "
+                "my answer) to carry on, or *new topic* to start afresh. You can also ask in words for "
+                "*quiz me*, *next slide*, *go to slide 8*, *show me the deck* or "
+                '*how is "hello" tokenized?*\n\n'
                 "If the slides don't cover something, I say so instead of guessing."
             ),
         )

@@ -1,139 +1,369 @@
-"""Questions: in answer channels, on mention, in DMs and in the bot's threads; and ``/ask``."""
+"""Conversation: questions in answer channels, on mention, in DMs, in replies to the bot and in the
+threads it answers in; and ``/ask``.
+
+Every message goes to the domain's ``Tutoring.respond`` and this cog only renders the ``Reply``:
+its text (split within Discord's limit, nobody pinged), a Slide N button per cited slide, and the
+actions it offers (Simpler, Example, Quiz me) with a New topic button. A feature asked for in words
+(``reply.request``: "quiz me", "next slide", "tokenize 'hello'"…) is run with the same code as its
+slash command, the reply's text leading it.
+
+Who is talking to the bot. In an answer channel (and its threads) a question or request is
+answered even when not addressed; other chatter between learners ("lol same") is left alone.
+Small talk ("thanks!") is answered when addressed to the bot: a mention, a Discord reply to one of
+its messages, a DM, or a thread it answers in.
+
+Cooldowns (``QUESTION_COOLDOWN_S``). Slash commands that cost use discord.py's
+``app_commands.checks.dynamic_cooldown`` and the bot's one error path; questions sent as messages
+use ``commands.CooldownMapping`` per learner: one answer per window, at most one "slow down"
+notice per window (spam is never amplified), and small talk, cheap, has its own window and never
+gets a notice.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
 import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import escape_markdown, escape_mentions
 
 from bot.client import TutorBot
-from bot.domain.answering import Answer
+from bot.domain import conversation
+from bot.domain.conversation import Key, Reply, Tutoring, clean_message, looks_like_question
 from bot.domain.errors import UserError
-from bot.exts._render import slide_embed
-from bot.plumbing import NO_MENTIONS, Cooldown, cooldown_message, off_loop, report_error, send_ephemeral, send_in_parts
+from bot.domain.text import shorten
+from bot.exts.generate import Generate
+from bot.exts.slides import QuizButton, Slides, place_scope, slide_buttons
+from bot.exts.teach import tokenized
+from bot.plumbing import (
+    NO_MENTIONS,
+    cooldown_message,
+    off_loop,
+    per_user_cooldown,
+    question_cooldown,
+    report_error,
+    send_ephemeral,
+    send_in_parts,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_SLIDE_BUTTONS = 5
+MAX_THREADS = 10_000  # threads remembered as "the bot answers here" (the least recently used go)
+MAX_ECHO_CHARS = 300
+APOLOGY = "Sorry, I couldn't answer that just now; please try again in a moment."
+NEW_TOPIC = "New topic: ask me anything about the slides."
+# The follow-ups under an answer: what the button says to the tutor, and the slide section it quotes.
+FOLLOW_UPS = {
+    "simpler": ("explain it simpler", "In Plain Words"),
+    "example": ("give me an example", "Example"),
+}
+FOLLOW_UP_LABELS = {"simpler": ("Simpler", "🪶"), "example": ("Example", "💡")}
+
+Send = Callable[..., Awaitable[discord.Message]]
+CogT = TypeVar("CogT", bound=commands.Cog)
 
 
-class ShowSlideButton(discord.ui.DynamicItem[discord.ui.Button], template=r"slide:show:(?P<number>\d{1,4})"):
-    """A button under an answer that shows one cited slide to whoever presses it.
+# --------------------------------------------------------------------------- who is asking
 
-    Dynamic items are matched by custom id, so the buttons keep working after a restart.
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asked, and where: the conversation's key and the learner's place in the deck."""
+
+    user: discord.abc.User
+    guild_id: int | None
+    channel_id: int | None
+
+    @classmethod
+    def of_message(cls, message: discord.Message) -> Asker:
+        return cls(message.author, message.guild.id if message.guild else None, message.channel.id)
+
+    @classmethod
+    def of_interaction(cls, interaction: discord.Interaction) -> Asker:
+        return cls(interaction.user, interaction.guild_id, interaction.channel_id)
+
+    @property
+    def key(self) -> Key:
+        return Key(str(self.guild_id) if self.guild_id else "dm", str(self.channel_id or 0), str(self.user.id))
+
+    @property
+    def scope(self) -> str:
+        return place_scope(self.guild_id)
+
+    @property
+    def learner(self) -> str:
+        return str(self.user.id)
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether ``Tutoring.respond`` answers ``text`` with small talk (no retrieval), known before the
+    cooldowns so that small talk never gets a cooldown notice.
+
+    The domain has no public way to ask this yet: its private helpers are called in the order
+    ``respond`` uses them (a request in words first, then small talk).
     """
+    folded = clean_message(text)[:2000].casefold()
+    return conversation._request(folded) is None and conversation._smalltalk(folded) is not None
 
-    def __init__(self, number: int) -> None:
+
+def echo(question: str) -> str:
+    """The learner's question quoted back, without their markup: masked links keep only their
+    text, mentions and links go, and what is left is escaped."""
+    cleaned = clean_message(question)
+    if not cleaned:
+        return ""
+    return f"> {escape_mentions(escape_markdown(shorten(cleaned, MAX_ECHO_CHARS)))}"
+
+
+# --------------------------------------------------------------------------- buttons under answers
+
+
+class FollowUpButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"ask:(?P<action>simpler|example):(?P<number>\d{1,4})"
+):
+    """Simpler / Example under an answer about slide ``number``: asks the tutor, for whoever
+    presses it, and answers publicly (a follow-up belongs in the conversation)."""
+
+    def __init__(self, action: str, number: int) -> None:
+        label, emoji = FOLLOW_UP_LABELS[action]
         super().__init__(
             discord.ui.Button(
-                label=f"Slide {number}",
-                emoji="📖",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"slide:show:{number}",
-            )
+                label=label, emoji=emoji, style=discord.ButtonStyle.primary, custom_id=f"ask:{action}:{number}"
+            ),
+            row=1,
         )
+        self.action = action
         self.number = number
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
-        return cls(int(match["number"]))
+        return cls(match["action"], int(match["number"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            slide = interaction.client.services.deck.get(self.number)  # type: ignore[attr-defined]
-            if slide is None:
-                raise UserError(f"Slide {self.number} is no longer in the deck.")
-            await interaction.response.send_message(embed=slide_embed(slide), ephemeral=True)
+            await interaction.response.defer(thinking=True)
+            tutoring = interaction.client.services.tutoring  # type: ignore[attr-defined]
+            reply = await off_loop(follow_up, tutoring, Asker.of_interaction(interaction).key, self.action, self.number)
+            await send_in_parts(interaction.followup.send, reply.text, reply_view(reply))
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
 
 
-def answer_view(answer: Answer) -> discord.ui.View | None:
-    if not answer.slides:
+class NewTopicButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ask:new-topic"):
+    """Forgets the presser's topic here: the next "why?" or "give me an example" starts afresh."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="New topic", emoji="🔄", style=discord.ButtonStyle.secondary, custom_id="ask:new-topic"
+            ),
+            row=1,
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            interaction.client.services.tutoring.reset(Asker.of_interaction(interaction).key)  # type: ignore[attr-defined]
+            await send_ephemeral(interaction, NEW_TOPIC)
+        except Exception as error:  # noqa: BLE001 - routed to the one error path
+            await report_error(interaction, error)
+
+
+def follow_up(tutoring: Tutoring, key: Key, action: str, number: int) -> Reply:
+    """What Simpler / Example under an answer about slide ``number`` says (blocking).
+
+    When the presser's topic is that slide the conversation carries on (``respond``). Otherwise (a
+    button under someone else's answer, a topic changed since, a restart) the slide's section is
+    quoted directly: ``Tutoring`` has no way yet to answer a follow-up about a given slide.
+    """
+    phrase, heading = FOLLOW_UPS[action]
+    if tutoring.conversations.get(key).slide == number:
+        return tutoring.respond(key, phrase)
+    answer = tutoring.tutor.knowledge.answerer.section(number, heading, phrase)
+    if answer is None:
+        return Reply("decline", f"Slide {number} has no “{heading}” section, so I won't make one up.")
+    return Reply.from_answer(answer)
+
+
+def reply_view(reply: Reply) -> discord.ui.View | None:
+    """A Slide N button per cited slide; then the reply's actions on its first slide, and New topic."""
+    numbers = reply.slides
+    items: list[discord.ui.Item] = list(slide_buttons(numbers, row=0))
+    if numbers and reply.actions:
+        for action in reply.actions:
+            if action in FOLLOW_UPS:
+                items.append(FollowUpButton(action, numbers[0]))
+            elif action == "quiz":
+                quiz = QuizButton(numbers[0])
+                quiz.row = 1
+                items.append(quiz)
+        items.append(NewTopicButton())
+    if not items:
         return None
     view = discord.ui.View(timeout=None)
-    for number in answer.slides[:MAX_SLIDE_BUTTONS]:
-        view.add_item(ShowSlideButton(number))
+    for item in items:
+        view.add_item(item)
     return view
 
 
-def strip_mentions(content: str, bot_id: int) -> str:
-    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
+# --------------------------------------------------------------------------- the cog
 
 
 class Ask(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
-        self.cooldown = Cooldown(bot.settings.question_cooldown_s)
         self.answer_channels = set(bot.settings.answer_channel_ids)
-        self.threads: set[int] = set()  # threads the bot has answered in
+        self.threads: OrderedDict[int, None] = OrderedDict()  # threads the bot has answered in, most recent last
+        seconds = bot.settings.question_cooldown_s
+        self.question_cooldowns = per_user_cooldown(seconds)
+        self.notice_cooldowns = per_user_cooldown(seconds)  # at most one "slow down" per window
+        self.small_talk_cooldowns = per_user_cooldown(seconds)
 
-    async def ask(self, question: str) -> Answer:
-        return await off_loop(self.bot.services.tutor.ask, question)
+    # ------------------------------------------------------------------ messages
 
-    def should_answer(self, message: discord.Message) -> bool:
-        if message.author.bot or message.webhook_id is not None:
+    def addressed(self, message: discord.Message) -> bool:
+        """Meant for the bot: a DM, a mention, a reply to one of its messages, or in a thread it answers in."""
+        me = self.bot.user
+        if message.guild is None or message.channel.id in self.threads:
+            return True
+        if me is None:
             return False
-        if message.guild is None:
+        if me in message.mentions:
             return True
+        reference = message.reference
+        if reference is not None:
+            target = reference.resolved or reference.cached_message
+            return isinstance(target, discord.Message) and target.author.id == me.id
+        return False
+
+    def in_answer_channel(self, message: discord.Message) -> bool:
         channel = message.channel
-        if channel.id in self.answer_channels or channel.id in self.threads:
+        if channel.id in self.answer_channels:
             return True
-        if isinstance(channel, discord.Thread) and channel.parent_id in self.answer_channels:
-            return True
-        return self.bot.user is not None and self.bot.user in message.mentions
+        return isinstance(channel, discord.Thread) and channel.parent_id in self.answer_channels
+
+    def remember_thread(self, channel: discord.abc.Messageable) -> None:
+        if isinstance(channel, discord.Thread):
+            self.threads[channel.id] = None
+            self.threads.move_to_end(channel.id)
+            while len(self.threads) > MAX_THREADS:
+                self.threads.popitem(last=False)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if not self.should_answer(message):
+        if message.author.bot or message.webhook_id is not None:
             return
-        question = strip_mentions(message.content, self.bot.user.id)
-        if not question:
-            if message.content or message.guild is None:
-                await message.reply(
-                    "Ask me anything about the slides, e.g. *What is an embedding?*",
-                    allowed_mentions=NO_MENTIONS,
-                    mention_author=False,
-                )
+        addressed = self.addressed(message)
+        if not addressed and not (self.in_answer_channel(message) and looks_like_question(message.content)):
+            return  # not for the bot: chatter between learners, or a channel it only answers when asked
+        small_talk = is_small_talk(message.content)
+        send = functools.partial(message.reply, mention_author=False)
+        if not await self.admit(message.author.id, small_talk, send):
             return
-        wait = self.cooldown.retry_after(message.author.id)
-        if wait:
-            await message.reply(cooldown_message(wait), allowed_mentions=NO_MENTIONS, mention_author=False)
-            return
+        asker = Asker.of_message(message)
         try:
-            async with message.channel.typing():
-                answer = await self.ask(question)
+            if small_talk:
+                reply = await off_loop(self.bot.services.tutoring.respond, asker.key, message.content)
+            else:
+                async with message.channel.typing():
+                    reply = await off_loop(self.bot.services.tutoring.respond, asker.key, message.content)
+            await self.send_reply(send, reply, asker)
         except UserError as error:
-            await message.reply(str(error), allowed_mentions=NO_MENTIONS, mention_author=False)
-            return
+            await send(str(error), allowed_mentions=NO_MENTIONS)
         except Exception:
             log.exception("answering a message failed")
-            await message.reply(
-                "Sorry, I couldn't answer that just now; please try again in a moment.",
-                allowed_mentions=NO_MENTIONS,
-                mention_author=False,
-            )
-            return
-        await send_in_parts(functools.partial(message.reply, mention_author=False), answer.text, answer_view(answer))
-        if isinstance(message.channel, discord.Thread):
-            self.threads.add(message.channel.id)
+            await send(APOLOGY, allowed_mentions=NO_MENTIONS)
+        self.remember_thread(message.channel)
+
+    async def admit(self, user_id: int, small_talk: bool, send: Send) -> bool:
+        """Whether a message is answered now. One question (or request) per learner per window; when
+        on cooldown, one notice per window and then silence. Small talk has its own window and is
+        dropped silently."""
+        cooldowns = self.small_talk_cooldowns if small_talk else self.question_cooldowns
+        if cooldowns is None:
+            return True
+        wait = cooldowns.update_rate_limit(user_id)
+        if wait is None:
+            return True
+        if (
+            not small_talk
+            and self.notice_cooldowns is not None
+            and self.notice_cooldowns.update_rate_limit(user_id) is None
+        ):
+            await send(cooldown_message(wait), allowed_mentions=NO_MENTIONS)
+        return False
+
+    # ------------------------------------------------------------------ /ask
 
     @app_commands.command(name="ask", description="Ask a question about the slides; I answer from the deck.")
     @app_commands.describe(question="Your question, in your own words")
+    @app_commands.checks.dynamic_cooldown(question_cooldown)
     async def ask_command(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 2000]) -> None:
-        wait = self.cooldown.retry_after(interaction.user.id)
-        if wait:
-            await send_ephemeral(interaction, cooldown_message(wait))
-            return
         await interaction.response.defer(thinking=True)
-        answer = await self.ask(question)
-        await send_in_parts(interaction.followup.send, f"> {answer.question[:300]}\n{answer.text}", answer_view(answer))
+        asker = Asker.of_interaction(interaction)
+        reply = await off_loop(self.bot.services.tutoring.respond, asker.key, question)
+        await self.send_reply(functools.partial(interaction.followup.send, wait=True), reply, asker, echo(question))
+
+    # ------------------------------------------------------------------ rendering a reply
+
+    async def send_reply(self, send: Send, reply: Reply, asker: Asker, prefix: str = "") -> None:
+        """``reply`` through ``send`` (a reply to the message, or a followup): its text and buttons,
+        or, for a feature asked for in words, that feature led by the reply's text."""
+        lead = "\n".join(part for part in (prefix, reply.text) if part)
+        if reply.request is not None:
+            await self.run_request(send, reply, asker, lead)
+            return
+        await send_in_parts(send, lead, reply_view(reply))
+
+    async def run_request(self, send: Send, reply: Reply, asker: Asker, lead: str) -> None:
+        request = reply.request
+        assert request is not None
+        scope, learner = asker.scope, asker.learner
+        name = request.name
+        if name == "tokenize":
+            await send(
+                allowed_mentions=NO_MENTIONS,
+                **await tokenized(self.bot.services.tokenizers, request.argument, lead=lead),
+            )
+            return
+        if name == "generate":
+            await self.cog(Generate).generate_in_reply(
+                send, asker.user, scope, request.kind or "story", request.argument, lead
+            )
+            return
+        slides = self.cog(Slides)
+        if name == "quiz":
+            message = await slides.quiz_message(scope, learner, request.argument)
+        elif name in ("next", "prev"):
+            message = await slides.step_message(scope, learner, 1 if name == "next" else -1)
+        elif name == "slide":
+            message = await slides.goto_message(scope, learner, request.argument)
+        elif name == "deck":
+            message = await slides.deck_message(scope, learner)
+        else:  # reset: the tutor has already forgotten the topic; the lead says so
+            await send_in_parts(send, lead or NEW_TOPIC)
+            return
+        await send(content=lead or None, **message)
+
+    def cog(self, kind: type[CogT]) -> CogT:
+        # By name, not isinstance: load_extension executes a cog's module afresh, so the loaded
+        # cog's class is not the one imported here.
+        cog = self.bot.get_cog(kind.__cog_name__)
+        if cog is None:
+            raise RuntimeError(f"the {kind.__cog_name__} cog is not loaded")
+        return cog  # type: ignore[return-value]
 
 
 async def setup(bot: TutorBot) -> None:
-    bot.add_dynamic_items(ShowSlideButton)
+    bot.add_dynamic_items(FollowUpButton, NewTopicButton)
     await bot.add_cog(Ask(bot))

@@ -3,7 +3,9 @@
 Thin commands around ``bot.domain.generation``: the model loads lazily through
 ``Services.generation`` in a worker thread, the service runs it off the event loop, and this module
 only renders. Facts go to the deck: a topic that is really a question about the course is answered
-from the slides, never by the generator; everything generated is labelled as such.
+from the slides, never by the generator; everything generated is labelled as such. Generation asked
+for in words ("write a poem about tokens", through the Ask cog) runs the same flow into a reply
+(``Generate.generate_in_reply``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -45,13 +47,15 @@ from bot.domain.generation import (
     slide_context,
 )
 from bot.domain.text import shorten
-from bot.exts.ask import answer_view
+from bot.exts.slides import place_scope, slides_view
 from bot.plumbing import (
     MESSAGE_LIMIT,
     NO_MENTIONS,
-    Cooldown,
     cooldown_message,
+    generation_cooldown,
     off_loop,
+    per_user_cooldown,
+    question_cooldown,
     report_error,
     send_ephemeral,
     send_in_parts,
@@ -201,19 +205,44 @@ class _Progress:
         return "".join(self.pieces)
 
 
+Edit = Callable[[str, "discord.ui.View | None"], Awaitable[object]]
+
+
+def edit_original(interaction: discord.Interaction) -> Edit:
+    """Edits of a (deferred) interaction's original response."""
+
+    async def edit(content: str, view: discord.ui.View | None) -> None:
+        await interaction.edit_original_response(content=content, view=view, allowed_mentions=NO_MENTIONS)
+
+    return edit
+
+
+def edit_message(message: discord.Message) -> Edit:
+    """Edits of a message the bot sent (a reply, or a followup)."""
+
+    async def edit(content: str, view: discord.ui.View | None) -> None:
+        await message.edit(content=content, view=view, allowed_mentions=NO_MENTIONS)
+
+    return edit
+
+
 async def stream_reply(
-    interaction: discord.Interaction,
+    edit: Edit,
+    owner: discord.abc.User,
+    tag: int,
     service: GenerationService,
     request: GenerationRequest,
     header: str,
     *,
     interval: float = EDIT_INTERVAL_S,
 ) -> None:
-    """Run ``request`` and show it by editing the (deferred) original response: at most one edit
-    per ``interval`` seconds, the final one included, which always happens and carries the footer."""
+    """Run ``request`` and show it through ``edit`` (of the deferred original response, or of a
+    placeholder message): at most one edit per ``interval`` seconds, the final one included, which
+    always happens and carries the footer. Only ``owner`` may stop it; ``tag`` (the interaction's
+    or message's id) makes the Stop button's custom id unique."""
     loop = asyncio.get_running_loop()
     progress = _Progress()
-    view = StopView(interaction.user, f"generate:stop:{interaction.id}")
+    view = StopView(owner, f"generate:stop:{tag}")
 
     async def pump() -> None:
         async with contextlib.aclosing(service.events(request, view.stop_requested)) as events:
@@ -228,18 +257,16 @@ async def stream_reply(
                     progress.stats = event.stats
                 progress.changed.set()
 
-    task = asyncio.create_task(pump(), name=f"generate-{interaction.id}")
+    task = asyncio.create_task(pump(), name=f"generate-{tag}")
     # Stop while waiting in line: leave the line at once (the service watches the event only once running).
     view.when_stopped = lambda: None if progress.started else task.cancel()
     last_edit: float | None = None
     shown: str | None = None
 
-    async def edit(content: str, live: bool) -> None:
+    async def show(content: str, live: bool) -> None:
         nonlocal last_edit, shown
         last_edit = loop.time()  # a failed attempt counts too: never more than one a second
-        await interaction.edit_original_response(
-            content=content, view=view if live else None, allowed_mentions=NO_MENTIONS
-        )
+        await edit(content, view if live else None)
         shown = content
 
     def throttle() -> float:
@@ -261,7 +288,7 @@ async def stream_reply(
             if content == shown:
                 continue
             try:
-                await edit(content, live=True)
+                await show(content, live=True)
             except discord.NotFound:
                 log.info("the reply to a generation was deleted; stopping it")
                 return
@@ -291,7 +318,7 @@ async def stream_reply(
         status = STOPPED if stats.finish_reason == "cancelled" else None
         content = compose(header, stats.text or "(the model wrote nothing)", status, stats_footer(stats))
     await asyncio.sleep(throttle())
-    await edit(content, live=False)
+    await show(content, live=False)
 
 
 def _live_content(header: str, progress: _Progress) -> str:
@@ -304,15 +331,11 @@ def _live_content(header: str, progress: _Progress) -> str:
 # ------------------------------------------------------------------------------ the cog
 
 
-def _scope(interaction: discord.Interaction) -> str:
-    return f"guild:{interaction.guild_id}" if interaction.guild_id else "dm"
-
-
 class Generate(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
-        self.cooldown = Cooldown(bot.settings.generation_cooldown_s)
-        self.predict_cooldown = Cooldown(bot.settings.question_cooldown_s)
+        # Generation asked for in words ("write a poem about tokens"): the same cooldown as /generate.
+        self.message_cooldowns = per_user_cooldown(bot.settings.generation_cooldown_s)
 
     @app_commands.command(name="generate", description="A small language model writes something creative for you.")
     @app_commands.describe(
@@ -322,6 +345,7 @@ class Generate(commands.Cog):
         length=f"At most this many new tokens ({MIN_LENGTH}-{MAX_LENGTH})",
     )
     @app_commands.choices(kind=KIND_CHOICES)
+    @app_commands.checks.dynamic_cooldown(generation_cooldown)
     async def generate_command(
         self,
         interaction: discord.Interaction,
@@ -330,57 +354,103 @@ class Generate(commands.Cog):
         temperature: app_commands.Range[float, 0.0, 2.0] = 0.8,
         length: app_commands.Range[int, MIN_LENGTH, MAX_LENGTH] | None = None,
     ) -> None:
-        wait = self.cooldown.retry_after(interaction.user.id)
-        if wait:
-            await send_ephemeral(interaction, cooldown_message(wait))
-            return
         topic = " ".join(topic.split())
         if not topic:
             raise UserError("Give a topic, e.g. *a robot learning to paint*.")
-        services = self.bot.services
         if looks_like_course_question(topic):
             await interaction.response.defer(thinking=True)
-            await self._answer_from_slides(interaction, topic)
+            await self._answer_from_slides(interaction.followup.send, topic)
             return
-        slide = None
-        if kind == "example":
-            scope, user = _scope(interaction), str(interaction.user.id)
-            slide, topic = await off_loop(
-                example_slide, services.deck, topic, lambda: services.places.current(services.deck, scope, user)
-            )
-        loaded = services.loaded_generation
-        if loaded is not None and loaded.is_full:
-            await send_ephemeral(interaction, busy_message(loaded.waiting))
-            return
+        slide, topic = await self._example_slide(kind, topic, place_scope(interaction.guild_id), interaction.user.id)
+        self._refuse_when_full()
         await interaction.response.defer(thinking=True)
-        service = await off_loop(services.generation)
-        request = build_request(
+        service = await off_loop(self.bot.services.generation)
+        request = self._request(kind, topic, slide, temperature, length)
+        await stream_reply(
+            edit_original(interaction),
+            interaction.user,
+            interaction.id,
+            service,
+            request,
+            generation_header(kind, topic, slide),
+        )
+
+    async def generate_in_reply(
+        self,
+        send: Callable[..., Awaitable[discord.Message]],
+        owner: discord.abc.User,
+        scope: str,
+        kind: str,
+        topic: str,
+        lead: str = "",
+    ) -> None:
+        """Generation asked for in words: the flow of ``/generate`` (its checks, its cooldown, the
+        course-question rule), streamed by editing a placeholder sent with ``send`` (a reply to the
+        message, or a followup). Errors are raised for the caller to tell (``UserError`` for known
+        problems); a placeholder already sent is removed first."""
+        if self.message_cooldowns is not None:
+            wait = self.message_cooldowns.update_rate_limit(owner.id)
+            if wait:
+                raise UserError(cooldown_message(wait))
+        topic = " ".join(topic.split())[:MAX_TOPIC_CHARS]
+        if not topic and kind != "example":
+            raise UserError(f"Tell me what it should be about, e.g. *write a {kind} about a robot learning to paint*.")
+        if looks_like_course_question(topic):
+            await self._answer_from_slides(send, topic)
+            return
+        slide, topic = await self._example_slide(kind, topic, scope, owner.id)
+        self._refuse_when_full()
+        header = generation_header(kind, topic, slide)
+        placeholder = await send(compose(header, "", lead and f"-# {lead}"), allowed_mentions=NO_MENTIONS)
+        try:
+            service = await off_loop(self.bot.services.generation)
+            request = self._request(kind, topic, slide, 0.8, None)
+            await stream_reply(edit_message(placeholder), owner, placeholder.id, service, request, header)
+        except Exception:
+            with contextlib.suppress(discord.HTTPException):
+                await placeholder.delete()  # the error is said instead, by the caller
+            raise
+
+    async def _example_slide(self, kind: str, topic: str, scope: str, user_id: int) -> tuple[Slide | None, str]:
+        """For ``example``: the slide named in the topic, else the learner's current one."""
+        if kind != "example":
+            return None, topic
+        services = self.bot.services
+        return await off_loop(
+            example_slide, services.deck, topic, lambda: services.places.current(services.deck, scope, str(user_id))
+        )
+
+    def _refuse_when_full(self) -> None:
+        loaded = self.bot.services.loaded_generation
+        if loaded is not None and loaded.is_full:
+            raise UserError(busy_message(loaded.waiting))
+
+    def _request(
+        self, kind: str, topic: str, slide: Slide | None, temperature: float, length: int | None
+    ) -> GenerationRequest:
+        return build_request(
             kind,
             topic,
             slide_text=slide_context(slide) if slide is not None else None,
             max_new_tokens=length or self.bot.settings.generation_max_new_tokens,
             temperature=temperature,
         )
-        await stream_reply(interaction, service, request, generation_header(kind, topic, slide))
 
-    async def _answer_from_slides(self, interaction: discord.Interaction, question: str) -> None:
+    async def _answer_from_slides(self, send: Callable[..., Awaitable[object]], question: str) -> None:
         answer = await off_loop(self.bot.services.tutor.ask, question)
         if not answer.confident:
-            await interaction.followup.send(NOT_COVERED, allowed_mentions=NO_MENTIONS)
+            await send(NOT_COVERED, allowed_mentions=NO_MENTIONS)
             return
-        await send_in_parts(interaction.followup.send, f"{COURSE_NOTE}\n\n{answer.text}", answer_view(answer))
+        await send_in_parts(send, f"{COURSE_NOTE}\n\n{answer.text}", slides_view(answer.slides))
 
     @app_commands.command(
         name="predict", description="See which tokens the model would write next, and how temperature changes the odds."
     )
     @app_commands.describe(text="The start of a sentence, e.g. 'The capital of France is'")
+    @app_commands.checks.dynamic_cooldown(question_cooldown)
     async def predict_command(
         self, interaction: discord.Interaction, text: app_commands.Range[str, 1, MAX_PREDICT_CHARS]
     ) -> None:
-        wait = self.predict_cooldown.retry_after(interaction.user.id)
-        if wait:
-            await send_ephemeral(interaction, cooldown_message(wait))
-            return
         if not text.strip():
             raise UserError("Give the start of a sentence, e.g. *The capital of France is*.")
         await interaction.response.defer(thinking=True)

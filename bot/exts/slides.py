@@ -15,8 +15,15 @@ presser's slide:
 FAQ shows the FAQ of the slide on the message, privately. Quiz me asks about the slide on the
 message (the one the presser is looking at); ``/quiz`` asks about the learner's current slide.
 
+Requests in words ("next slide", "go to slide 8", "quiz me", sent to the Ask cog) get the same
+slides as messages: ``Slides.step_message``, ``goto_message``, ``deck_message`` and
+``quiz_message`` (a modal cannot answer a message, so the quiz question is posted with an Answer
+button that opens the modal for that very question). Answers carry a Slide N button per cited
+slide (``ShowSlideButton``), which shows the slide privately.
+
 Restart-proof: every button is a ``DynamicItem`` matched by its custom id (``slides:next``,
-``slides:prev``, ``slides:faq:<n>``, ``slides:quiz:<n>``, ``slides:goto:<n>``), so buttons on old
+``slides:prev``, ``slides:faq:<n>``, ``slides:quiz:<n>``, ``slides:goto:<n>``,
+``slides:question:<slide>:<question index>:<checksum>``, ``slide:show:<n>``), so buttons on old
 messages keep working after the bot restarts. The quiz modal is answered statelessly too: its
 custom id (``slides:answer:<slide>:<question index>:<checksum>``) names the question, and
 ``Slides.on_interaction`` handles the submission, so a modal open across a restart still works
@@ -45,6 +52,7 @@ from bot.domain.quiz import QuizQuestion, Verdict, pick_question, questions_for
 from bot.domain.services import Services
 from bot.domain.text import shorten
 from bot.exts._render import (
+    COLOUR,
     deck_embed,
     faq_embed,
     quiz_result_embed,
@@ -61,16 +69,26 @@ MAX_CHOICES = 25
 ANSWER_INPUT = "answer"
 ANSWER_MAX = 1000
 MAX_REMEMBERED = 100_000  # learners whose last quiz question is remembered (to vary the next)
+MAX_SLIDE_BUTTONS = 5
 NOT_STARTED = "You haven't started the deck yet: use `/next` for the first slide, or `/slide` to jump to one."
-ANSWER_ID = re.compile(r"slides:answer:(?P<slide>\d{1,4}):(?P<index>\d{1,3}):(?P<check>[0-9a-f]{8})")
+NOT_STARTED_IN_WORDS = (
+    "You haven't started the deck yet: say *next slide* for the first one, or ask me about a topic "
+    "and then say *quiz me*."
+)
+QUESTION_ID = r"(?P<slide>\d{1,4}):(?P<index>\d{1,3}):(?P<check>[0-9a-f]{8})"
+ANSWER_ID = re.compile(rf"slides:answer:{QUESTION_ID}")
 
 
 # --------------------------------------------------------------------------- who and where
 
 
-def scope_of(interaction: discord.Interaction) -> str:
+def place_scope(guild_id: int | None) -> str:
     """The learner's places are per server, and one set for DMs."""
-    return f"guild:{interaction.guild_id}" if interaction.guild_id else DM_SCOPE
+    return f"guild:{guild_id}" if guild_id else DM_SCOPE
+
+
+def scope_of(interaction: discord.Interaction) -> str:
+    return place_scope(interaction.guild_id)
 
 
 def learner_of(interaction: discord.Interaction) -> str:
@@ -162,8 +180,13 @@ def question_check(question: QuizQuestion) -> str:
     return f"{zlib.crc32(question.question.encode()):08x}"
 
 
+def question_id(questions: list[QuizQuestion], question: QuizQuestion) -> str:
+    """``<slide>:<index>:<checksum>``: names a question of a slide, and notices when it changed."""
+    return f"{question.slide}:{questions.index(question)}:{question_check(question)}"
+
+
 def answer_custom_id(questions: list[QuizQuestion], question: QuizQuestion) -> str:
-    return f"slides:answer:{question.slide}:{questions.index(question)}:{question_check(question)}"
+    return f"slides:answer:{question_id(questions, question)}"
 
 
 def question_from_custom_id(deck: Deck, match: re.Match[str]) -> QuizQuestion:
@@ -218,6 +241,16 @@ def judge_and_record(services: Services, scope: str, user: str, question: QuizQu
     verdict = services.judge.judge(question, answer)
     services.places.record_quiz(scope, user, question.slide, verdict.verdict)
     return verdict
+
+
+def question_embed(slide: Slide, question: QuizQuestion) -> discord.Embed:
+    embed = discord.Embed(
+        title=shorten(f"Quiz · Slide {slide.number} · {slide.title}", 256),
+        description=shorten(question.question, 4000),
+        colour=COLOUR,
+    )
+    embed.set_footer(text="Press Answer and reply in your own words: a sentence or two is enough.")
+    return embed
 
 
 def result_view(question: QuizQuestion) -> discord.ui.View:
@@ -344,7 +377,71 @@ class GotoButton(_SlidesButton, template=r"slides:goto:(?P<number>\d{1,4})"):
         await send_slide(interaction, deck, slide, edit=False)
 
 
-BUTTONS = (StepButton, FaqButton, QuizButton, GotoButton)
+class AnswerButton(_SlidesButton, template=rf"slides:question:{QUESTION_ID}"):
+    """Under a quiz question posted as a message: opens the answer modal for that very question
+    (found again from the custom id when pressed: the deck may have changed meanwhile)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # <slide>:<index>:<checksum>
+        super().__init__(
+            discord.ui.Button(
+                label="Answer", emoji="✍️", style=discord.ButtonStyle.success, custom_id=f"slides:question:{name}"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(f"{match['slide']}:{match['index']}:{match['check']}")
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        deck = services_of(interaction).deck
+        question = question_from_custom_id(deck, re.fullmatch(QUESTION_ID, self.name))
+        slide = _slide_or_error(interaction, question.slide)
+        await interaction.response.send_modal(answer_modal(questions_for(slide), question))
+
+
+class ShowSlideButton(discord.ui.DynamicItem[discord.ui.Button], template=r"slide:show:(?P<number>\d{1,4})"):
+    """Under an answer: shows one cited slide, privately, to whoever presses it."""
+
+    def __init__(self, number: int, *, row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Slide {number}",
+                emoji="📖",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"slide:show:{number}",
+            ),
+            row=row,
+        )
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            slide = _slide_or_error(interaction, self.number)
+            await interaction.response.send_message(embed=slide_embed(slide), ephemeral=True)
+        except Exception as error:  # noqa: BLE001 - routed to the one error path
+            await report_error(interaction, error)
+
+
+def slide_buttons(numbers: list[int], *, row: int | None = None) -> list[ShowSlideButton]:
+    """A Slide N button per cited slide (the first ``MAX_SLIDE_BUTTONS``)."""
+    return [ShowSlideButton(number, row=row) for number in numbers[:MAX_SLIDE_BUTTONS]]
+
+
+def slides_view(numbers: list[int]) -> discord.ui.View | None:
+    if not numbers:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in slide_buttons(numbers):
+        view.add_item(button)
+    return view
+
+
+BUTTONS = (StepButton, FaqButton, QuizButton, GotoButton, AnswerButton, ShowSlideButton)
 
 
 def slides_cog(interaction: discord.Interaction) -> Slides:
@@ -379,10 +476,8 @@ class Slides(commands.Cog):
     @app_commands.rename(query="number-or-title")
     @app_commands.describe(query="A slide number, or part of its title (pick from the list)")
     async def slide_command(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 100]) -> None:
-        deck = self.services.deck
-        number = resolve_slide(deck, query)
-        slide = await off_loop(self.services.places.goto, deck, scope_of(interaction), learner_of(interaction), number)
-        await send_slide(interaction, deck, slide, edit=False)
+        message = await self.goto_message(scope_of(interaction), learner_of(interaction), query)
+        await interaction.response.send_message(**message)
 
     @slide_command.autocomplete("query")
     async def slide_autocomplete(
@@ -392,16 +487,8 @@ class Slides(commands.Cog):
 
     @app_commands.command(name="deck", description="The contents of the deck, with your place marked.")
     async def deck_command(self, interaction: discord.Interaction) -> None:
-        deck, places = self.services.deck, self.services.places
-        scope, user = scope_of(interaction), learner_of(interaction)
-
-        def read():
-            return places.current(deck, scope, user), places.scores(scope, user)
-
-        place, scores = await off_loop(read)
-        await interaction.response.send_message(
-            embed=deck_embed(deck, place, scores), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        message = await self.deck_message(scope_of(interaction), learner_of(interaction))
+        await interaction.response.send_message(ephemeral=True, **message)
 
     @app_commands.command(name="quiz", description="A question on your current slide; answer in your own words.")
     async def quiz_command(self, interaction: discord.Interaction) -> None:
@@ -413,14 +500,59 @@ class Slides(commands.Cog):
 
     async def open_quiz(self, interaction: discord.Interaction, slide: Slide) -> None:
         """Ask a question on ``slide`` in a modal (not the learner's last one when there are others)."""
-        key = (scope_of(interaction), learner_of(interaction))
+        question = self.pick_question(scope_of(interaction), learner_of(interaction), slide)
+        await interaction.response.send_modal(answer_modal(questions_for(slide), question))
+
+    def pick_question(self, scope: str, user: str, slide: Slide) -> QuizQuestion:
+        key = (scope, user)
         question = pick_question(slide, exclude=[self.last_asked[key]] if key in self.last_asked else ())
         if question is None:
             raise UserError(f"Slide {slide.number} has nothing to quiz you on; try `/next`.")
         if len(self.last_asked) >= MAX_REMEMBERED:
             self.last_asked.clear()  # a memory bound; forgetting only allows one repeat
         self.last_asked[key] = question.question
-        await interaction.response.send_modal(answer_modal(questions_for(slide), question))
+        return question
+
+    # ------------------------------------------------------------------ as messages (requests in words)
+
+    async def step_message(self, scope: str, user: str, offset: int) -> dict:
+        """The learner's next (``offset`` 1) or previous (-1) slide, as keyword arguments of a send."""
+        deck = self.services.deck
+        slide = await off_loop(self.services.places.step, deck, scope, user, offset)
+        return slide_message(deck, slide)
+
+    async def goto_message(self, scope: str, user: str, query: str) -> dict:
+        """The slide ``query`` names (a number or part of a title); the learner's place moves there."""
+        deck = self.services.deck
+        number = resolve_slide(deck, query)
+        slide = await off_loop(self.services.places.goto, deck, scope, user, number)
+        return slide_message(deck, slide)
+
+    async def deck_message(self, scope: str, user: str) -> dict:
+        deck, places = self.services.deck, self.services.places
+
+        def read():
+            return places.current(deck, scope, user), places.scores(scope, user)
+
+        place, scores = await off_loop(read)
+        return {"embed": deck_embed(deck, place, scores), "allowed_mentions": NO_MENTIONS}
+
+    async def quiz_message(self, scope: str, user: str, slide_number: str = "") -> dict:
+        """A question on slide ``slide_number`` (else the learner's current slide) with an Answer
+        button that opens the modal: the quiz for a request in words, where no modal can open."""
+        deck = self.services.deck
+        if slide_number:
+            slide = deck.get(int(slide_number))
+            if slide is None:
+                raise UserError(f"Slide {slide_number} is no longer in the deck; slides are {deck.range_text()}.")
+        else:
+            slide = await off_loop(self.services.places.current, deck, scope, user)
+            if slide is None:
+                raise UserError(NOT_STARTED_IN_WORDS)
+        question = self.pick_question(scope, user, slide)
+        view = discord.ui.View(timeout=None)
+        view.add_item(AnswerButton(question_id(questions_for(slide), question)))
+        return {"embed": question_embed(slide, question), "view": view, "allowed_mentions": NO_MENTIONS}
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:

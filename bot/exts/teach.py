@@ -16,15 +16,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.ansi import render_ansi
 from bot.client import TutorBot
 from bot.domain.errors import UserError
 from bot.domain.latent_map import MAP_FILENAME
 from bot.domain.pipeline import Pipeline, Predict, build_pipeline
 from bot.domain.similarity import COSINE_EXPLANATION, MAX_TEXT_CHARS, Comparison, EmptyText, Neighbour, Similarity
 from bot.domain.text import shorten
-from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, TokenizerUnavailable, render_ansi
+from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, Tokenizers, TokenizerUnavailable
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
-from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, off_loop
+from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, off_loop, question_cooldown
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Teach(commands.Cog):
     @app_commands.command(name="tokenize", description="See how a model cuts your text into tokens, with their ids.")
     @app_commands.describe(text="Any text: a word, a sentence, emoji…", tokenizer="Which tokenizer (default: all four)")
     @app_commands.choices(tokenizer=TOKENIZER_CHOICES)
+    @app_commands.checks.dynamic_cooldown(question_cooldown)
     async def tokenize_command(
         self,
         interaction: discord.Interaction,
@@ -63,16 +65,7 @@ class Teach(commands.Cog):
         names = TOKENIZER_NAMES if name == "all" else (name,)
         if not all(tokenizers.is_loaded(n) for n in names):
             await interaction.response.defer(thinking=True)  # a first load takes seconds (SmolLM2's)
-        try:
-            results = await off_loop(lambda: [tokenizers.tokenize(text, n) for n in names])
-        except TokenizerUnavailable as error:
-            log.warning("tokenizer %s unavailable: %s", name, error)
-            raise UserError("That tokenizer isn't available on this bot right now; try another one.") from error
-        if name == "all":
-            content, embed = render_comparison(results)
-            await _reply(interaction, content=content, embed=embed)
-        else:
-            await _reply(interaction, content=render_tokenization(results[0]))
+        await _reply(interaction, **await tokenized(tokenizers, text, name))
 
     # ------------------------------------------------------------------ /similar
 
@@ -84,6 +77,7 @@ class Teach(commands.Cog):
         other="A second text to compare with (leave out to find the nearest slides)",
         picture="Also draw where the text sits among the slides (a 2-D map)",
     )
+    @app_commands.checks.dynamic_cooldown(question_cooldown)
     async def similar_command(
         self,
         interaction: discord.Interaction,
@@ -110,6 +104,7 @@ class Teach(commands.Cog):
         name="pipeline", description="Follow your text through slide 13: tokens, embedding, next word."
     )
     @app_commands.describe(text="A sentence to follow through the model, e.g. 'The cat sat on the'")
+    @app_commands.checks.dynamic_cooldown(question_cooldown)
     async def pipeline_command(
         self, interaction: discord.Interaction, text: app_commands.Range[str, 1, MAX_TEXT_CHARS]
     ) -> None:
@@ -144,6 +139,24 @@ class Teach(commands.Cog):
                 raise
 
         return predict
+
+
+async def tokenized(tokenizers: Tokenizers, text: str, name: str = DEFAULT_TOKENIZER, *, lead: str = "") -> dict:
+    """``text`` cut by tokenizer ``name`` (or ``all``), as keyword arguments of a send (content,
+    and an embed for ``all``), with ``lead`` as a first line; for ``/tokenize`` and for
+    tokenizing asked for in words. Loading a tokenizer the first time takes seconds."""
+    names = TOKENIZER_NAMES if name == "all" else (name,)
+    try:
+        results = await off_loop(lambda: [tokenizers.tokenize(text, n) for n in names])
+    except TokenizerUnavailable as error:
+        log.warning("tokenizer %s unavailable: %s", name, error)
+        raise UserError("That tokenizer isn't available on this bot right now; try another one.") from error
+    room = MESSAGE_LIMIT - (len(lead) + 1 if lead else 0)
+    if name == "all":
+        content, embed = render_comparison(results, room)
+        return {"content": f"{lead}\n{content}" if lead else content, "embed": embed}
+    content = render_tokenization(results[0], room)
+    return {"content": f"{lead}\n{content}" if lead else content}
 
 
 def _similar(similarity: Similarity, text: str, other: str | None, picture: bool):
@@ -206,13 +219,13 @@ def _shares(needs: Sequence[int], total: int) -> list[int]:
     return shares
 
 
-def render_comparison(results: Sequence[Tokenization]) -> tuple[str, discord.Embed]:
-    """All tokenizers: their coloured splits in the message, counts and ids in an embed."""
+def render_comparison(results: Sequence[Tokenization], limit: int = MESSAGE_LIMIT) -> tuple[str, discord.Embed]:
+    """All tokenizers: their coloured splits in the message (``limit`` characters), counts and ids in an embed."""
     heads = [f"**{tok.label}** · {tok.count:,} tokens" for tok in results]
     frame = sum(len(head) + 2 for head in heads) + len(LEGEND)
     # render_ansi keeps room for its "… N more tokens" line until the last token: a little slack.
     needs = [len(render_ansi(tok, MESSAGE_LIMIT)) + 24 for tok in results]
-    shares = _shares(needs, MESSAGE_LIMIT - frame)
+    shares = _shares(needs, limit - frame)
     blocks = [f"{head}\n{render_ansi(tok, share)}" for head, tok, share in zip(heads, results, shares, strict=True)]
     content = "\n".join([*blocks, LEGEND])
 

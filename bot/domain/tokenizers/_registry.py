@@ -28,7 +28,7 @@ LABELS: dict[str, str] = {
 class Tokenization:
     """One text cut by one tokenizer.
 
-    ``tokens`` are readable strings (see the module docstring for the markers), one per id.
+    ``tokens`` are readable strings (see :mod:`bot.domain.tokenizers._markers`), one per id.
     ``chars`` is ``len(text)`` of the text as given.
     """
 

@@ -1,10 +1,10 @@
 """The tokenizers' back ends (tiktoken and Hugging Face ``tokenizers``) and their loaders, from
 installed packages only.
 
-Converting SmolLM2's tokenizer from the GGUF takes
-about 10 s in a fresh process (it imports transformers and reads the 93 MB GGUF); give
-``Tokenizers`` a ``cache_dir`` (the bot's ``settings.models_dir / "tokenizers"``) and the
-converted ``tokenizer.json`` is saved there and loads in about 0.3 s afterwards.
+Converting SmolLM2's tokenizer from the GGUF takes about 10 s in a fresh process (it imports
+transformers and reads the 93 MB GGUF); give ``Tokenizers`` a ``cache_dir`` (the bot's
+``settings.models_dir / "tokenizers"``) and the converted ``tokenizer.json`` is saved there and
+loads in about 0.3 s afterwards.
 """
 
 from __future__ import annotations
