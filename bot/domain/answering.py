@@ -64,6 +64,12 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
     )
 )
+# Asking for a recommendation or for help with one's own case: the slides teach the ideas, they
+# don't pick products, settings or verdicts.
+_ADVICE = re.compile(
+    r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
+    r"is it legal|debug my|fix my|my (?:code|app|model|training|job|project)|worth (?:buying|it))\b"
+)
 _SUBJECT = re.compile(
     r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of|what does|what do|explain|describe)\s+"
     r"(what )?(exactly |actually |really )?(an? |the )?"
@@ -196,15 +202,17 @@ class Answerer:
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
         missing = self.missing_terms(question, choices, rare_only=kind == "answer")
-        if kind == "answer" and missing:
-            kind = "partial"  # the question's most specific words are not on the slide used
+        advice = _ADVICE.search(question.casefold())
+        if kind == "answer" and (missing or advice):
+            kind = "partial"  # specifics not on the slide used, or advice for the learner's own case
         if kind == "partial":
             parts.insert(0, "The slides cover part of that. Here is what they say:")
-            parts.append(
-                f"They don't go into {missing}, so I won't guess about that."
-                if missing
-                else "They don't say more than this, so I won't guess beyond it."
-            )
+            if missing:
+                parts.append(f"They don't go into {missing}, so I won't guess about that.")
+            elif advice:
+                parts.append("They don't give advice for a particular case, so I won't guess about that part.")
+            else:
+                parts.append("They don't say more than this, so I won't guess beyond it.")
         text = "\n\n".join(parts)
         return Answer(
             question,

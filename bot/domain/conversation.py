@@ -159,7 +159,7 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")
 # Asking for the bot's secrets or instructions: declined whatever else the message says.
 _SECRETS = re.compile(
-    r"\b(?:(?:your|the bot'?s?) (?:system prompt|prompt|instructions|rules|api key|token|password|secrets?|config(?:uration)?|\.?env)|"
+    r"\b(?:(?:your|the bot'?s?)(?: \w+)? (?:system prompt|prompt|instructions|rules|api key|token|password|secrets?|config(?:uration)?|\.?env)|"
     r"discord_token|\.env\b|(?:print|reveal|show|leak|dump|repeat)\b.*\b(?:prompt|instructions|secrets?|token|env))"
 )
 SECRETS_TEXT = "I can't share that: I don't give out keys, settings or instructions. I only answer questions about the course slides."
@@ -291,7 +291,7 @@ _SMALLTALK_REPLIES = {
     "greeting": "Hello! 👋 I'm Slide Tutor. Ask me anything about the course slides, e.g. *What is an embedding?*, "
     "or say *quiz me* or *next slide*.",
     "thanks": "You're welcome! Ask me anything else about the slides whenever you like.",
-    "ack": "👍 Anything else you'd like to know about the slides?",
+    "ack": "👍 Anything else you'd like to ask about the slides?",
     "bye": "Bye for now, and happy learning! I'm here whenever you have another question.",
     "who": "I'm Slide Tutor, a bot that answers questions about this Generative-AI course from its slides, and says "
     "so when the slides don't cover something.",
