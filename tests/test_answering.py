@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bot.domain.answering import EmptyQuestion
-from bot.plumbing import Cooldown, split_message
+from bot.plumbing import per_user_cooldown, split_message
 
 
 def test_faq_style_answer_quotes_the_slide_and_cites_it(tutor):
@@ -81,8 +81,18 @@ def test_split_message_respects_the_limit_and_keeps_every_word():
     assert split_message("x" * 4500, 2000) == ["x" * 2000, "x" * 2000, "x" * 500]
 
 
-def test_cooldown_counts_per_user():
-    cooldown = Cooldown(10)
-    assert cooldown.retry_after(1) == 0
-    assert 9 < cooldown.retry_after(1) <= 10
-    assert cooldown.retry_after(2) == 0
+def test_split_message_prefers_a_paragraph_break_past_half_the_limit():
+    first, second = "a" * 1200, "b " * 350
+    parts = split_message(f"{first}\n\n{second}\n{'c ' * 100}", 2000)
+    assert parts[0] == first, "cut at the paragraph, not at the later line break"
+    early = split_message(f"{'a' * 100}\n\n{'b ' * 900}\n{'c ' * 50}", 2000)
+    assert len(early[0]) > 1000, "a paragraph break before half the limit would leave a short message"
+
+
+def test_message_cooldown_is_per_user_and_off_at_zero():
+    """discord.py's CooldownMapping, keyed by user id, as the Ask cog uses it for messages."""
+    cooldowns = per_user_cooldown(10)
+    assert cooldowns.update_rate_limit(1) is None
+    assert 9 < cooldowns.update_rate_limit(1) <= 10
+    assert cooldowns.update_rate_limit(2) is None
+    assert per_user_cooldown(0) is None

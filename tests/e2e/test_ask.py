@@ -74,6 +74,8 @@ async def test_off_topic_question_is_declined_plainly(fake_discord, services):
         await fake.send_message(fake.slides_id, "how long should I boil an egg?")
         reply = await fake.wait_for_bot_message(channel_id=fake.slides_id)
         assert "don't cover that" in reply["content"]
+        assert "/deck" in reply["content"], "the decline points to the contents"
+        assert not reply["components"], "nothing to cite, nothing to follow up"
 
 
 async def test_everyone_in_a_question_pings_nobody(fake_discord, services):
@@ -83,7 +85,8 @@ async def test_everyone_in_a_question_pings_nobody(fake_discord, services):
         followup = await fake.wait_for_request(method="POST", path="/webhooks/*")
         mentions = followup.json["allowed_mentions"]
         assert mentions["parse"] == [] and not mentions.get("users") and not mentions.get("roles")
-        assert "@everyone" in followup.json["content"], "the text is kept; only the ping is disabled"
+        assert followup.json["content"].startswith("> what is a diffusion model?"), "the question is quoted"
+        assert "@everyone" not in followup.json["content"], "and the learner's mentions are never echoed"
 
 
 async def test_ask_command_is_deferred_then_followed_up(fake_discord, services):
@@ -174,12 +177,12 @@ async def test_a_known_error_after_a_public_defer_stays_private(fake_discord, se
     """The "thinking…" placeholder is public: it is removed so the error reaches only the asker."""
     from bot.domain.errors import UserError
 
-    def refuse(question):
+    def refuse(key, message):
         raise UserError("That question is too strange for me.")
 
     fake = fake_discord
     async with running_bot(fake, services) as bot:
-        monkeypatch.setattr(bot.services.tutor, "ask", refuse)
+        monkeypatch.setattr(bot.services.tutoring, "respond", refuse)
         interaction = await fake.invoke_command("ask", {"question": "anything"})
         assert await interaction.wait_response() == 5
         request = await fake.wait_for_request(method="POST", path="/webhooks/*")
