@@ -401,16 +401,6 @@ class VectorIndex:
         vectors = np.asarray(got["embeddings"], dtype=np.float32)
         return list(got["ids"]), vectors, [dict(meta or {}) for meta in got["metadatas"]]
 
-    def unit_vectors(self) -> dict[str, np.ndarray]:
-        """Every sentence unit's stored vector, by unit id (read once per deck load)."""
-        collection = self.active()
-        if collection is None:
-            return {}
-        got = collection.get(where={"kind": "unit"}, include=["embeddings"])
-        return {
-            rid: np.asarray(vector, dtype=np.float32) for rid, vector in zip(got["ids"], got["embeddings"], strict=True)
-        }
-
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
         """The ``k`` nearest records by cosine similarity, best first."""
         try:

@@ -81,7 +81,8 @@ class Retriever:
             lambda text: tuple(stem(word) for word in self.correct(words(text)))
         )
         self.units = {p.id: p.units() for p in passages}
-        stored = index.unit_vectors()
+        ids, vectors, _ = index.stored_vectors("unit") or ([], None, [])
+        stored = dict(zip(ids, vectors, strict=True)) if ids else {}
         self._unit_vectors = {
             pid: np.stack([stored[u.id] for u in units]) if units and all(u.id in stored for u in units) else None
             for pid, units in self.units.items()
