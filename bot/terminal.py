@@ -19,7 +19,7 @@ from typing import TextIO
 from bot.domain.conversation import Key, Reply, Request
 from bot.domain.errors import UserError
 from bot.domain.services import Services
-from bot.plain import format_reply, format_slide
+from bot.plain import format_reply, format_slide, prediction_table
 from bot.settings import Settings
 
 LOCAL_SCOPE = "local"
@@ -199,7 +199,6 @@ class TerminalSession:
             KINDS,
             build_request,
             example_slide,
-            looks_like_course_question,
             slide_context,
         )
 
@@ -207,14 +206,9 @@ class TerminalSession:
         kind, topic = kind.lower(), " ".join(topic.split())
         if kind not in KINDS:
             raise UserError(f"Usage: /generate KIND TOPIC, KIND one of {', '.join(KINDS)}; e.g. /generate poem the sea")
-        if looks_like_course_question(topic):  # facts come from the slides, never from the generator
-            answer = self.services.tutor.ask(topic)
-            if answer.confident:
-                return (
-                    "That's a question about the course, so here is what the slides say "
-                    f"(generated text could be wrong):\n\n{answer.text}"
-                )
-            return "That looks like a question about the course, and the slides don't clearly cover it: try /ask."
+        course = self.services.tutoring.instead_of_generating(topic)
+        if course is not None:
+            return course.text
         slide_text = None
         if kind == "example":
             slide, topic = example_slide(self.services.deck, topic, self._current)
@@ -240,13 +234,8 @@ class TerminalSession:
         if not text.strip():
             raise UserError("Give the start of a sentence, e.g. /predict The capital of France is")
         view = asyncio.run(self.services.generation().sampling_view(text, 8))
-        header = f"{'next token':<16}" + "".join(f"{'T=' + format(p.temperature, 'g'):>8}" for p in view.panels)
-        rows = [
-            f"{choice.token[:15]:<16}" + "".join(f"{p.choices[i].probability:>8.1%}" for p in view.panels)
-            for i, choice in enumerate(view.panels[0].choices)
-        ]
-        rows.append(f"{'(all others)':<16}" + "".join(f"{p.other:>8.1%}" for p in view.panels))
-        return "\n".join([header, *rows, "T=1 is the model's own odds; low T sharpens them, high T flattens them."])
+        note = "T=1 is the model's own odds; low T sharpens them, high T flattens them."
+        return "\n".join([*prediction_table(view), note])
 
     def reload(self, _: str = "") -> str:
         report = self.services.tutor.reload()

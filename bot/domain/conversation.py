@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bot.domain.answering import Answer, Source, question_type, subject_of
+from bot.domain.generation import looks_like_course_question
 from bot.domain.text import words
 
 if TYPE_CHECKING:
@@ -29,6 +30,15 @@ MAX_CONVERSATIONS = 10_000
 CONVERSATION_TTL_S = 2 * 3600  # a topic older than this is forgotten
 ANSWER_ACTIONS = ("simpler", "example", "quiz")
 ENGLISH_NOTE = "(I answer in English: the slides are in English.)"
+COURSE_QUESTION_NOTE = (
+    "That's a question about the course, so here is what the slides say (generated text could be wrong):"
+)
+COURSE_QUESTION_NOT_COVERED = (
+    "That looks like a question about the course, and I don't answer those with generated text: it "
+    "could sound right and be wrong. The slides don't clearly cover it, so ask it with `/ask` (try "
+    "other words), or ask your teacher. For something creative, give `/generate` a topic such as "
+    "*a robot learning to paint*."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +331,17 @@ class Tutoring:
 
     def reset(self, key: Key) -> None:
         self.conversations.reset(key)
+
+    def instead_of_generating(self, topic: str) -> Reply | None:
+        """Facts come from the slides, never from the generator: a generation topic that is really
+        a course question ("what is an embedding?") gets the slides' answer, or a plain "not
+        covered"; None for a creative topic (blocking when it answers: call it off the event loop)."""
+        if not looks_like_course_question(topic):
+            return None
+        answer = self.tutor.knowledge.answerer.answer(topic)
+        if answer.kind == "decline":
+            return Reply("decline", COURSE_QUESTION_NOT_COVERED)
+        return Reply(answer.kind, f"{COURSE_QUESTION_NOTE}\n\n{answer.text}", tuple(answer.sources), True)
 
     def respond(self, key: Key, message: str) -> Reply:
         """The reply to one message (blocking: retrieval and models; call it off the event loop)."""
