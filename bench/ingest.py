@@ -15,8 +15,8 @@ from pathlib import Path
 from _common import emit, scratch_settings
 
 from bot.domain.embedding import Embedder
-from bot.domain.index import passages_from_deck
 from bot.domain.loaders import load_deck
+from bot.domain.passages import passages_from_deck
 from bot.domain.tutor import Tutor, open_index
 
 WORDS = (

@@ -242,7 +242,7 @@ def test_a_file_name_that_is_not_utf8_gets_a_safe_source_name_that_chroma_stores
 
     import numpy as np
 
-    from bot.domain.index import passages_from_deck
+    from bot.domain.passages import passages_from_deck
     from bot.domain.tutor import open_index
     from tests.conftest import make_settings
 

@@ -192,8 +192,8 @@ def test_ingest_killed_part_way_leaves_the_previous_index_answering(tmp_path, em
     assert tutor.index.recovered_from is None
     tutor._knowledge = None
     # The previous generation still answers, before any new ingest runs.
-    from bot.domain.index import passages_from_deck
     from bot.domain.loaders import load_deck
+    from bot.domain.passages import passages_from_deck
     from bot.domain.retrieval import Retriever
 
     passages = passages_from_deck(load_deck(knowledge).deck)

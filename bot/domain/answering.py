@@ -15,7 +15,7 @@ from typing import Literal
 
 from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
-from bot.domain.index import Passage, Unit
+from bot.domain.passages import Passage, Unit
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retrieval, Retriever, ScoredPassage
 from bot.domain.text import STOPWORDS, expand_abbreviations, shorten, stem, terms
 

@@ -16,7 +16,8 @@ from typing import Literal
 
 import numpy as np
 
-from bot.domain.index import Hit, Passage, VectorIndex
+from bot.domain.index import Hit, VectorIndex
+from bot.domain.passages import Passage
 from bot.domain.text import STOPWORDS, stem, terms, words
 
 Mode = Literal["hybrid", "dense", "bm25"]

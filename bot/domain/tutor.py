@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from bot.domain.answering import Answer, Answerer
 from bot.domain.deck import Deck
 from bot.domain.embedding import Embedder
-from bot.domain.index import IngestReport, Passage, VectorIndex, passages_from_deck
+from bot.domain.index import IngestReport, VectorIndex
 from bot.domain.loaders import Problem, load_deck
+from bot.domain.passages import Passage, passages_from_deck
 from bot.domain.retrieval import Retriever
 from bot.settings import Settings
 
