@@ -122,6 +122,20 @@ async def test_stop_button_works_for_the_requester_only(fake_discord, services, 
     assert_no_pings(fake)
 
 
+async def test_generation_asked_for_in_words_streams_into_a_reply(fake_discord, services, paced):
+    fake = fake_discord
+    async with running_bot(fake, services):
+        sent = await fake.send_message(fake.general_id, "write a poem about the sea", mentions_bot=True)
+        final = await fake.wait_for_bot_message(lambda m: FOOTER.search(m["content"]), timeout=60)
+    assert final["message_reference"]["message_id"] == sent["id"], "a reply to the request"
+    assert final["content"].startswith("✍️ **Poem** · the sea")
+    assert final["components"] == [], "the Stop button goes at the end"
+    message_edits = [r for r in fake.requests if r.method == "PATCH" and r.path.endswith(f"/messages/{final['id']}")]
+    assert message_edits and any(p.json.get("components") for p in message_edits[:-1]), "Stop while it writes"
+    assert_no_pings(fake)
+    assert not fake.violations
+
+
 async def test_time_limit_keeps_what_was_written(fake_discord, services, paced):
     fake = fake_discord
     async with running_bot(fake, services, generation_timeout_s=0.5):

@@ -39,7 +39,9 @@ def services(tutor, tokenizers, tmp_path):
 
         raise ModelUnavailable("no generation model in this test")
 
-    built = Services(tutor.settings.model_copy(), tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
+    # No cooldown: these tests call the same command several times in a row as one learner.
+    settings = tutor.settings.model_copy(update={"question_cooldown_s": 0})
+    built = Services(settings, tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
     built.generation = no_generator
     return built
 
@@ -96,6 +98,28 @@ async def test_tokenize_all_compares_the_four_side_by_side(fake_discord, service
         assert ", ".join(map(str, tok.ids)) in field["value"]
     assert "[CLS]" in message["content"], "WordPiece's markers are shown"
     assert fake.violations == []
+
+
+async def test_tokenizing_asked_for_in_words_shows_the_four_tokenizers(fake_discord, services) -> None:
+    fake = fake_discord
+    async with running_bot(fake, services):
+        await fake.send_message(fake.general_id, 'how is "Hello world" tokenized?', mentions_bot=True)
+        message = await fake.wait_for_bot_message(channel_id=fake.general_id, timeout=60)
+    assert message["content"].startswith("Here's how “Hello world” is cut into tokens.\n")
+    assert len(ansi_blocks(message["content"])) == 4 and len(message["content"]) <= 2000
+    assert message["embeds"][0]["title"] == "Same text, four tokenizers"
+    assert fake.violations == []
+
+
+async def test_tokenize_is_cooled_down_per_learner(fake_discord, services) -> None:
+    fake = fake_discord
+    async with running_bot(fake, services, question_cooldown_s=60):
+        first = await fake.invoke_command("tokenize", {"text": "hello", "tokenizer": "gpt2"})
+        assert await first.wait_response() in (4, 5)
+        again = await fake.invoke_command("tokenize", {"text": "hello", "tokenizer": "gpt2"})
+        assert await again.wait_response() == 4
+    assert again.callback_data["flags"] & 64
+    assert "try again in" in again.callback_data["content"]
 
 
 async def test_tokenize_refuses_an_unknown_tokenizer_as_discord_would(fake_discord, services) -> None:
