@@ -28,6 +28,8 @@ RequestName = Literal["quiz", "next", "prev", "slide", "deck", "tokenize", "gene
 
 MAX_CONVERSATIONS = 10_000
 CONVERSATION_TTL_S = 2 * 3600  # a topic older than this is forgotten
+# Unaddressed messages this soon after the tutor's reply may be follow-ups meant for it.
+FOLLOW_UP_WINDOW_S = 180
 ANSWER_ACTIONS = ("simpler", "example", "quiz")
 ENGLISH_NOTE = "(I answer in English: the slides are in English.)"
 COURSE_QUESTION_NOTE = (
@@ -121,6 +123,14 @@ class Conversations:
     def reset(self, key: Key) -> None:
         with self._lock:
             self._items.pop(key, None)
+
+    def peek(self, key: Key) -> Conversation | None:
+        """The conversation if there is a live one, without starting one or refreshing it."""
+        with self._lock:
+            conversation = self._items.get(key)
+        if conversation is None or time.monotonic() - conversation.updated > self.ttl_s:
+            return None
+        return conversation
 
     def __len__(self) -> int:
         return len(self._items)
@@ -233,6 +243,13 @@ def looks_like_question(text: str) -> bool:
                      "describe", "tell", "can", "could", "does", "do", "is", "are", "should", "compare"}  # fmt: skip
 
 
+def is_small_talk(text: str) -> bool:
+    """Whether ``Tutoring.respond`` answers ``text`` with small talk (no retrieval): front ends
+    know it before their cooldowns, so small talk never gets a cooldown notice."""
+    folded = clean_message(text)[:2000].casefold()
+    return _request(folded) is None and _smalltalk(folded) is not None
+
+
 def _smalltalk(folded: str) -> str | None:
     bare = folded.strip(" !.,~?")
     if len(bare.split()) > 8:
@@ -331,6 +348,16 @@ class Tutoring:
 
     def reset(self, key: Key) -> None:
         self.conversations.reset(key)
+
+    def expects_reply(self, key: Key, message: str) -> bool:
+        """Whether an unaddressed message in an answer channel is for the tutor: a question or a
+        request, or, within a few minutes of the tutor's last reply to this learner here, a short
+        follow-up or thanks ("give me an example", "thanks!"). Chatter between learners is not."""
+        if looks_like_question(message):
+            return True
+        conversation = self.conversations.peek(key)
+        recent = conversation is not None and time.monotonic() - conversation.updated <= FOLLOW_UP_WINDOW_S
+        return recent and len(clean_message(message).split()) <= 12
 
     def instead_of_generating(self, topic: str) -> Reply | None:
         """Facts come from the slides, never from the generator: a generation topic that is really

@@ -35,8 +35,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.client import TutorBot
-from bot.domain import conversation
-from bot.domain.conversation import Key, Reply, Tutoring, clean_message, looks_like_question
+from bot.domain.conversation import Key, Reply, Tutoring, clean_message, is_small_talk
 from bot.domain.errors import UserError
 from bot.domain.text import shorten
 from bot.exts.generate import Generate
@@ -100,17 +99,6 @@ class Asker:
     @property
     def learner(self) -> str:
         return str(self.user.id)
-
-
-def is_small_talk(text: str) -> bool:
-    """Whether ``Tutoring.respond`` answers ``text`` with small talk (no retrieval), known before the
-    cooldowns so that small talk never gets a cooldown notice.
-
-    The domain has no public way to ask this yet: its private helpers are called in the order
-    ``respond`` uses them (a request in words first, then small talk).
-    """
-    folded = clean_message(text)[:2000].casefold()
-    return conversation._request(folded) is None and conversation._smalltalk(folded) is not None
 
 
 def echo(question: str) -> str:
@@ -264,7 +252,9 @@ class Ask(commands.Cog):
         if message.author.bot or message.webhook_id is not None:
             return
         addressed = self.addressed(message)
-        if not addressed and not (self.in_answer_channel(message) and looks_like_question(message.content)):
+        tutoring = self.bot.services.tutoring
+        key = Asker.of_message(message).key
+        if not addressed and not (self.in_answer_channel(message) and tutoring.expects_reply(key, message.content)):
             return  # not for the bot: chatter between learners, or a channel it only answers when asked
         small_talk = is_small_talk(message.content)
         send = functools.partial(message.reply, mention_author=False)
