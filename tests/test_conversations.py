@@ -167,3 +167,12 @@ def test_learner_conversations_pass_their_floors_on_the_test_split(tutoring):
         row = result["categories"][category]
         assert row["turns"] >= 20
         assert row["pass"] >= floor, f"{category}: {row}"
+
+
+def test_an_unaddressed_follow_up_soon_after_a_reply_is_for_the_tutor(tutoring):
+    key = _key("channel")
+    assert not tutoring.expects_reply(key, "give me an example"), "no conversation yet: chatter"
+    tutoring.respond(key, "what is a transformer?")
+    assert tutoring.expects_reply(key, "give me an example")
+    assert tutoring.expects_reply(key, "thanks!")
+    assert not tutoring.expects_reply(_key("someone else"), "thanks!")
