@@ -79,7 +79,7 @@ def split_questions(rows: list[dict], rng: random.Random) -> list[str]:
 
 
 def apply(rows: list[dict], labels: list[str]) -> None:
-    for row, label in zip(rows, labels):
+    for row, label in zip(rows, labels, strict=True):
         row["split"] = label  # replaces an existing value in place, else appends
 
 
@@ -88,21 +88,37 @@ def summary(rows: list[dict], key: str, weight) -> str:
     for row in rows:
         counts[str(row.get(key))][row["split"]] += weight(row)
     return "\n".join(
-        f"  {name:>12}: tune {c['tune']:4d}  test {c['test']:4d}" for name, c in sorted(counts.items(), key=lambda kv: (len(kv[0]) if kv[0].isdigit() else 99, kv[0]))
+        f"  {name:>12}: tune {c['tune']:4d}  test {c['test']:4d}"
+        for name, c in sorted(counts.items(), key=lambda kv: (len(kv[0]) if kv[0].isdigit() else 99, kv[0]))
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--conversations", type=Path, default=DEFAULT_CONVERSATIONS,
-                        help="conversations JSONL (default: %(default)s)")
-    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS,
-                        help="questions JSONL (default: %(default)s); skipped if missing")
-    parser.add_argument("--min-test-turns", type=int, default=20,
-                        help="minimum judged turns in the test split per category (default: %(default)s)")
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if the files' split fields are not what this script would write")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--conversations", type=Path, default=DEFAULT_CONVERSATIONS, help="conversations JSONL (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=DEFAULT_QUESTIONS,
+        help="questions JSONL (default: %(default)s); skipped if missing",
+    )
+    parser.add_argument(
+        "--min-test-turns",
+        type=int,
+        default=20,
+        help="minimum judged turns in the test split per category (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if the files' split fields are not what this script would write",
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(SEED)

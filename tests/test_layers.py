@@ -85,7 +85,9 @@ def test_no_import_circles():
     for start in sorted(graph):
         visit(start, [start])
     # A package may import its own submodules (re-exports); a submodule must not import its package.
-    circles = [c for c in circles if not any(b.startswith(a + ".") and len(c) == 3 for a, b in zip(c, c[1:], strict=False))]
+    circles = [
+        c for c in circles if not any(b.startswith(a + ".") and len(c) == 3 for a, b in zip(c, c[1:], strict=False))
+    ]
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
 
 
