@@ -105,7 +105,7 @@ def cmd_slide(args: argparse.Namespace, settings: Settings) -> int:
 def _step(args: argparse.Namespace, settings: Settings, offset: int) -> int:
     """Move the learner's stored place by ``offset`` and print that slide. Needs only the deck and
     SQLite (no model), so it is quick; the place is the terminal session's (scope "local")."""
-    from bot.domain.places import NewerSchema, PlaceStore, SlideNotFound
+    from bot.domain.learners import LearnerStore, NewerSchema, SlideNotFound
     from bot.terminal import LOCAL_SCOPE, local_user
 
     user = local_user() if args.user is None else args.user.strip()
@@ -113,7 +113,7 @@ def _step(args: argparse.Namespace, settings: Settings, offset: int) -> int:
         raise UsageError("--user must not be empty")
     deck = _load_deck(settings)
     try:
-        with PlaceStore(settings.state_db) as places:
+        with LearnerStore(settings.state_db) as places:
             slide = places.step(deck, LOCAL_SCOPE, user, offset)
     except (SlideNotFound, NewerSchema) as error:
         raise UsageError(str(error)) from error

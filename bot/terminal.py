@@ -123,7 +123,7 @@ class TerminalSession:
         return format_reply(self.converse(question))
 
     def step(self, offset: int) -> str:
-        slide = self.services.places.step(self.services.deck, LOCAL_SCOPE, self.user, offset)
+        slide = self.services.learners.step(self.services.deck, LOCAL_SCOPE, self.user, offset)
         return format_slide(slide)
 
     def slide(self, query: str) -> str:
@@ -133,17 +133,17 @@ class TerminalSession:
         matches = deck.find(query)
         if not matches:
             raise UserError(f"No slide matches '{query}'; slides are {deck.range_text()} (see /deck).")
-        slide = self.services.places.goto(deck, LOCAL_SCOPE, self.user, matches[0].number)
+        slide = self.services.learners.goto(deck, LOCAL_SCOPE, self.user, matches[0].number)
         return format_slide(slide)
 
     def deck(self, _: str = "") -> str:
-        place = self.services.places.get(LOCAL_SCOPE, self.user)
+        place = self.services.learners.get(LOCAL_SCOPE, self.user)
         return "\n".join(
             f"{'→' if slide.number == place else ' '} {slide.number:>3}  {slide.title}" for slide in self.services.deck
         )
 
     def _current(self):
-        slide = self.services.places.current(self.services.deck, LOCAL_SCOPE, self.user)
+        slide = self.services.learners.current(self.services.deck, LOCAL_SCOPE, self.user)
         if slide is None:
             raise UserError("You haven't started yet: type /next for the first slide.")
         return slide

@@ -31,7 +31,7 @@ def test_three_next_calls_in_three_processes_give_three_consecutive_slides(tmp_p
 
 
 def test_next_prints_the_slide_as_slide_does_loads_no_model_and_defaults_to_the_terminal_user(tmp_path):
-    from bot.domain.places import PlaceStore
+    from bot.domain.learners import LearnerStore
     from bot.terminal import LOCAL_SCOPE, local_user
 
     # Run in one process to see that no model library was imported.
@@ -45,7 +45,7 @@ def test_next_prints_the_slide_as_slide_does_loads_no_model_and_defaults_to_the_
     assert "LOADED []" in stepped.stderr
     assert stepped.stdout == run("slide", "1", data_dir=tmp_path).stdout
     assert stepped.stdout.startswith("Slide 1: What Is Generative AI?\n")
-    with PlaceStore(tmp_path / "state.sqlite3") as places:
+    with LearnerStore(tmp_path / "state.sqlite3") as places:
         assert places.get(LOCAL_SCOPE, local_user()) == 1
 
 

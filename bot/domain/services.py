@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.conversation import Tutoring
-from bot.domain.places import PlaceStore
+from bot.domain.learners import LearnerStore
 from bot.domain.quiz import QuizJudge, QuizQuestion, Verdict
 from bot.domain.similarity import Similarity
 from bot.domain.tokenizers import Tokenizers
@@ -31,10 +31,10 @@ class Services:
     generative model loads on first use, since many servers never ask for generation.
     """
 
-    def __init__(self, settings: Settings, tutor: Tutor, places: PlaceStore, tokenizers: Tokenizers) -> None:
+    def __init__(self, settings: Settings, tutor: Tutor, learners: LearnerStore, tokenizers: Tokenizers) -> None:
         self.settings = settings
         self.tutor = tutor
-        self.places = places
+        self.learners = learners
         self.tokenizers = tokenizers
         self.similarity = Similarity(tutor)
         self.judge = QuizJudge(tutor.embedder)
@@ -54,8 +54,8 @@ class Services:
             report.embedded,
             report.deleted,
         )
-        places = PlaceStore(settings.state_db)
-        return cls(settings, tutor, places, Tokenizers(cache_dir=settings.models_dir))
+        learners = LearnerStore(settings.state_db)
+        return cls(settings, tutor, learners, Tokenizers(cache_dir=settings.models_dir))
 
     @property
     def deck(self):
@@ -64,7 +64,7 @@ class Services:
     def judge_and_record(self, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
         """Judge a learner's quiz answer and keep the score (blocking: the embedding model, SQLite)."""
         verdict = self.judge.judge(question, answer)
-        self.places.record_quiz(scope, user, question.slide, verdict.verdict)
+        self.learners.record_quiz(scope, user, question.slide, verdict.verdict)
         return verdict
 
     def generation(self) -> GenerationService:
@@ -93,7 +93,7 @@ class Services:
             if generation is not None:
                 _run_to_end(generation.aclose())
         finally:
-            self.places.close()
+            self.learners.close()
 
 
 def _run_to_end(coroutine: Coroutine[Any, Any, None]) -> None:

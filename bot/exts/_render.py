@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import discord
 
 from bot.domain.deck import Deck, Section, Slide, chat_markdown
-from bot.domain.places import Score
+from bot.domain.learners import Score
 from bot.domain.quiz import QuizQuestion, Verdict
 from bot.domain.text import shorten
 

@@ -48,6 +48,7 @@ from bot.domain.generation import (
 )
 from bot.domain.text import shorten
 from bot.exts.slides import place_scope, slides_view
+from bot.plain import prediction_table
 from bot.plumbing import (
     MESSAGE_LIMIT,
     NO_MENTIONS,
@@ -79,13 +80,6 @@ KIND_LABELS = {
 }
 KIND_CHOICES = [app_commands.Choice(name=f"{kind}: {KIND_LABELS[kind]}", value=kind) for kind in KINDS]
 
-COURSE_NOTE = "That's a question about the course, so here is what the slides say (generated text could be wrong):"
-NOT_COVERED = (
-    "That looks like a question about the course, and I don't answer those with generated text: it "
-    "could sound right and be wrong. The slides don't clearly cover it, so ask it with `/ask` (try "
-    "other words), or ask your teacher. For something creative, give `/generate` a topic such as "
-    "*a robot learning to paint*."
-)
 STOPPED = "(stopped)"
 
 
@@ -126,20 +120,10 @@ def generation_header(kind: str, topic: str, slide: Slide | None) -> str:
     return f"✍️ **{kind.capitalize()}** · {escape_markdown(shorten(topic, 150))}"
 
 
-def _table_token(token: str, width: int) -> str:
-    return shorten(token.replace("`", "ˋ"), width)  # a backtick would end the code block
-
-
 def render_prediction(view: SamplingView) -> str:
     """The predictions as a small table in a code block: one row per token, one column per temperature."""
     panels = view.panels
-    tokens = [_table_token(choice.token, 18) for choice in panels[0].choices]
-    width = max(len("(all others)"), *(len(token) for token in tokens))
-    columns = "".join(f"{'T=' + format(panel.temperature, 'g'):>8}" for panel in panels)
-    rows = [f"{'token':<{width}}{columns}"]
-    for index, token in enumerate(tokens):
-        rows.append(f"{token:<{width}}" + "".join(f"{panel.choices[index].probability:>8.1%}" for panel in panels))
-    rows.append(f"{'(all others)':<{width}}" + "".join(f"{panel.other:>8.1%}" for panel in panels))
+    rows = prediction_table(view)
     low, high = min(p.temperature for p in panels), max(p.temperature for p in panels)
     shown = escape_markdown(shorten(" ".join(view.text.split()), 200))
     return "\n".join(
@@ -417,7 +401,7 @@ class Generate(commands.Cog):
             return None, topic
         services = self.bot.services
         return await off_loop(
-            example_slide, services.deck, topic, lambda: services.places.current(services.deck, scope, str(user_id))
+            example_slide, services.deck, topic, lambda: services.learners.current(services.deck, scope, str(user_id))
         )
 
     def _refuse_when_full(self) -> None:
@@ -437,11 +421,9 @@ class Generate(commands.Cog):
         )
 
     async def _answer_from_slides(self, send: Callable[..., Awaitable[object]], question: str) -> None:
-        answer = await off_loop(self.bot.services.tutor.ask, question)
-        if not answer.confident:
-            await send(NOT_COVERED, allowed_mentions=NO_MENTIONS)
-            return
-        await send_in_parts(send, f"{COURSE_NOTE}\n\n{answer.text}", slides_view(answer.slides))
+        reply = await off_loop(self.bot.services.tutoring.instead_of_generating, question)
+        if reply is not None:  # None only if the guard changed its mind: nothing to say then
+            await send_in_parts(send, reply.text, slides_view(reply.slides))
 
     @app_commands.command(
         name="predict", description="See which tokens the model would write next, and how temperature changes the odds."

@@ -2,7 +2,7 @@
 under every slide (Previous, Next, FAQ, Quiz me).
 
 Places. Each learner has one place per server (scope ``guild:<id>``) and one for DMs (``dm``),
-kept by ``PlaceStore`` in SQLite, so they survive restarts and are shared with nothing else.
+kept by ``LearnerStore`` in SQLite, so they survive restarts and are shared with nothing else.
 
 Buttons act for whoever presses them. Previous / Next move the *presser's* place and show the
 presser's slide:
@@ -48,7 +48,7 @@ from discord.ext import commands
 from bot.client import TutorBot, tutor_bot
 from bot.domain.deck import Deck, Slide
 from bot.domain.errors import UserError
-from bot.domain.quiz import QuizQuestion, Verdict, pick_question, questions_for
+from bot.domain.quiz import QuizQuestion, pick_question, questions_for
 from bot.domain.services import Services
 from bot.domain.text import shorten
 from bot.exts._render import (
@@ -135,7 +135,7 @@ def slide_message(deck: Deck, slide: Slide) -> dict:
 def resolve_slide(deck: Deck, query: str) -> int:
     """The slide number a learner means: "13", "#13", "13 · Tokenization…" or part of a title.
 
-    A number is returned as is (``PlaceStore.goto`` names the valid range when it is missing).
+    A number is returned as is (``LearnerStore.goto`` names the valid range when it is missing).
     """
     text = query.strip()
     number = re.match(r"#?(\d{1,6})\b", text)
@@ -169,7 +169,7 @@ async def send_slide(interaction: discord.Interaction, deck: Deck, slide: Slide,
 async def step_and_show(interaction: discord.Interaction, offset: int, *, edit: bool = False) -> None:
     services = services_of(interaction)
     deck = services.deck
-    slide = await off_loop(services.places.step, deck, scope_of(interaction), learner_of(interaction), offset)
+    slide = await off_loop(services.learners.step, deck, scope_of(interaction), learner_of(interaction), offset)
     await send_slide(interaction, deck, slide, edit=edit)
 
 
@@ -234,13 +234,6 @@ def submitted_text(data: dict, custom_id: str) -> str:
         if component.get("component"):
             stack.append(component["component"])
     return ""
-
-
-def judge_and_record(services: Services, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
-    """Blocking: runs the embedding model and writes the score."""
-    verdict = services.judge.judge(question, answer)
-    services.places.record_quiz(scope, user, question.slide, verdict.verdict)
-    return verdict
 
 
 def question_embed(slide: Slide, question: QuizQuestion) -> discord.Embed:
@@ -373,7 +366,9 @@ class GotoButton(_SlidesButton, template=r"slides:goto:(?P<number>\d{1,4})"):
     async def act(self, interaction: discord.Interaction) -> None:
         services = services_of(interaction)
         deck = services.deck
-        slide = await off_loop(services.places.goto, deck, scope_of(interaction), learner_of(interaction), self.number)
+        slide = await off_loop(
+            services.learners.goto, deck, scope_of(interaction), learner_of(interaction), self.number
+        )
         await send_slide(interaction, deck, slide, edit=False)
 
 
@@ -492,7 +487,7 @@ class Slides(commands.Cog):
 
     @app_commands.command(name="quiz", description="A question on your current slide; answer in your own words.")
     async def quiz_command(self, interaction: discord.Interaction) -> None:
-        places = self.services.places
+        places = self.services.learners
         slide = await off_loop(places.current, self.services.deck, scope_of(interaction), learner_of(interaction))
         if slide is None:
             raise UserError(NOT_STARTED)
@@ -518,18 +513,18 @@ class Slides(commands.Cog):
     async def step_message(self, scope: str, user: str, offset: int) -> dict:
         """The learner's next (``offset`` 1) or previous (-1) slide, as keyword arguments of a send."""
         deck = self.services.deck
-        slide = await off_loop(self.services.places.step, deck, scope, user, offset)
+        slide = await off_loop(self.services.learners.step, deck, scope, user, offset)
         return slide_message(deck, slide)
 
     async def goto_message(self, scope: str, user: str, query: str) -> dict:
         """The slide ``query`` names (a number or part of a title); the learner's place moves there."""
         deck = self.services.deck
         number = resolve_slide(deck, query)
-        slide = await off_loop(self.services.places.goto, deck, scope, user, number)
+        slide = await off_loop(self.services.learners.goto, deck, scope, user, number)
         return slide_message(deck, slide)
 
     async def deck_message(self, scope: str, user: str) -> dict:
-        deck, places = self.services.deck, self.services.places
+        deck, places = self.services.deck, self.services.learners
 
         def read():
             return places.current(deck, scope, user), places.scores(scope, user)
@@ -546,7 +541,7 @@ class Slides(commands.Cog):
             if slide is None:
                 raise UserError(f"Slide {slide_number} is no longer in the deck; slides are {deck.range_text()}.")
         else:
-            slide = await off_loop(self.services.places.current, deck, scope, user)
+            slide = await off_loop(self.services.learners.current, deck, scope, user)
             if slide is None:
                 raise UserError(NOT_STARTED_IN_WORDS)
         question = self.pick_question(scope, user, slide)
@@ -572,7 +567,7 @@ class Slides(commands.Cog):
         # Judging runs the model (0.2-1.1 s measured on a busy machine): defer, then follow up.
         await interaction.response.defer(ephemeral=True, thinking=True)
         verdict = await off_loop(
-            judge_and_record, self.services, scope_of(interaction), learner_of(interaction), question, answer
+            self.services.judge_and_record, scope_of(interaction), learner_of(interaction), question, answer
         )
         log.info("quiz on slide %d: %s", question.slide, verdict.verdict)
         await interaction.followup.send(

@@ -86,7 +86,7 @@ async def _until(condition, task: asyncio.Task, timeout: float, what: str) -> No
 def services_factory(tutor):
     """Builds the bot's services around the session's real tutor (deck, index, embedding model);
     places live in the test's own folder."""
-    from bot.domain.places import PlaceStore
+    from bot.domain.learners import LearnerStore
     from bot.domain.services import Services
     from bot.domain.tokenizers import Tokenizers
 
@@ -94,7 +94,7 @@ def services_factory(tutor):
 
     def build(tmp_path, **overrides):
         settings = tutor.settings.model_copy(update=overrides)
-        return Services(settings, tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
+        return Services(settings, tutor, LearnerStore(tmp_path / "state.sqlite3"), tokenizers)
 
     return build
 

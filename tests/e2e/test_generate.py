@@ -215,7 +215,7 @@ async def test_example_uses_the_named_or_current_slide(fake_discord, services, m
         assert await nowhere.wait_response() == 4 and nowhere.callback_data["flags"] & EPHEMERAL
         assert "name one in the topic" in nowhere.callback_data["content"]
 
-        services.places.set(f"guild:{fake.guild_id}", fake.user["id"], 18)
+        services.learners.set(f"guild:{fake.guild_id}", fake.user["id"], 18)
         current = await fake.invoke_command("generate", {"kind": "example", "topic": "cooking", "length": 20})
         current_final = await original(fake, current, FOOTER.search)
     assert named_final["content"].startswith("✍️ **Example** for slide 13 (Tokenization")

@@ -2,7 +2,7 @@
 judge (embedding model), a Discord on loopback.
 
 A learner's place surviving a SIGKILL in the middle of a write is covered by the domain tests
-(``tests/test_places.py::test_sigkill_during_writes_leaves_a_consistent_database``), and steps from
+(``tests/test_learners.py::test_sigkill_during_writes_leaves_a_consistent_database``), and steps from
 separate processes by ``tests/test_places_cli.py``.
 """
 
@@ -82,11 +82,11 @@ async def test_next_twice_then_prev_with_buttons_and_no_pings(fake_discord, serv
         assert title(second.callback_data).startswith("Slide 2 ·")
         back = await command(fake, "prev")
         assert title(back.callback_data).startswith("Slide 1 ·")
-        assert services.places.get(scope(fake), uid(fake.user)) == 1
+        assert services.learners.get(scope(fake), uid(fake.user)) == 1
 
         in_dm = await command(fake, "next", guild=False)
         assert title(in_dm.callback_data).startswith("Slide 1 ·"), "DMs keep a place of their own"
-        assert services.places.get("dm", uid(fake.user)) == 1
+        assert services.learners.get("dm", uid(fake.user)) == 1
     assert fake.violations == []
 
 
@@ -104,7 +104,7 @@ async def test_slide_by_number_and_by_title_with_autocomplete(fake_discord, serv
     async with running_bot(fake, services):
         shown = await command(fake, "slide", {"number-or-title": "13"})
         assert title(shown.callback_data) == "Slide 13 · Tokenization, Embeddings and Latent Space"
-        assert services.places.get(scope(fake), uid(fake.user)) == 13
+        assert services.learners.get(scope(fake), uid(fake.user)) == 13
 
         choices = await fake.autocomplete("slide", {"number-or-title": "tokeniz"}, "number-or-title")
         assert choices == [{"name": "13 · Tokenization, Embeddings and Latent Space", "value": "13"}]
@@ -117,7 +117,7 @@ async def test_slide_by_number_and_by_title_with_autocomplete(fake_discord, serv
 
         picked = await command(fake, "slide", {"number-or-title": "retrieval"})
         assert title(picked.callback_data).startswith("Slide 14 · Retrieval-Augmented Generation")
-        assert services.places.get(scope(fake), uid(fake.user)) == 14
+        assert services.learners.get(scope(fake), uid(fake.user)) == 14
     assert fake.violations == []
 
 
@@ -131,7 +131,7 @@ async def test_missing_slide_answers_privately_with_the_valid_range(fake_discord
         assert unknown.callback_data["flags"] & EPHEMERAL
         assert "slides are 1-22" in unknown.callback_data["content"]
         assert unknown.callback_data["allowed_mentions"]["parse"] == []
-        assert services.places.get(scope(fake), uid(fake.user)) is None, "a failed jump moves nobody"
+        assert services.learners.get(scope(fake), uid(fake.user)) is None, "a failed jump moves nobody"
     assert fake.violations == []
 
 
@@ -160,7 +160,7 @@ async def test_faq_button_shows_the_slides_faq_privately(fake_discord, services)
         embed = pressed.callback_data["embeds"][0]
         assert embed["title"] == "Slide 13 · FAQ"
         assert TOKEN_VS_EMBEDDING in [f["name"] for f in embed["fields"]]
-        assert services.places.get(scope(fake), uid(fake.teacher)) is None, "reading the FAQ moves nobody"
+        assert services.learners.get(scope(fake), uid(fake.teacher)) is None, "reading the FAQ moves nobody"
     assert fake.violations == []
 
 
@@ -211,7 +211,7 @@ async def test_quiz_marks_a_paraphrase_right_and_a_wrong_answer_not_yet(fake_dis
         assert custom_ids(results[1]) == ["slides:goto:13", "slides:quiz:13"]
 
         right_count = int(right["title"].startswith("✅"))
-        assert services.places.scores(scope(fake), uid(fake.user)) == {
+        assert services.learners.scores(scope(fake), uid(fake.user)) == {
             13: {"asked": 2, "right": right_count, "partly": 1 - right_count}
         }
         revisit = await fake.click_button(int(results[1]["id"]), "slides:goto:13")
@@ -268,8 +268,8 @@ async def test_two_learners_on_one_message_each_move_their_own_place(fake_discor
         assert title(fake.messages[again.original_message_id]).startswith("Slide 3 ·")
         assert title(fake.messages[message_id]).startswith("Slide 11 ·"), "alice's message is untouched"
 
-        assert services.places.get(scope(fake), uid(alice)) == 11
-        assert services.places.get(scope(fake), uid(teacher)) == 3
+        assert services.learners.get(scope(fake), uid(alice)) == 11
+        assert services.learners.get(scope(fake), uid(teacher)) == 3
     assert fake.violations == []
 
 

@@ -31,7 +31,7 @@ def tokenizers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture
 def services(tutor, tokenizers, tmp_path):
-    from bot.domain.places import PlaceStore
+    from bot.domain.learners import LearnerStore
     from bot.domain.services import Services
 
     def no_generator():  # tests that want step 4 set their own; the rest never load a model
@@ -41,7 +41,7 @@ def services(tutor, tokenizers, tmp_path):
 
     # No cooldown: these tests call the same command several times in a row as one learner.
     settings = tutor.settings.model_copy(update={"question_cooldown_s": 0})
-    built = Services(settings, tutor, PlaceStore(tmp_path / "state.sqlite3"), tokenizers)
+    built = Services(settings, tutor, LearnerStore(tmp_path / "state.sqlite3"), tokenizers)
     built.generation = no_generator
     return built
 

@@ -96,7 +96,7 @@ def _is_damaged(error: sqlite3.DatabaseError) -> bool:
     return "not a database" in text or "malformed" in text
 
 
-class PlaceStore:
+class LearnerStore:
     """Learners' places and quiz scores in one SQLite file. Thread-safe; cheap calls."""
 
     def __init__(self, path: Path | str) -> None:
@@ -178,7 +178,7 @@ class PlaceStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> PlaceStore:
+    def __enter__(self) -> LearnerStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""PlaceStore against real SQLite files: semantics, isolation, durability and recovery."""
+"""LearnerStore against real SQLite files: semantics, isolation, durability and recovery."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.deck import Deck, Slide
-from bot.domain.places import SCHEMA_VERSION, NewerSchema, PlaceStore, SlideNotFound
+from bot.domain.learners import SCHEMA_VERSION, LearnerStore, NewerSchema, SlideNotFound
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def make_deck(*numbers: int) -> Deck:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    with PlaceStore(tmp_path / "state.sqlite3") as s:
+    with LearnerStore(tmp_path / "state.sqlite3") as s:
         yield s
 
 
@@ -48,7 +48,7 @@ def run_python(code: str, *args: str, **kwargs) -> subprocess.CompletedProcess:
 # -- semantics ---------------------------------------------------------------------------------
 
 
-def test_set_and_get(store: PlaceStore) -> None:
+def test_set_and_get(store: LearnerStore) -> None:
     assert store.get("dm", "456") is None
     store.set("dm", "456", 7)
     assert store.get("dm", "456") == 7
@@ -56,25 +56,25 @@ def test_set_and_get(store: PlaceStore) -> None:
     assert store.get("dm", "456") == 3
 
 
-def test_step_from_not_started(store: PlaceStore) -> None:
+def test_step_from_not_started(store: LearnerStore) -> None:
     deck = make_deck(1, 2, 3)
     assert store.step(deck, "dm", "u", +1).number == 1
     assert store.get("dm", "u") == 1
 
 
-def test_prev_when_not_started_lands_on_first(store: PlaceStore) -> None:
+def test_prev_when_not_started_lands_on_first(store: LearnerStore) -> None:
     deck = make_deck(1, 2, 3)
     assert store.step(deck, "dm", "u", -1).number == 1
 
 
-def test_next_and_prev(store: PlaceStore) -> None:
+def test_next_and_prev(store: LearnerStore) -> None:
     deck = make_deck(1, 2, 3, 4)
     assert [store.step(deck, "dm", "u", +1).number for _ in range(3)] == [1, 2, 3]
     assert store.step(deck, "dm", "u", -1).number == 2
     assert store.get("dm", "u") == 2
 
 
-def test_clamped_at_both_ends(store: PlaceStore) -> None:
+def test_clamped_at_both_ends(store: LearnerStore) -> None:
     deck = make_deck(1, 2, 3)
     store.set("dm", "u", 1)
     assert store.step(deck, "dm", "u", -1).number == 1
@@ -84,7 +84,7 @@ def test_clamped_at_both_ends(store: PlaceStore) -> None:
     assert store.step(deck, "dm", "u", -10).number == 1
 
 
-def test_removed_slide_lands_on_nearest(store: PlaceStore) -> None:
+def test_removed_slide_lands_on_nearest(store: LearnerStore) -> None:
     store.set("dm", "u", 5)
     deck = make_deck(1, 2, 3, 4, 6, 7)  # slide 5 was removed
     # "next" from the removed 5 goes to 6, the slide that now follows it.
@@ -100,7 +100,7 @@ def test_removed_slide_lands_on_nearest(store: PlaceStore) -> None:
     assert store.current(deck, "dm", "u").number == 7
 
 
-def test_goto(store: PlaceStore) -> None:
+def test_goto(store: LearnerStore) -> None:
     deck = make_deck(1, 2, 3)
     assert store.goto(deck, "dm", "u", 2).number == 2
     assert store.get("dm", "u") == 2
@@ -112,14 +112,14 @@ def test_goto(store: PlaceStore) -> None:
     assert store.get("dm", "u") == 2  # unchanged
 
 
-def test_empty_deck_is_a_clear_error(store: PlaceStore) -> None:
+def test_empty_deck_is_a_clear_error(store: LearnerStore) -> None:
     with pytest.raises(SlideNotFound):
         store.step(make_deck(), "dm", "u", +1)
     with pytest.raises(SlideNotFound):
         store.goto(make_deck(), "dm", "u", 1)
 
 
-def test_users_are_independent(store: PlaceStore) -> None:
+def test_users_are_independent(store: LearnerStore) -> None:
     deck = make_deck(1, 2, 3)
     store.step(deck, "guild:1", "alice", +1)
     store.step(deck, "guild:1", "alice", +1)
@@ -128,7 +128,7 @@ def test_users_are_independent(store: PlaceStore) -> None:
     assert store.get("guild:1", "bob") == 1
 
 
-def test_scopes_are_separate(store: PlaceStore) -> None:
+def test_scopes_are_separate(store: LearnerStore) -> None:
     store.set("guild:123", "456", 4)
     store.set("dm", "456", 9)
     store.set("guild:999", "456", 1)
@@ -139,18 +139,18 @@ def test_scopes_are_separate(store: PlaceStore) -> None:
     assert store.scores("guild:123", "456") == {}
 
 
-def test_ids_may_be_ints(store: PlaceStore) -> None:
+def test_ids_may_be_ints(store: LearnerStore) -> None:
     store.set("guild:1", 456, 2)  # type: ignore[arg-type]
     assert store.get("guild:1", "456") == 2
 
 
-def test_forget(store: PlaceStore) -> None:
+def test_forget(store: LearnerStore) -> None:
     store.set("dm", "u", 2)
     store.forget("dm", "u")
     assert store.get("dm", "u") is None
 
 
-def test_quiz_scores(store: PlaceStore) -> None:
+def test_quiz_scores(store: LearnerStore) -> None:
     store.record_quiz("dm", "u", 3, "right")
     store.record_quiz("dm", "u", 3, "partly")
     store.record_quiz("dm", "u", 3, "not_yet")
@@ -169,17 +169,17 @@ def test_quiz_scores(store: PlaceStore) -> None:
 
 def test_persists_across_instances(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    with PlaceStore(path) as first:
+    with LearnerStore(path) as first:
         first.set("dm", "u", 6)
         first.record_quiz("dm", "u", 6, "partly")
-    with PlaceStore(path) as second:
+    with LearnerStore(path) as second:
         assert second.get("dm", "u") == 6
         assert second.scores("dm", "u") == {6: {"asked": 1, "right": 0, "partly": 1}}
 
 
 def test_schema_versioned_and_wal(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "state.sqlite3"  # parent folder created on first use
-    PlaceStore(path).close()
+    LearnerStore(path).close()
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -194,7 +194,7 @@ def test_newer_schema_is_left_alone(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(NewerSchema):
-        PlaceStore(path)
+        LearnerStore(path)
     assert path.exists()
     assert not list(tmp_path.glob("*.corrupt-*"))
 
@@ -206,8 +206,8 @@ def test_damaged_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
     path = tmp_path / "state.sqlite3"
     garbage = b"this is not a database\n" * 200
     path.write_bytes(garbage)
-    with caplog.at_level(logging.WARNING, logger="bot.domain.places"):
-        store = PlaceStore(path)
+    with caplog.at_level(logging.WARNING, logger="bot.domain.learners"):
+        store = LearnerStore(path)
     with store:
         assert store.get("dm", "u") is None
         store.set("dm", "u", 2)
@@ -216,13 +216,13 @@ def test_damaged_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
     assert len(aside) == 1
     assert aside[0].read_bytes() == garbage
     assert "damaged" in caplog.text and "lost" in caplog.text
-    with PlaceStore(path) as again:  # the new file is healthy
+    with LearnerStore(path) as again:  # the new file is healthy
         assert again.get("dm", "u") == 2
 
 
 def test_truncated_database_is_moved_aside(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    with PlaceStore(path) as store:
+    with LearnerStore(path) as store:
         for n in range(500):
             store.set("dm", f"user{n}", n)
     conn = sqlite3.connect(path)
@@ -230,7 +230,7 @@ def test_truncated_database_is_moved_aside(tmp_path: Path) -> None:
     conn.close()
     data = path.read_bytes()
     path.write_bytes(data[:100] + b"\xff" * 900 + data[1000:])  # scribble over the first page
-    with PlaceStore(path) as store:
+    with LearnerStore(path) as store:
         store.set("dm", "u", 1)
         assert store.get("dm", "u") == 1
     assert len(list(tmp_path.glob("state.sqlite3.corrupt-*"))) == 1
@@ -241,9 +241,9 @@ def test_truncated_database_is_moved_aside(tmp_path: Path) -> None:
 STEP_CODE = """
     import sys
     from bot.domain.deck import Deck, Slide
-    from bot.domain.places import PlaceStore
+    from bot.domain.learners import LearnerStore
     deck = Deck(tuple(Slide(n, f"S{n}", "", (), (), "x") for n in range(1, 11)))
-    with PlaceStore(sys.argv[1]) as store:
+    with LearnerStore(sys.argv[1]) as store:
         print(store.step(deck, "guild:1", "456", +1).number)
 """
 
@@ -252,13 +252,13 @@ def test_three_next_steps_in_three_processes(tmp_path: Path) -> None:
     path = str(tmp_path / "state.sqlite3")
     seen = [int(run_python(STEP_CODE, path).stdout) for _ in range(3)]
     assert seen == [1, 2, 3]
-    with PlaceStore(path) as store:
+    with LearnerStore(path) as store:
         assert store.get("guild:1", "456") == 3
 
 
 def test_simultaneous_processes_lose_no_step(tmp_path: Path) -> None:
     path = str(tmp_path / "state.sqlite3")
-    PlaceStore(path).close()
+    LearnerStore(path).close()
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(STEP_CODE), path],
@@ -273,7 +273,7 @@ def test_simultaneous_processes_lose_no_step(tmp_path: Path) -> None:
     assert results == [1, 2, 3, 4]
 
 
-def test_concurrent_threads(store: PlaceStore) -> None:
+def test_concurrent_threads(store: LearnerStore) -> None:
     deck = make_deck(*range(1, 1001))
     errors: list[BaseException] = []
 
@@ -299,8 +299,8 @@ def test_concurrent_threads(store: PlaceStore) -> None:
 
 WRITER_CODE = """
     import sys
-    from bot.domain.places import PlaceStore
-    store = PlaceStore(sys.argv[1])
+    from bot.domain.learners import LearnerStore
+    store = LearnerStore(sys.argv[1])
     i = 0
     while True:
         i += 1
@@ -343,7 +343,7 @@ def test_sigkill_during_writes_leaves_a_consistent_database(tmp_path: Path) -> N
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
-    with PlaceStore(path) as store:
+    with LearnerStore(path) as store:
         value = store.get("dm", "u")
         asked = store.scores("dm", "u")[1]["asked"]
     # Committed writes survive; at most the one in flight (after its print) may be there too.
