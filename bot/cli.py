@@ -53,9 +53,9 @@ def _load_services(settings: Settings):
 
 
 def _load_deck(settings: Settings):
-    from bot.domain.loaders import load_deck
+    from bot.domain.loaders import DeckLimits, load_deck
 
-    result = load_deck(settings.knowledge_dir)
+    result = load_deck(settings.knowledge_dir, DeckLimits.from_settings(settings))
     for problem in result.problems:
         print(f"skipped {problem}", file=sys.stderr)
     return result.deck

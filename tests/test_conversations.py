@@ -176,3 +176,18 @@ def test_an_unaddressed_follow_up_soon_after_a_reply_is_for_the_tutor(tutoring):
     assert tutoring.expects_reply(key, "give me an example")
     assert tutoring.expects_reply(key, "thanks!")
     assert not tutoring.expects_reply(_key("someone else"), "thanks!")
+
+
+def test_an_empty_knowledge_folder_starts_and_says_so(tmp_path):
+    from bot.domain.services import Services
+    from tests.conftest import make_settings
+
+    (tmp_path / "empty").mkdir()
+    services = Services.load(make_settings(tmp_path, knowledge_dir=tmp_path / "empty"))
+    try:
+        assert any("gives no slides" in problem.message for problem in services.tutor.knowledge.problems)
+        reply = services.tutoring.respond(_key("empty"), "what is a token?")
+        assert reply.kind == "decline" and "empty" in reply.text
+        assert services.tutoring.respond(_key("empty"), "hi").kind == "smalltalk"
+    finally:
+        services.close()

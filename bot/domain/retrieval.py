@@ -69,7 +69,8 @@ class Retriever:
         self.embed = embed_one  # question text -> unit vector
         corpus = [terms(f"{p.title} {p.section} {p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
-        self._bm25.index(corpus, show_progress=False)
+        if any(corpus):  # bm25s cannot index an empty corpus (an empty knowledge folder)
+            self._bm25.index(corpus, show_progress=False)
         self._term_sets = [set(doc) for doc in corpus]
         self._document_frequency = Counter(term for doc in self._term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
@@ -140,7 +141,7 @@ class Retriever:
 
     def lexical_scores(self, question: str) -> np.ndarray:
         query = self.query_terms(question)
-        if not query or not self.passages:
+        if not query or not any(self._term_sets):
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(list(query)), dtype=np.float32)
 

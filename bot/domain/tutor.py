@@ -15,7 +15,7 @@ from bot.domain.answering import Answer, Answerer
 from bot.domain.deck import Deck
 from bot.domain.embedding import Embedder
 from bot.domain.index import IngestReport, VectorIndex
-from bot.domain.loaders import Problem, load_deck
+from bot.domain.loaders import DeckLimits, Problem, load_deck
 from bot.domain.passages import Passage, passages_from_deck
 from bot.domain.retrieval import Retriever
 from bot.settings import Settings
@@ -71,7 +71,7 @@ class Tutor:
     def reload(self, progress: bool = False) -> IngestReport:
         """Re-read the knowledge folder and re-ingest; answers switch to the new deck at once."""
         with self._reload_lock:
-            result = load_deck(self.settings.knowledge_dir)
+            result = load_deck(self.settings.knowledge_dir, DeckLimits.from_settings(self.settings))
             passages = passages_from_deck(result.deck)
             report = self.index.ingest(passages, self.embedder.encode, len(result.deck), progress=progress)
             if report.rebuilt:
