@@ -19,12 +19,9 @@ from unittest import mock
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-from bot.ansi import ANSI_COLOURS, render_ansi  # noqa: E402
-from bot.domain import tokenizers as tokenizers_module  # noqa: E402
-from bot.domain.tokenizers import (  # noqa: E402
+from bot.ansi import ANSI_COLOURS, render_ansi
+from bot.domain import tokenizers as tokenizers_module
+from bot.domain.tokenizers import (
     SMOLLM2_GGUF,
     TOKENIZER_NAMES,
     Tokenization,

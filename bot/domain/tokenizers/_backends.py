@@ -107,12 +107,6 @@ def _package_folder(module: str, install: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _offline() -> None:
-    # Everything comes from installed packages; a hub download would hang or fail offline.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def _without_limits(tokenizer: tokenizers.Tokenizer) -> tokenizers.Tokenizer:
     # tokenizer.json files may carry truncation and padding (MiniLM's: 128); the references
     # (a plain ``tokenizer(text)``) apply neither.
@@ -188,7 +182,6 @@ def _load_smollm2(cache_dir: Path | None) -> Backend:
         except Exception:  # a damaged cache file is rebuilt from the GGUF, not fatal
             log.warning("cached SmolLM2 tokenizer %s unreadable; rebuilding it", cached, exc_info=True)
 
-    _offline()
     try:
         from transformers import AutoTokenizer
     except ImportError as error:
