@@ -10,7 +10,7 @@ are quoted in the deck's order. A list or a set of steps is never entered in the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
@@ -27,7 +27,7 @@ SECOND_SOURCE_RATIO = 0.97
 # An FAQ answers as it stands when its question alone is this close in meaning to the learner's.
 FAQ_MATCH = 0.8
 # A follow-up's own topic slide gets this much added to its score.
-FOCUS_BONUS = 0.08
+FOCUS_BONUS = 0.15
 MAX_SENTENCES = 3
 # A specific (a word with a digit) the deck uses in at most this many passages, but not on the
 # slide that answers, makes the answer partial ("which GPU for a 70B model" answered from slide 21).
@@ -194,7 +194,8 @@ class Answerer:
         if verdict == "decline":
             return Answer(question, DECLINE_TEXT, False, kind="decline")
         if focus is not None:  # the topic's slide wins unless another is clearly better
-            results = sorted(results, key=lambda r: -(r.score + FOCUS_BONUS * (r.passage.slide == focus)))
+            boosted = [replace(r, score=r.score + FOCUS_BONUS) if r.passage.slide == focus else r for r in results]
+            results = sorted(boosted, key=lambda r: -r.score)
         qtype = question_type(question)
         choices = self._choose(question, qtype, retrieval, results, exclude)
         if not choices:
@@ -377,6 +378,8 @@ class Answerer:
                 score += HEADING_WEIGHT  # the first sentence under "### Self-attention" defines it
             if section in ("example", "comparison", "applications", "how it works"):
                 score -= 0.1
+            elif section == "overview":
+                score += 0.05  # the slide introduces its subject there
         elif qtype == "example" and section == "example":
             score += DEFINITION_WEIGHT
         elif qtype == "how" and unit.kind == "step":

@@ -217,6 +217,8 @@ _EXAMPLE_FILLER = frozenset(
 _MORE = re.compile(
     r"^(?:tell me more|more|go on|continue|keep going|and\??|what else|anything else|more please|more details|elaborate|expand on (?:that|it)|say more)(?: about (?:it|that|this))?(?: please)?$"
 )
+_SAME_AS = re.compile(r"\b(?:the same(?: thing)? as|same as) (.+)$")
+_BARE_WH = re.compile(r"(?:and |so |but )?(?:why|how|when|who|where)\??")
 _PRONOUN = re.compile(r"\b(?:it|its|it's|that|this|they|them|those|these|their)\b")
 _FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and |but |so |what about|how about|and what about|why\??$|how\??$|who |when |is that|are they|is it|does it|do they|can it|how does it|how do they|why does it|why do they|why is it|why is that)"
@@ -431,8 +433,18 @@ class Tutoring:
             return Reply.from_answer(answer)
         if not self._is_follow_up(bare):
             return None
+        other = _SAME_AS.search(bare)
+        if other and _PRONOUN.search(bare[: other.start()]):
+            # "is that the same thing as LoRA?": what the other thing is lets the learner compare
+            answer = answerer.answer(f"what is {other[1]}")
+            self._remember(conversation, f"what is {other[1]}", answer)
+            return Reply.from_answer(answer)
         rewritten = self._rewrite(conversation, bare)
-        answer = answerer.answer(rewritten, focus=conversation.slide)
+        # A bare "why?" asks the last question again for more: what was already said is left out.
+        again = _BARE_WH.fullmatch(bare) is not None
+        answer = answerer.answer(
+            rewritten, focus=conversation.slide, exclude=frozenset(conversation.shown) if again else frozenset()
+        )
         if answer.kind != "decline":
             conversation.shown.update(answer.shown)
             conversation.question = rewritten
@@ -451,7 +463,7 @@ class Tutoring:
     def _rewrite(conversation: Conversation, bare: str) -> str:
         """Put the topic back into a follow-up: "who invented it?" -> "who invented transformer?"."""
         subject = conversation.subject
-        if re.fullmatch(r"(?:and |so |but )?(?:why|how|when|who|where)\??", bare):
+        if _BARE_WH.fullmatch(bare):
             return f"{bare.strip('?')} {conversation.question}"
         replaced, count = re.subn(r"\b(?:it|that|this|they|them|those|these)\b", subject, bare, count=1)
         return replaced if count else f"{bare} {subject}"
