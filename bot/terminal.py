@@ -130,10 +130,7 @@ class TerminalSession:
         deck = self.services.deck
         if not query:
             raise UserError(f"Which slide? Give a number ({deck.range_text()}) or part of a title.")
-        matches = deck.find(query)
-        if not matches:
-            raise UserError(f"No slide matches '{query}'; slides are {deck.range_text()} (see /deck).")
-        slide = self.services.learners.goto(deck, LOCAL_SCOPE, self.user, matches[0].number)
+        slide = self.services.learners.goto(deck, LOCAL_SCOPE, self.user, deck.resolve(query))
         return format_slide(slide)
 
     def deck(self, _: str = "") -> str:

@@ -138,3 +138,16 @@ def test_retrieval_quality_does_not_regress(evaluation):
     assert hybrid["off_topic_declined"] >= 0.88, modes
     assert hybrid["on_topic_declined"] <= 0.09, modes
     assert hybrid["recall@1"] > modes["dense"]["recall@1"] and hybrid["recall@1"] > modes["bm25"]["recall@1"]
+
+
+def test_one_slide_lookup_for_numbers_and_titles():
+    from bot.domain.errors import UserError
+
+    deck = load_deck(KNOWLEDGE).deck
+    assert deck.resolve("13") == deck.resolve("#13") == deck.resolve("13 · Tokenization, Embeddings") == 13
+    assert deck.resolve("hallucinations") == 18
+    assert deck.resolve("Image Generation") == 15, "an exact title wins over titles containing it"
+    assert deck.resolve("99") == 99, "a number is returned as it is; the caller names the range"
+    with pytest.raises(UserError, match="slides are 1-22"):
+        deck.resolve("knitting")
+    assert [s.number for s in deck.search("1")][:3] == [1, 10, 11], "autocomplete: that number, then prefixes"

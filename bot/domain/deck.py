@@ -11,6 +11,9 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
+from bot.domain.errors import UserError
+from bot.domain.text import shorten
+
 _SUBHEADING = re.compile(r"^### (.+)$", re.MULTILINE)
 
 
@@ -122,15 +125,6 @@ class Deck:
         index = self.slides.index(anchor)
         return self.slides[max(0, min(len(self.slides) - 1, index + offset))]
 
-    def find(self, query: str) -> list[Slide]:
-        """Slides whose number equals ``query`` or whose title contains it (case-insensitive)."""
-        query = query.strip()
-        if query.isdigit():
-            slide = self.get(int(query))
-            return [slide] if slide else []
-        folded = query.casefold()
-        return [s for s in self.slides if folded in s.title.casefold()]
-
     def search(self, typed: str) -> list[Slide]:
         """Slides for a half-typed query, best first: the slide with that number, numbers
         starting so, then titles containing it; every slide for an empty query."""
@@ -141,3 +135,20 @@ class Deck:
         prefix = [s for s in self.slides if str(s.number).startswith(text) and s not in exact]
         titles = [s for s in self.slides if text in s.title.casefold() and s not in exact and s not in prefix]
         return exact + prefix + titles
+
+    def resolve(self, query: str) -> int:
+        """The slide number a learner means: "13", "#13", "13 · Tokenization…" or part of a title
+        (an exact title first). A number is returned as it is: whoever moves the learner there
+        names the valid range when it is missing."""
+        text = query.strip()
+        number = re.match(r"#?(\d{1,6})\b", text)
+        if number:
+            return int(number[1])
+        matches = self.search(text) if text else []
+        if not matches:
+            raise UserError(
+                f"No slide title contains “{shorten(text, 60)}”; slides are {self.range_text()}. "
+                "Use `/deck` for the contents."
+            )
+        exact = [s for s in matches if s.title.casefold() == text.casefold()]
+        return (exact or matches)[0].number

@@ -132,24 +132,6 @@ def slide_message(deck: Deck, slide: Slide) -> dict:
     }
 
 
-def resolve_slide(deck: Deck, query: str) -> int:
-    """The slide number a learner means: "13", "#13", "13 · Tokenization…" or part of a title.
-
-    A number is returned as is (``LearnerStore.goto`` names the valid range when it is missing).
-    """
-    text = query.strip()
-    number = re.match(r"#?(\d{1,6})\b", text)
-    if number:
-        return int(number[1])
-    matches = deck.find(text) if text else []
-    if not matches:
-        raise UserError(
-            f"No slide title contains “{shorten(text, 60)}”; slides are {deck.range_text()}. Use `/deck` for the contents."
-        )
-    exact = [s for s in matches if s.title.casefold() == text.casefold()]
-    return (exact or matches)[0].number
-
-
 def slide_choices(deck: Deck, typed: str, limit: int = MAX_CHOICES) -> list[app_commands.Choice[str]]:
     """Autocomplete: the slide with that number, numbers starting so, then titles containing it."""
     return [app_commands.Choice(name=slide_choice_name(s), value=str(s.number)) for s in deck.search(typed)[:limit]]
@@ -519,7 +501,7 @@ class Slides(commands.Cog):
     async def goto_message(self, scope: str, user: str, query: str) -> dict:
         """The slide ``query`` names (a number or part of a title); the learner's place moves there."""
         deck = self.services.deck
-        number = resolve_slide(deck, query)
+        number = deck.resolve(query)
         slide = await off_loop(self.services.learners.goto, deck, scope, user, number)
         return slide_message(deck, slide)
 
