@@ -2,6 +2,9 @@
 
 Each command parses its arguments, calls the domain layer and prints: JSON with ``--json``,
 readable text otherwise. Usage errors exit 2 with a one-line message.
+
+Why one long module: one short function per command and the parser that lists them, so that
+``--help`` and the commands are read side by side; the work is in the domain.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from bot.domain.conversation import Key, Reply, Request
+from bot.domain.conversation import Key, Reply
 from bot.domain.errors import UserError
+from bot.domain.messages import Request
 from bot.domain.services import Services
 from bot.plain import format_reply, format_slide, prediction_table
 from bot.settings import Settings

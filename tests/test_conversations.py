@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from bot.domain.conversation import Conversations, Key, Tutoring, clean_message, looks_like_question
+from bot.domain.conversation import Conversations, Key, Tutoring
 from bot.domain.conversation_eval import evaluate, load_dialogues
+from bot.domain.messages import clean_message, looks_like_question
 from tests.conftest import ROOT
 
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.jsonl"

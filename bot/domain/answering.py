@@ -5,6 +5,9 @@ composed from sentences, not whole blocks: the question's kind (what-is, how, wh
 example, yes/no, list) decides what content leads, the sentences of the best passages are ranked
 by meaning (their vectors were stored at ingest) and by the question's words, and 2 to 4 of them
 are quoted in the deck's order. A list or a set of steps is never entered in the middle.
+
+Why one long module: the question kinds, the sentence ranking and the rendering of an answer
+are tuned together on the evaluation set; apart, every change would touch three files.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Every loader turns a file into zero or more :class:`Slide` objects. A file that cannot be read or
 is malformed becomes a :class:`Problem` (file, line, what is wrong) and is skipped; the rest of the
 deck still loads.
+
+Why one long module: the five formats share the limits, the problem reporting and the plain-text
+rules (PDF and PowerPoint text goes through the plain-text parser), and each is short.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ default thresholds were chosen by ``bench/quiz_judge.py`` on the labelled answer
 ``tests/data/quiz_answers.jsonl``; rerun it after changing the model or the rules.
 
 No Discord here: the cogs, the command-line interface and the bench all use this module.
+
+Why one long module: picking questions and judging answers share the key-term rules that the
+judge's accuracy was measured with (bench/quiz_judge.py).
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ from discord.ext import commands
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.client import TutorBot
-from bot.domain.conversation import Key, Reply, Tutoring, clean_message, is_small_talk
+from bot.domain.conversation import Key, Reply, Tutoring
 from bot.domain.errors import UserError
+from bot.domain.messages import clean_message, is_small_talk
 from bot.domain.text import shorten
 from bot.exts.generate import Generate
 from bot.exts.slides import QuizButton, Slides, place_scope, slide_buttons

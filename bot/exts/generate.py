@@ -6,6 +6,9 @@ only renders. Facts go to the deck: a topic that is really a question about the 
 from the slides, never by the generator; everything generated is labelled as such. Generation asked
 for in words ("write a poem about tokens", through the Ask cog) runs the same flow into a reply
 (``Generate.generate_in_reply``).
+
+Why one long module: ``/generate``, ``/predict`` and generation asked for in words share the
+queue, the streamed reply and its Stop button.
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ Judging runs the embedding model: measured at 0.2-1.1 s on the shared 2-core mac
 0.5 s), so the answer is deferred (ephemeral "thinking") and sent as a followup. Moving between
 slides is one small SQLite write and is answered at once. Every blocking call goes through
 ``off_loop``; every error goes to the bot's one error path (``report_error``).
+
+Why one long module: the slide commands and their restart-proof buttons share the place and
+quiz flows; split, each half would import the other.
 """
 
 from __future__ import annotations

@@ -1,0 +1,257 @@
+"""Reading a learner's message: what it asks for, before anything is retrieved.
+
+Markup the bot must never echo is removed (``clean_message``); small talk, requests in words
+("quiz me", "go to slide 8"), requests for secrets, follow-ups ("give me an example", "why?") and
+other languages are recognised here, by patterns, so the conversation layer can decide what to do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.domain.text import words
+
+RequestName = Literal["quiz", "next", "prev", "slide", "deck", "tokenize", "generate", "reset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A feature asked for in words ("quiz me", "go to slide 8"): the front end runs it."""
+
+    name: RequestName
+    argument: str = ""  # a slide number, the text to tokenize, or the topic to write about
+    kind: str = ""  # the kind of text to generate
+
+
+_MASKED_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?[^)\s]+>?\s*\)")
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
+_URL = re.compile(r"<?https?://\S+>?")
+_MARKUP = re.compile(r"[*_~`|>]{1,3}")
+
+
+def clean_message(text: str) -> str:
+    """The learner's words without markup the bot must never echo: masked links keep their text,
+    mentions and bare links go, emphasis and quote markers go."""
+    text = _MASKED_LINK.sub(r"\1", text)
+    text = _MENTION.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _MARKUP.sub("", text)
+    return " ".join(text.split())
+
+
+def _pattern(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"^(?:" + "|".join(alternatives) + r")$")
+
+
+_SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("greeting", r"^(?:hi+|hey+|heya|hello+|hiya|yo+|howdy|sup|what'?s up|good (?:morning|afternoon|evening)|greetings)"
+                     r"(?: there)?(?: bot| tutor| everyone| all| guys)?$"),
+        ("thanks", r"^(?:thanks?(?: you)?|thx|ty|tysm|cheers|thank u|many thanks|that helped|that was helpful|appreciate it)\b"),
+        ("ack", r"^(?:ok(?:ay)?|k|kk|cool|nice|great|awesome|got it|gotcha|i see|makes sense|sure|alright|lol|lmao|haha+|wow|"
+                r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting)(?: thanks| cool| nice| ok)?$"),
+        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya)(?: bot| tutor| later)?$"),
+        ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
+                r"what(?:'s| is) your name|who made you|is this a bot)$"),
+        ("help", r"^(?:what can you do|help|help me|how do (?:i|you) use (?:you|this|this bot)|what do you do|"
+                 r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?)$"),
+        ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should) i (?:start|begin)|how do i (?:start|begin)|i'?m new here|"
+                 r"i am new here|from the beginning|i'?m confused where)\b"),
+        ("empty", r"^[?!.…\s]*$"),
+    )
+)  # fmt: skip
+_EMOJI_ONLY = re.compile(r"^[\W_]+$")
+# Asking for the bot's secrets or instructions: declined whatever else the message says.
+_SECRETS = re.compile(
+    r"\b(?:(?:your|the bot'?s?)(?: \w+)? (?:system prompt|prompt|instructions|rules|api key|token|password|secrets?|config(?:uration)?|\.?env)|"
+    r"discord_token|\.env\b|(?:print|reveal|show|leak|dump|repeat)\b.*\b(?:prompt|instructions|secrets?|token|env))"
+)
+SECRETS_TEXT = "I can't share that: I don't give out keys, settings or instructions. I only answer questions about the course slides."
+
+_GENERATE = re.compile(
+    r"^(?:can you |could you |please |pls )?(?:write|compose|generate|make|create|draft)(?: me)?(?: an?| some)? "
+    r"(story|short story|poem|haiku|marketing copy|ad|advert|slogan|tagline|brainstorm|list of ideas|ideas|example)"
+    r"(?: (?:about|on|for|of) (.+))?$"
+)
+_BRAINSTORM = re.compile(r"^(?:can you |let'?s |please )?brainstorm(?: some)?(?: ideas)?(?: (?:about|on|for) )?(.+)$")
+_TOKENIZE = re.compile(
+    r"^(?:how (?:is|are|would|does|do) )?[\"'“‘](.+)[\"'”’] (?:get |be |gets )?tokeni[sz]ed\b|"
+    r"^(?:tokeni[sz]e|split into tokens|show (?:me )?the tokens (?:of|for|in))[: ]+[\"'“‘]?(.+?)[\"'”’]?$|"
+    r"^how many tokens (?:is|are|in|does) [\"'“‘](.+)[\"'”’]"
+)
+_GOTO = re.compile(
+    r"^(?:go(?: back)? to|show(?: me)?|open|jump to|take me to|skip to)(?: the)? slide (?:number )?#?(\d{1,4})$|^slide #?(\d{1,4})$"
+)
+_KIND_WORDS = {
+    "story": "story", "short story": "story", "poem": "poem", "haiku": "poem", "marketing copy": "marketing",
+    "ad": "marketing", "advert": "marketing", "slogan": "marketing", "tagline": "marketing",
+    "brainstorm": "brainstorm", "list of ideas": "brainstorm", "ideas": "brainstorm", "example": "example",
+}  # fmt: skip
+
+_SIMPLER = re.compile(
+    r"\b(?:simpler|simply|simple terms|plain (?:words|english)|eli5|like (?:i'?m|i am) (?:5|five|10|ten|a kid|a child|12|twelve)|"
+    r"for a (?:kid|child|beginner)|dumb (?:it )?down|in simple|easier|don'?t (?:get|understand) it|too (?:hard|complicated))\b"
+)
+_EXAMPLE = re.compile(r"\b(?:examples?|e\.g|like what|such as|instance)\b")
+# Words that may come with "example" in a request for one ("one concrete example please").
+_EXAMPLE_FILLER = frozenset(
+    "give show got any one concrete real world simple good quick actual exactly like an some me us please "
+    "example examples eg instance such for of it that this them those these you could can".split()
+)
+_MORE = re.compile(
+    r"^(?:tell me more|more|go on|continue|keep going|and\??|what else|anything else|more please|more details|elaborate|expand on (?:that|it)|say more)(?: about (?:it|that|this))?(?: please)?$"
+)
+_SAME_AS = re.compile(r"\b(?:the same(?: thing)? as|same as) (.+)$")
+_BARE_WH = re.compile(r"(?:and |so |but )?(?:why|how|when|who|where)\??")
+_PRONOUN = re.compile(r"\b(?:it|its|it's|that|this|they|them|those|these|their)\b")
+_FOLLOW_UP_OPENERS = re.compile(
+    r"^(?:and |but |so |what about|how about|and what about|why\??$|how\??$|who |when |is that|are they|is it|does it|do they|can it|how does it|how do they|why does it|why do they|why is it|why is that)"
+)
+_NON_ENGLISH_WORDS = frozenset(
+    """que qué es el la los las un una cómo como por porque para está son del qu est une des les est-ce
+    c'est quoi comment pourquoi was ist wie warum der die das ein eine und nicht sind ist's cosa che
+    perché come sono il della le ce du au aux qu'est-ce est-ce bedeutet bei ki erklär erkläre
+    funktioniert qué cuál cuáles sirve significa""".split()
+)
+_ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
+
+
+def looks_like_question(text: str) -> bool:
+    """Whether a message in an answer channel is meant for the tutor when it isn't addressed:
+    a question or a request. Chatter between learners ("lol same", "see you tomorrow") is not."""
+    folded = clean_message(text).casefold()
+    if not folded:
+        return False
+    if "?" in folded or request_in_words(folded) is not None:
+        return True
+    first = folded.split()[0]
+    return first in {"what", "whats", "what's", "how", "why", "when", "where", "which", "who", "explain", "define",
+                     "describe", "tell", "can", "could", "does", "do", "is", "are", "should", "compare"}  # fmt: skip
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether ``Tutoring.respond`` answers ``text`` with small talk (no retrieval): front ends
+    know it before their cooldowns, so small talk never gets a cooldown notice."""
+    folded = clean_message(text)[:2000].casefold()
+    return request_in_words(folded) is None and small_talk(folded) is not None
+
+
+def small_talk(folded: str) -> str | None:
+    """Which kind of small talk a folded message is (greeting, thanks, ack, bye, who, help, lost,
+    empty), or None."""
+    bare = folded.strip(" !.,~?")
+    if len(bare.split()) > 8:
+        return None
+    for name, pattern in _SMALLTALK:
+        if pattern.search(bare) and not (name == "thanks" and "?" in folded):
+            return name
+    if _EMOJI_ONLY.match(bare):
+        return "ack"
+    return None
+
+
+def request_in_words(folded: str) -> Request | None:
+    """The feature a folded message asks for in words (\"quiz me\", \"go to slide 8\"), or None."""
+    bare = folded.strip(" !.?")
+    bare = re.sub(r"^(?:please|pls|can you|could you|hey)\s+|\s+(?:please|pls|now)$", "", bare)
+    if re.fullmatch(
+        r"(?:give me a |start a |a |take a |do a )?quiz(?: me)?(?: on (?:this|it|that)(?: slide)?)?|test me|quiz time|ask me a question",
+        bare,
+    ):
+        return Request("quiz")
+    if re.fullmatch(
+        r"(?:go to the |show me the |show the |the )?next(?: slide| one| page)?|(?:let'?s )?move on|continue to the next slide",
+        bare,
+    ):
+        return Request("next")
+    if re.fullmatch(
+        r"(?:go (?:back )?to the |show me the |the )?(?:previous|prev|last)(?: slide| one| page)?|go back|back|back one(?: slide)?|one slide back|(?:go )?back a slide",
+        bare,
+    ):
+        return Request("prev")
+    if re.fullmatch(
+        r"(?:show (?:me )?)?(?:the )?(?:deck|contents|table of contents|slides|slide list|list of slides|all (?:the )?slides)|what(?:'s| is) in the deck|what topics (?:are there|do you cover)",
+        bare,
+    ):
+        return Request("deck")
+    if re.fullmatch(r"new topic|reset|start over|/reset|forget (?:it|that)", bare):
+        return Request("reset")
+    if match := _GOTO.match(bare):
+        return Request("slide", match[1] or match[2])
+    if match := _TOKENIZE.search(folded.strip()):
+        text = next(group for group in match.groups() if group)
+        return Request("tokenize", text)
+    if match := _GENERATE.match(bare):
+        return Request("generate", (match[2] or "").strip(), _KIND_WORDS[match[1]])
+    if match := _BRAINSTORM.match(bare):
+        return Request("generate", match[1].strip(), "brainstorm")
+    return None
+
+
+def original_case(message: str, folded_fragment: str) -> str:
+    """``folded_fragment`` as the learner typed it (tokenizing "Hello" is not tokenizing "hello")."""
+    start = message.casefold().find(folded_fragment)
+    return message[start : start + len(folded_fragment)] if start >= 0 else folded_fragment
+
+
+def in_another_language(text: str) -> bool:
+    """Whether a message is written in Spanish, French, German or Italian rather than English."""
+    tokens = re.findall(r"[\w'’-]+", text.casefold())
+    if "¿" in text or "¡" in text:
+        return True
+    foreign = sum(token in _NON_ENGLISH_WORDS for token in tokens)
+    english = sum(token in _ENGLISH_WORDS for token in tokens)
+    return foreign >= 2 and foreign > english
+
+
+_FOREIGN_WHAT_IS = re.compile(
+    r"qu'?est[- ]ce|c'est quoi|qu[ée] es|qu[ée] significa|was (?:ist|sind|bedeutet)|cos'?è|che cos"
+)
+
+
+def english_part(text: str) -> str:
+    """What retrieval can use of a question in another language: its content words (often the
+    technical terms: "RAG", "token"), as a what-is question when it asked what something is."""
+    kept = " ".join(w for w in re.findall(r"[\w'’-]+", text) if w.casefold() not in _NON_ENGLISH_WORDS) or text
+    return f"what is {kept}" if _FOREIGN_WHAT_IS.search(text.casefold()) else kept
+
+
+def asks_simpler(bare: str) -> bool:
+    """ "explain it simpler", "like I'm 10", "eli5"."""
+    return bool(_SIMPLER.search(bare)) and len(bare.split()) <= 12
+
+
+def asks_example(bare: str) -> bool:
+    """ "give me an example", "like what? one concrete example": nothing else asked."""
+    return bool(_EXAMPLE.search(bare)) and set(re.findall(r"[a-z]+", bare)) <= _EXAMPLE_FILLER | {"what", "e", "g"}
+
+
+def asks_more(bare: str) -> bool:
+    """ "tell me more", "go on", "what else"."""
+    return bool(_MORE.match(bare))
+
+
+def asks_for_secrets(folded: str) -> bool:
+    """The bot's keys, settings or instructions: declined whatever else the message says."""
+    return bool(_SECRETS.search(folded))
+
+
+def same_as_what(bare: str) -> str | None:
+    """ "is that the same thing as LoRA?" -> "lora" (a pronoun before it: the topic is compared)."""
+    other = _SAME_AS.search(bare)
+    return other[1] if other and _PRONOUN.search(bare[: other.start()]) else None
+
+
+def is_bare_wh(bare: str) -> bool:
+    """ "why?", "and how?": the last question asked again, for more."""
+    return _BARE_WH.fullmatch(bare) is not None
+
+
+def is_follow_up(bare: str) -> bool:
+    """Short, and leaning on what came before: "why?", "and images?", "who invented it?"."""
+    if len(bare.split()) > 14:
+        return False
+    return bool(_FOLLOW_UP_OPENERS.match(bare)) or (bool(_PRONOUN.search(bare)) and len(words(bare)) <= 3)
