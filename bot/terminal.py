@@ -106,7 +106,7 @@ class TerminalSession:
             "prev": lambda _: self.step(-1),
             "deck": self.deck,
         }
-        return handler[request.name]("") if request.name in handler else ""
+        return handler[request.name](request.argument) if request.name in handler else ""
 
     def reset(self, _: str = "") -> str:
         self.pending_quiz = None

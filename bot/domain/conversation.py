@@ -160,7 +160,7 @@ _SMALLTALK_REPLIES = {
     "empty": "Ask me a question about the slides, e.g. *What is an embedding?*",
 }
 _REQUEST_LEADS = {
-    "quiz": "Quiz time! Here's a question on your current slide.",
+    "quiz": "Quiz time! Here's a question for you.",
     "next": "Here's the next slide.",
     "prev": "Here's the previous slide.",
     "deck": "Here's the deck: every slide and its topic.",
@@ -207,8 +207,9 @@ class Tutoring:
         conversation = self.conversations.get(key)
         request = request_in_words(folded)
         if request is not None:
-            if request.name == "quiz" and conversation.slide is not None:
-                request = Request("quiz", str(conversation.slide))  # on the topic under discussion
+            if request.name == "quiz":  # on the topic asked for, else the one under discussion
+                slide = self._slide_about(request.argument) if request.argument else conversation.slide
+                request = Request("quiz", str(slide) if slide is not None else "")
             return self._request_reply(key, request, text)
         smalltalk = small_talk(folded)
         if smalltalk is not None:
@@ -237,6 +238,14 @@ class Tutoring:
                 answer = on_topic if on_topic.kind != "decline" else answer
         self._remember(conversation, text, answer)
         return Reply.from_answer(answer, note)
+
+    def _slide_about(self, topic: str) -> int | None:
+        """The slide a topic is about ("quiz me on transformers" -> 8), when the deck covers it."""
+        answerer = self.tutor.knowledge.answerer
+        results = answerer.retriever.search(topic, k=answerer.rule.passages)
+        if not results or answerer.judge(topic, results) == "decline":
+            return None
+        return results[0].passage.slide
 
     # ------------------------------------------------------------------ follow-ups
 

@@ -58,8 +58,9 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                 r"what(?:'s| is) your name|who made you|is this a bot)$"),
         ("help", r"^(?:what can you do|help|help me|how do (?:i|you) use (?:you|this|this bot)|what do you do|"
                  r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?)$"),
-        ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should) i (?:start|begin)|how do i (?:start|begin)|i'?m new here|"
-                 r"i am new here|from the beginning|i'?m confused where)\b"),
+        ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should|can) i (?:start|begin)|where to (?:start|begin)|"
+                 r"how do i (?:start|begin)|(?:i'?m|i am) (?:completely |totally )?new(?: here| to (?:this|ai|all this))?(?=$|[,.!])|"
+                 r"(?:total |complete )?beginner here|from the beginning|don'?t know where to (?:start|begin))\b"),
         ("empty", r"^[?!.…\s]*$"),
     )
 )  # fmt: skip
@@ -72,15 +73,20 @@ _SECRETS = re.compile(
 SECRETS_TEXT = "I can't share that: I don't give out keys, settings or instructions. I only answer questions about the course slides."
 
 _GENERATE = re.compile(
-    r"^(?:can you |could you |please |pls )?(?:write|compose|generate|make|create|draft)(?: me)?(?: an?| some)? "
+    r"^(?:can you |could you |please |pls )?(?:write|compose|generate|make up|make|create|draft|tell)(?: me)?(?: an?| some)? "
     r"(story|short story|poem|haiku|marketing copy|ad|advert|slogan|tagline|brainstorm|list of ideas|ideas|example)"
     r"(?: (?:about|on|for|of) (.+))?$"
+)
+_QUIZ = re.compile(
+    r"(?:give me a |start a |a |take a |do a |i want a |i'?d like a |let'?s do a )?(?:quiz|test)(?: question)?(?: me| my knowledge)?"
+    r"(?: (?:on|about) (?P<topic>.+))?|quiz time|ask me a question(?: (?:on|about) (?P<topic2>.+))?"
 )
 _BRAINSTORM = re.compile(r"^(?:can you |let'?s |please )?brainstorm(?: some)?(?: ideas)?(?: (?:about|on|for) )?(.+)$")
 _TOKENIZE = re.compile(
     r"^(?:how (?:is|are|would|does|do) )?[\"'“‘](.+)[\"'”’] (?:get |be |gets )?tokeni[sz]ed\b|"
     r"^(?:tokeni[sz]e|split into tokens|show (?:me )?the tokens (?:of|for|in))[: ]+[\"'“‘]?(.+?)[\"'”’]?$|"
-    r"^how many tokens (?:is|are|in|does) [\"'“‘](.+)[\"'”’]"
+    r"^how many tokens (?:is|are|in|does) [\"'“‘](.+)[\"'”’]|"
+    r"^what are the tokens (?:of|in|for) [\"'“‘](.+)[\"'”’]"
 )
 _GOTO = re.compile(
     r"^(?:go(?: back)? to|show(?: me)?|open|jump to|take me to|skip to)(?: the)? slide (?:number )?#?(\d{1,4})$|^slide #?(\d{1,4})$"
@@ -150,20 +156,37 @@ def small_talk(folded: str) -> str | None:
             return name
     if _EMOJI_ONLY.match(bare):
         return "ack"
+    # Short messages made only of chat words ("ok cool thanks man", "hey hey", "nice one!"): the
+    # strongest kind present decides.
+    tokens = re.findall(r"[a-z']+", bare)
+    if tokens and "?" not in folded and all(token in _CHAT_WORDS for token in tokens):
+        return next((name for name, vocabulary in _CHAT_KINDS if vocabulary & set(tokens)), "ack")
     return None
+
+
+_CHAT_KINDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("thanks", frozenset("thanks thank thx ty tysm cheers appreciated appreciate grateful helpful helped".split())),
+    ("bye", frozenset("bye goodbye cya later night".split())),
+    ("greeting", frozenset("hi hii hiii hey heyy hello hello hiya yo howdy morning afternoon evening greetings sup".split())),
+)
+_CHAT_WORDS = frozenset().union(*(vocabulary for _, vocabulary in _CHAT_KINDS)) | frozenset(
+    """ok okay k kk cool nice great awesome perfect neat wow oh ah ahh ohh hmm hm lol lmao haha hahaha yep yes
+    yeah yup no nope sure alright fine right good gotcha understood noted interesting sweet amazing brilliant
+    got it i see makes sense that this so very much a lot you u man mate bot tutor again all everyone there guys
+    one sounds clear now get thanks much really super and lovely fair enough please pls""".split()
+)
 
 
 def request_in_words(folded: str) -> Request | None:
     """The feature a folded message asks for in words (\"quiz me\", \"go to slide 8\"), or None."""
     bare = folded.strip(" !.?")
     bare = re.sub(r"^(?:please|pls|can you|could you|hey)\s+|\s+(?:please|pls|now)$", "", bare)
+    if match := _QUIZ.fullmatch(bare):
+        topic = match["topic"] or match["topic2"] or ""
+        return Request("quiz", "" if re.fullmatch(r"this|it|that|this slide|the slide", topic) else topic)
     if re.fullmatch(
-        r"(?:give me a |start a |a |take a |do a )?quiz(?: me)?(?: on (?:this|it|that)(?: slide)?)?|test me|quiz time|ask me a question",
-        bare,
-    ):
-        return Request("quiz")
-    if re.fullmatch(
-        r"(?:go to the |show me the |show the |the )?next(?: slide| one| page)?|(?:let'?s )?move on|continue to the next slide",
+        r"(?:go (?:on )?to the |show me the |show the |the |on to the )?next(?: slide| one| page)?(?: please)?|"
+        r"(?:let'?s |can we )?move on|continue to the next slide|what'?s next",
         bare,
     ):
         return Request("next")

@@ -289,11 +289,11 @@ async def test_buttons_and_an_open_quiz_keep_working_after_a_restart(fake_discor
         pressed = await fake.click_button(message_id, "slides:next")
         assert await pressed.wait_response() == 7
         assert title(fake.messages[message_id]).startswith("Slide 3 ·")
-        assert second.places.get(scope(fake), uid(fake.user)) == 3
+        assert second.learners.get(scope(fake), uid(fake.user)) == 3
 
         submitted = await fake.submit_modal(modal["custom_id"], {"answer": "I don't know"})
         assert await submitted.wait_response() == 5
         result = await fake.wait_for_bot_message(lambda m: int(m["id"]) == submitted.original_message_id)
         assert result["embeds"][0]["title"] == "❌ Not yet · Slide 2"
-        assert second.places.scores(scope(fake), uid(fake.user)) == {2: {"asked": 1, "right": 0, "partly": 0}}
+        assert second.learners.scores(scope(fake), uid(fake.user)) == {2: {"asked": 1, "right": 0, "partly": 0}}
     assert fake.violations == []
