@@ -167,7 +167,10 @@ def small_talk(folded: str) -> str | None:
 _CHAT_KINDS: tuple[tuple[str, frozenset[str]], ...] = (
     ("thanks", frozenset("thanks thank thx ty tysm cheers appreciated appreciate grateful helpful helped".split())),
     ("bye", frozenset("bye goodbye cya later night".split())),
-    ("greeting", frozenset("hi hii hiii hey heyy hello hello hiya yo howdy morning afternoon evening greetings sup".split())),
+    (
+        "greeting",
+        frozenset("hi hii hiii hey heyy hello hello hiya yo howdy morning afternoon evening greetings sup".split()),
+    ),
 )
 _CHAT_WORDS = frozenset().union(*(vocabulary for _, vocabulary in _CHAT_KINDS)) | frozenset(
     """ok okay k kk cool nice great awesome perfect neat wow oh ah ahh ohh hmm hm lol lmao haha hahaha yep yes
