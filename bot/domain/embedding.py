@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
@@ -40,6 +41,12 @@ class Embedder:
     @property
     def tokenizer(self):
         return self._model.tokenizer
+
+    @functools.cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Whole words the model's tokenizer knows ("stuff", "temp"): real words, never "corrected"
+        into deck words by the spelling fix."""
+        return frozenset(token for token in self._model.tokenizer.get_vocab() if token.isalpha())
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """Embed ``texts`` (cut by the model to its maximum length) as unit vectors."""

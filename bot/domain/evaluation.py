@@ -15,6 +15,7 @@ import numpy as np
 
 from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Retriever, fuse, reciprocal_rank_fusion
+from bot.domain.text import expand_abbreviations
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,8 @@ class Evaluation:
         self.evidence = []
         for item in questions:
             text = " ".join(item.question.split())[:MAX_QUESTION_CHARS]
-            dense, _ = retriever.dense_scores(retriever.embed(text), kinds)
+            text = expand_abbreviations(text)
+            dense, _ = retriever.dense_scores(retriever.query_vector(text), kinds)
             self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text)))
 
     def by_evidence(self, rule: ConfidenceRule = DEFAULT_RULE) -> Decider:

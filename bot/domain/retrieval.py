@@ -18,10 +18,10 @@ import numpy as np
 
 from bot.domain.index import Hit, VectorIndex
 from bot.domain.passages import Passage
-from bot.domain.text import STOPWORDS, stem, terms, words
+from bot.domain.text import STOPWORDS, expand_abbreviations, stem, terms, words
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_SPELLED = re.compile(r"[A-Za-z]{4,}")
+_SPELLED = re.compile(r"[A-Za-z]{6,}")
 
 # Questions are cut to this many characters before any model sees them: the embedding model reads
 # at most 256 word pieces (about 1,000 characters), so more only costs time.
@@ -29,6 +29,8 @@ MAX_QUESTION_CHARS = 2000
 # difflib similarity a misspelt word needs to a deck word to be corrected to it (measured: 0.75
 # keeps "hallucinashuns" -> "hallucinations" without pulling unrelated words into the deck).
 SPELLING_CUTOFF = 0.75
+# Stricter for the embedding, where a wrong fix ("temp" -> "term") changes the meaning searched for.
+EMBEDDING_SPELLING_CUTOFF = 0.85
 DENSE_RECORDS = 40  # records fetched per question; enough to cover every passage worth fusing
 LEXICAL_WEIGHT = 0.25
 # An FAQ question alone matches any question sharing its subject ("What was the first chatbot?"
@@ -59,7 +61,9 @@ class Retrieval:
 class Retriever:
     """Ranks the deck's passages for a question. Thread-safe for concurrent reads."""
 
-    def __init__(self, passages: list[Passage], index: VectorIndex, embed_one) -> None:
+    def __init__(
+        self, passages: list[Passage], index: VectorIndex, embed_one, vocabulary: frozenset[str] = frozenset()
+    ) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
@@ -67,6 +71,7 @@ class Retriever:
         self._by_id = {p.id: i for i, p in enumerate(passages)}
         self._index = index
         self.embed = embed_one  # question text -> unit vector
+        self._vocabulary = vocabulary  # real words: left as they are by the spelling fix
         corpus = [terms(f"{p.title} {p.section} {p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
         if any(corpus):  # bm25s cannot index an empty corpus (an empty knowledge folder)
@@ -120,18 +125,31 @@ class Retriever:
         """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
         return self._query_terms(question)
 
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's embedding, misspellings put right first (what retrieval and the
+        evaluation both search with)."""
+        return self.embed(self.spelled(question))
+
     def spelled(self, question: str) -> str:
-        """The question with misspelt words put right for embedding: "hw does atension wrk" ->
-        "hw does attention wrk". The embedding model reads a misspelt word as unrelated pieces."""
-        return _SPELLED.sub(
-            lambda m: self.correct([m[0].casefold()])[0] if m[0].casefold() not in STOPWORDS else m[0], question
-        )
+        """The question with clearly misspelt words put right for embedding: "hw does atension wrk"
+        -> "hw does attention wrk". The embedding model reads a misspelt word as unrelated pieces;
+        only long words, close to a deck word, that are not real words themselves are changed."""
+
+        def fix(match: re.Match[str]) -> str:
+            word = match[0].casefold()
+            if word in STOPWORDS or word in self._vocabulary or word in self._known_words:
+                return match[0]
+            candidates = self._words_by_initial.get(word[0], [])
+            close = difflib.get_close_matches(word, candidates, n=1, cutoff=EMBEDDING_SPELLING_CUTOFF)
+            return close[0] if close else match[0]
+
+        return _SPELLED.sub(fix, question)
 
     def correct(self, query_words: list[str]) -> list[str]:
         """Map misspelt words to the deck's nearest word ("embedings" -> "embeddings")."""
         fixed = []
         for word in query_words:
-            if word in self._known_words or len(word) < 4 or word.isdigit():
+            if word in self._known_words or word in self._vocabulary or len(word) < 4 or not word.isalpha():
                 fixed.append(word)
                 continue
             candidates = self._words_by_initial.get(word[0], [])
@@ -171,10 +189,10 @@ class Retriever:
 
     def retrieve(self, question: str, k: int = 5, mode: Mode = "hybrid") -> Retrieval:
         """Rank passages for a question: one query embedding and one vector search."""
-        question = question[:MAX_QUESTION_CHARS]
+        question = expand_abbreviations(question[:MAX_QUESTION_CHARS])
         lexical = self.lexical_scores(question) if mode != "dense" else np.zeros(len(self.passages), np.float32)
         question_scores: dict[str, float] = {}
-        vector = self.embed(self.spelled(question)) if mode != "bm25" else np.zeros(0, np.float32)
+        vector = self.query_vector(question) if mode != "bm25" else np.zeros(0, np.float32)
         if mode == "bm25":
             dense, best = np.zeros(len(self.passages), np.float32), {}
             fused = lexical

@@ -76,7 +76,7 @@ class Tutor:
             report = self.index.ingest(passages, self.embedder.encode, len(result.deck), progress=progress)
             if report.rebuilt:
                 log.warning("index rebuilt: %s", report.rebuilt)
-            retriever = Retriever(passages, self.index, self.embedder.encode_one)
+            retriever = Retriever(passages, self.index, self.embedder.encode_one, self.embedder.vocabulary)
             self._knowledge = Knowledge(result.deck, passages, result.problems, Answerer(retriever))
             return report
 
