@@ -19,8 +19,8 @@ from typing import Literal
 from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
 from bot.domain.passages import Passage, Unit
-from bot.domain.retrieval import MAX_QUESTION_CHARS, Mode, Retrieval, Retriever, ScoredPassage
-from bot.domain.text import STOPWORDS, expand_abbreviations, shorten, stem, terms
+from bot.domain.retrieval import Mode, Retrieval, Retriever, ScoredPassage
+from bot.domain.text import STOPWORDS, shorten, stem, terms
 
 AnswerKind = Literal["answer", "partial", "decline"]
 QuestionType = Literal["what-is", "how", "why", "compare", "example", "yes-no", "list", "other"]
@@ -181,28 +181,28 @@ class Answerer:
     ) -> Answer:
         """Answer ``question``. ``focus`` favours one slide (a follow-up's topic); ``exclude`` lists
         units already shown ("tell me more")."""
-        question = " ".join(question.split())
-        if not question:
+        asked = " ".join(question.split())  # the learner's words, kept in the answer
+        if not asked:
             raise EmptyQuestion()
-        question = expand_abbreviations(question)
-        retrieval = self.retriever.retrieve(question[:MAX_QUESTION_CHARS], k=8, mode=mode)
+        question = self.retriever.prepare(asked)  # what retrieval and composition read
+        retrieval = self.retriever.retrieve(question, k=8, mode=mode)
         results = retrieval.results
         if not results:
             return Answer(
-                question, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
+                asked, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
         verdict = self.judge(question, results)
         if focus is not None and verdict == "partial" and results[0].passage.slide == focus:
             verdict = "answer"  # a follow-up about the slide under discussion
         if verdict == "decline":
-            return Answer(question, DECLINE_TEXT, False, kind="decline")
+            return Answer(asked, DECLINE_TEXT, False, kind="decline")
         if focus is not None:  # the topic's slide wins unless another is clearly better
             boosted = [replace(r, score=r.score + FOCUS_BONUS) if r.passage.slide == focus else r for r in results]
             results = sorted(boosted, key=lambda r: -r.score)
         qtype = question_type(question)
         choices = self._choose(question, qtype, retrieval, results, exclude)
         if not choices:
-            return Answer(question, "That's everything the slides say about it.", True, kind="answer")
+            return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
         missing = self.missing_terms(question, choices, rare_only=kind == "answer")
@@ -219,7 +219,7 @@ class Answerer:
                 parts.append("They don't say more than this, so I won't guess beyond it.")
         text = "\n\n".join(parts)
         return Answer(
-            question,
+            asked,
             text,
             True,
             [_source(choice.scored) for choice in choices],

@@ -15,7 +15,6 @@ import numpy as np
 
 from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.retrieval import MAX_QUESTION_CHARS, Retriever, fuse, reciprocal_rank_fusion
-from bot.domain.text import expand_abbreviations
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +66,7 @@ class Evaluation:
         self.evidence = []
         for item in questions:
             text = " ".join(item.question.split())[:MAX_QUESTION_CHARS]
-            text = expand_abbreviations(text)
+            text = retriever.prepare(text)
             dense, _ = retriever.dense_scores(retriever.query_vector(text), kinds)
             self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text)))
 

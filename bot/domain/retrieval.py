@@ -125,6 +125,11 @@ class Retriever:
         """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
         return self._query_terms(question)
 
+    def prepare(self, question: str) -> str:
+        """The question as retrieval reads it: cut to length, learners' short forms that the deck
+        never uses spelled out ("genai" -> "generative ai"; "LLM" stays, the deck says LLM)."""
+        return expand_abbreviations(question[:MAX_QUESTION_CHARS], keep=self._known_words)
+
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding, misspellings put right first (what retrieval and the
         evaluation both search with)."""
@@ -189,7 +194,7 @@ class Retriever:
 
     def retrieve(self, question: str, k: int = 5, mode: Mode = "hybrid") -> Retrieval:
         """Rank passages for a question: one query embedding and one vector search."""
-        question = expand_abbreviations(question[:MAX_QUESTION_CHARS])
+        question = self.prepare(question)
         lexical = self.lexical_scores(question) if mode != "dense" else np.zeros(len(self.passages), np.float32)
         question_scores: dict[str, float] = {}
         vector = self.query_vector(question) if mode != "bm25" else np.zeros(0, np.float32)

@@ -42,9 +42,10 @@ _SHORT_FORM = re.compile(
 )
 
 
-def expand_abbreviations(text: str) -> str:
-    """ "whats genai" -> "whats generative ai": the deck's words for learners' short forms."""
-    return _SHORT_FORM.sub(lambda m: _SHORT_FORMS[m[1].casefold()], text)
+def expand_abbreviations(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
+    """ "whats genai" -> "whats generative ai": the deck's words for learners' short forms, except
+    the short forms in ``keep`` (those the deck itself uses, such as "LLM")."""
+    return _SHORT_FORM.sub(lambda m: m[0] if m[1].casefold() in keep else _SHORT_FORMS[m[1].casefold()], text)
 
 
 def words(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
