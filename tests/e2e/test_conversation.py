@@ -180,3 +180,17 @@ async def test_a_masked_link_in_a_question_is_not_echoed(fake_discord, services)
     content = followup.json["content"]
     assert content.startswith("> what is a token? now\n")
     assert "evil.example" not in content and "](" not in content and "**now**" not in content
+
+
+async def test_an_unaddressed_follow_up_right_after_an_answer_is_answered(fake_discord, services):
+    """In an answer channel, "give me an example" from the learner just answered is for the tutor;
+    the same words from a learner the tutor has not talked to are chatter."""
+    fake = fake_discord
+    async with running_bot(fake, services, answer_channel_ids=[fake.slides_id], question_cooldown_s=0):
+        await fake.send_message(fake.slides_id, "give me an example", author=fake.teacher)  # no conversation
+        await fake.send_message(fake.slides_id, "what is a transformer?")
+        answer = await fake.wait_for_bot_message(channel_id=fake.slides_id)
+        await fake.send_message(fake.slides_id, "give me an example")
+        example = await fake.wait_for_bot_message(channel_id=fake.slides_id, after=answer["id"])
+        assert len(fake.bot_messages(fake.slides_id)) == 2, "the other learner's words got no reply"
+    assert "— Example" in example["content"] and example_of(services, 8) in example["content"]
