@@ -179,6 +179,17 @@ class Tutoring:
     def reset(self, key: Key) -> None:
         self.conversations.reset(key)
 
+    def covers(self, message: str) -> bool:
+        """Whether the slides clearly answer a message that doesn't read as a question ("epoch vs
+        batch", "FID score meaning"): in an answer channel it is then for the tutor, not chatter
+        (blocking: one retrieval; call it off the event loop)."""
+        text = clean_message(message)
+        if not text or small_talk(text.casefold()) is not None:
+            return False
+        answerer = self.tutor.knowledge.answerer
+        results = answerer.retriever.search(text, k=answerer.rule.passages)
+        return bool(results) and answerer.judge(text, results) == "answer"
+
     def expects_reply(self, key: Key, message: str) -> bool:
         """Whether an unaddressed message in an answer channel is for the tutor: a question or a
         request, or, within a few minutes of the tutor's last reply to this learner here, a short

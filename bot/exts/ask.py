@@ -255,8 +255,13 @@ class Ask(commands.Cog):
         addressed = self.addressed(message)
         tutoring = self.bot.services.tutoring
         key = Asker.of_message(message).key
-        if not addressed and not (self.in_answer_channel(message) and tutoring.expects_reply(key, message.content)):
-            return  # not for the bot: chatter between learners, or a channel it only answers when asked
+        if not addressed:
+            if not self.in_answer_channel(message):
+                return  # a channel where the bot answers only when asked
+            if not tutoring.expects_reply(key, message.content) and not await off_loop(
+                tutoring.covers, message.content
+            ):
+                return  # chatter between learners: not a question, and nothing the slides answer
         small_talk = is_small_talk(message.content)
         send = functools.partial(message.reply, mention_author=False)
         if not await self.admit(message.author.id, small_talk, send):
