@@ -158,8 +158,9 @@ class VectorIndex:
             rebuilt = "the embedding model changed or the previous ingest did not finish"
         self._remove_generations(keep=current)
 
-        owner = {record.id: passage for passage in passages for record in passage.records()}
-        records = [record for passage in passages for record in passage.records()]
+        owned = [(record, passage) for passage in passages for record in passage.records()]
+        owner = {record.id: passage for record, passage in owned}
+        records = [record for record, _ in owned]
         fingerprint = _fingerprint(records)
         if current is not None and (current.metadata or {}).get("fingerprint") == fingerprint:
             return IngestReport(slides, len(passages), 0, 0, time.perf_counter() - started)
