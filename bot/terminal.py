@@ -87,8 +87,12 @@ class TerminalSession:
     def converse(self, message: str) -> Reply:
         reply = self.services.tutoring.respond(self.key, message)
         if reply.request is not None:
+            lead = reply.text
+            if self.stream and reply.request.name == "generate":
+                print(lead + "\n", flush=True)  # before the text streams in, not after it
+                lead = ""
             shown = self.run_request(reply.request)
-            text = "\n\n".join(part for part in (reply.text, shown) if part)
+            text = "\n\n".join(part for part in (lead, shown) if part)
             return Reply(reply.kind, text, reply.sources, reply.confident, reply.actions, reply.request)
         return Reply(reply.kind, format_reply(reply), reply.sources, reply.confident, reply.actions)
 
