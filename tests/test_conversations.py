@@ -203,5 +203,10 @@ def test_statements_the_slides_answer_are_questions_and_chatter_is_not(tutoring)
     tutor though it is not phrased as a question; chatter between learners is left alone."""
     for message in ["epoch vs batch, whats the difference", "temperature", "FID score meaning"]:
         assert looks_like_question(message) or tutoring.covers(message), message
-    for chatter in ["lol same", "see you tomorrow", "my cat is asleep on my keyboard", "good luck on the exam everyone"]:
+    for chatter in [
+        "lol same",
+        "see you tomorrow",
+        "my cat is asleep on my keyboard",
+        "good luck on the exam everyone",
+    ]:
         assert not looks_like_question(chatter) and not tutoring.covers(chatter), chatter
