@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     tutor, _ = Tutor.load(scratch_settings())
     questions = load_questions(EVAL_SET, split="tune" if args.study else args.split)
-    retriever = tutor.knowledge.answerer.retriever
+    retriever = tutor.knowledge.retriever
     evaluation = Evaluation(retriever, questions)
     result = {
         "conversations": evaluate(Tutoring(tutor), load_dialogues(CONVERSATIONS), args.split),

@@ -116,7 +116,7 @@ def evaluation(tutor):
 
     # Floors sit on the test half; the decline rule and the fusion were tuned on the other half.
     questions = load_questions(ROOT / "tests" / "eval" / "questions.jsonl", split="test")
-    return Evaluation(tutor.knowledge.answerer.retriever, questions)
+    return Evaluation(tutor.knowledge.retriever, questions)
 
 
 def test_evaluation_set_is_big_and_spread_over_every_slide():

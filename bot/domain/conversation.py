@@ -179,6 +179,16 @@ class Tutoring:
     def reset(self, key: Key) -> None:
         self.conversations.reset(key)
 
+    def follow_up_on(self, key: Key, slide: int, message: str) -> Reply:
+        """A follow-up about a given slide, as a button under an answer asks it: the presser's own
+        topic may be another slide, or forgotten since a restart (blocking, like ``respond``)."""
+        conversation = self.conversations.get(key)
+        if conversation.slide != slide:
+            shown = self.tutor.deck.get(slide)
+            conversation.slide, conversation.subject = slide, shown.title if shown else ""
+            conversation.question, conversation.shown = conversation.subject, set()
+        return self.respond(key, message)
+
     def covers(self, message: str) -> bool:
         """Whether the slides clearly answer a message that doesn't read as a question ("epoch vs
         batch", "FID score meaning"): in an answer channel it is then for the tutor, not chatter

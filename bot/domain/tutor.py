@@ -40,6 +40,7 @@ class Knowledge:
     deck: Deck
     passages: list[Passage]
     problems: list[Problem]
+    retriever: Retriever
     answerer: Answerer
 
 
@@ -77,7 +78,7 @@ class Tutor:
             if report.rebuilt:
                 log.warning("index rebuilt: %s", report.rebuilt)
             retriever = Retriever(passages, self.index, self.embedder.encode_one, self.embedder.vocabulary)
-            self._knowledge = Knowledge(result.deck, passages, result.problems, Answerer(retriever))
+            self._knowledge = Knowledge(result.deck, passages, result.problems, retriever, Answerer(retriever))
             return report
 
     def ask(self, question: str) -> Answer:

@@ -35,7 +35,7 @@ from discord.ext import commands
 from discord.utils import escape_markdown, escape_mentions
 
 from bot.client import TutorBot
-from bot.domain.conversation import Key, Reply, Tutoring
+from bot.domain.conversation import Key, Reply
 from bot.domain.errors import UserError
 from bot.domain.messages import clean_message, is_small_talk
 from bot.domain.text import shorten
@@ -60,10 +60,7 @@ MAX_ECHO_CHARS = 300
 APOLOGY = "Sorry, I couldn't answer that just now; please try again in a moment."
 NEW_TOPIC = "New topic: ask me anything about the slides."
 # The follow-ups under an answer: what the button says to the tutor, and the slide section it quotes.
-FOLLOW_UPS = {
-    "simpler": ("explain it simpler", "In Plain Words"),
-    "example": ("give me an example", "Example"),
-}
+FOLLOW_UPS = {"simpler": "explain it simpler", "example": "give me an example"}
 FOLLOW_UP_LABELS = {"simpler": ("Simpler", "🪶"), "example": ("Example", "💡")}
 
 Send = Callable[..., Awaitable[discord.Message]]
@@ -139,7 +136,8 @@ class FollowUpButton(
         try:
             await interaction.response.defer(thinking=True)
             tutoring = interaction.client.services.tutoring  # type: ignore[attr-defined]
-            reply = await off_loop(follow_up, tutoring, Asker.of_interaction(interaction).key, self.action, self.number)
+            key = Asker.of_interaction(interaction).key
+            reply = await off_loop(tutoring.follow_up_on, key, self.number, FOLLOW_UPS[self.action])
             await send_in_parts(interaction.followup.send, reply.text, reply_view(reply))
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
@@ -166,22 +164,6 @@ class NewTopicButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ask:n
             await send_ephemeral(interaction, NEW_TOPIC)
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
-
-
-def follow_up(tutoring: Tutoring, key: Key, action: str, number: int) -> Reply:
-    """What Simpler / Example under an answer about slide ``number`` says (blocking).
-
-    When the presser's topic is that slide the conversation carries on (``respond``). Otherwise (a
-    button under someone else's answer, a topic changed since, a restart) the slide's section is
-    quoted directly: ``Tutoring`` has no way yet to answer a follow-up about a given slide.
-    """
-    phrase, heading = FOLLOW_UPS[action]
-    if tutoring.conversations.get(key).slide == number:
-        return tutoring.respond(key, phrase)
-    answer = tutoring.tutor.knowledge.answerer.section(number, heading, phrase)
-    if answer is None:
-        return Reply("decline", f"Slide {number} has no “{heading}” section, so I won't make one up.")
-    return Reply.from_answer(answer)
 
 
 def reply_view(reply: Reply) -> discord.ui.View | None:
