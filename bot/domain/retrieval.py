@@ -76,8 +76,8 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         if any(corpus):  # bm25s cannot index an empty corpus (an empty knowledge folder)
             self._bm25.index(corpus, show_progress=False)
-        self._term_sets = [set(doc) for doc in corpus]
-        self._document_frequency = Counter(term for doc in self._term_sets for term in doc)
+        self.term_sets = [set(doc) for doc in corpus]  # each passage's stemmed terms
+        self._document_frequency = Counter(term for doc in self.term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
         self._known_words = {word for p in passages for word in words(f"{p.title} {p.section} {p.text}")}
         # Misspellings nearly always keep the first letter: compare only with those words (fast).
@@ -94,7 +94,6 @@ class Retriever:
             pid: np.stack([stored[u.id] for u in units]) if units and all(u.id in stored for u in units) else None
             for pid, units in self.units.items()
         }
-        self.term_sets = self._term_sets
 
     def unit_scores(self, passage_id: str, vector: np.ndarray) -> np.ndarray:
         """Cosine of the question with each unit of a passage (vectors stored at ingest)."""
@@ -119,7 +118,7 @@ class Retriever:
         total = sum(self._idf(term) for term in query)
         if not total or not positions:
             return 0.0
-        return max(sum(self._idf(t) for t in query if t in self._term_sets[i]) / total for i in positions)
+        return max(sum(self._idf(t) for t in query if t in self.term_sets[i]) / total for i in positions)
 
     def query_terms(self, question: str) -> tuple[str, ...]:
         """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
@@ -164,7 +163,7 @@ class Retriever:
 
     def lexical_scores(self, question: str) -> np.ndarray:
         query = self.query_terms(question)
-        if not query or not any(self._term_sets):
+        if not query or not any(self.term_sets):
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self._bm25.get_scores(list(query)), dtype=np.float32)
 
