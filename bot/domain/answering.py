@@ -126,7 +126,6 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     kind: AnswerKind = "answer"
     shown: tuple[str, ...] = ()  # ids of the units quoted, so "tell me more" can go on from them
-    passages: tuple[str, ...] = ()  # ids of the passages the answer drew on
 
     def to_dict(self) -> dict:
         return {
@@ -225,7 +224,6 @@ class Answerer:
             [_source(choice.scored) for choice in choices],
             kind,
             tuple(u.id for choice in choices for u in choice.units),
-            tuple(choice.scored.passage.id for choice in choices),
         )
 
     def section(self, slide: int, heading: str, question: str = "") -> Answer | None:
@@ -240,7 +238,16 @@ class Answerer:
         text = f"{body}\n— *Slide {passage.slide} · {passage.title} — {passage.section}*"
         units = tuple(u.id for u in self.retriever.units.get(passage.id, []))
         source = Source(passage.slide, passage.title, passage.section, 1.0)
-        return Answer(question or heading, text, True, [source], "answer", units, (passage.id,))
+        return Answer(question or heading, text, True, [source], "answer", units)
+
+    def assess(self, question: str) -> tuple[str, int | None]:
+        """How the deck covers a question (answer, partial or decline) and its best slide, without
+        composing an answer: one retrieval."""
+        question = self.retriever.prepare(" ".join(question.split()))
+        results = self.retriever.search(question, k=self.rule.passages) if question else []
+        if not results:
+            return "decline", None
+        return self.judge(question, results), results[0].passage.slide
 
     def judge(self, question: str, results: list[ScoredPassage]) -> str:
         """answer, partial or decline: the one confidence rule on this question's evidence."""

@@ -196,9 +196,7 @@ class Tutoring:
         text = clean_message(message)
         if not text or small_talk(text.casefold()) is not None:
             return False
-        answerer = self.tutor.knowledge.answerer
-        results = answerer.retriever.search(text, k=answerer.rule.passages)
-        return bool(results) and answerer.judge(text, results) == "answer"
+        return self.tutor.knowledge.answerer.assess(text)[0] == "answer"
 
     def expects_reply(self, key: Key, message: str) -> bool:
         """Whether an unaddressed message in an answer channel is for the tutor: a question or a
@@ -262,11 +260,8 @@ class Tutoring:
 
     def _slide_about(self, topic: str) -> int | None:
         """The slide a topic is about ("quiz me on transformers" -> 8), when the deck covers it."""
-        answerer = self.tutor.knowledge.answerer
-        results = answerer.retriever.search(topic, k=answerer.rule.passages)
-        if not results or answerer.judge(topic, results) == "decline":
-            return None
-        return results[0].passage.slide
+        verdict, slide = self.tutor.knowledge.answerer.assess(topic)
+        return slide if verdict != "decline" else None
 
     # ------------------------------------------------------------------ follow-ups
 
