@@ -107,8 +107,9 @@ def cmd_slide(args: argparse.Namespace, settings: Settings) -> int:
 
 def _step(args: argparse.Namespace, settings: Settings, offset: int) -> int:
     """Move the learner's stored place by ``offset`` and print that slide. Needs only the deck and
-    SQLite (no model), so it is quick; the place is the terminal session's (scope "local")."""
+    the state database (no model), so it is quick; the place is the terminal session's (scope "local")."""
     from bot.domain.learners import LearnerStore, NewerSchema, SlideNotFound
+    from bot.domain.storage import StorageUnavailable
     from bot.terminal import LOCAL_SCOPE, local_user
 
     user = local_user() if args.user is None else args.user.strip()
@@ -116,10 +117,13 @@ def _step(args: argparse.Namespace, settings: Settings, offset: int) -> int:
         raise UsageError("--user must not be empty")
     deck = _load_deck(settings)
     try:
-        with LearnerStore(settings.state_db) as places:
+        with LearnerStore(settings.state_url, wait_s=settings.database_wait_s) as places:
             slide = places.step(deck, LOCAL_SCOPE, user, offset)
     except (SlideNotFound, NewerSchema) as error:
         raise UsageError(str(error)) from error
+    except StorageUnavailable as error:
+        print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
+        return 1
     print_slide(slide, args.json)
     return 0
 
@@ -400,9 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("slide", cmd_slide, "Show one slide: its sections and FAQ.")
     p.add_argument("number", type=int, help="the slide number")
     places_note = (
-        "Places are kept per user in DATA_DIR/state.sqlite3 and shared with the terminal session "
+        "Places are kept per user in DATA_DIR/state.sqlite3 (or DATABASE_URL) and shared with the terminal session "
         "(`python -m bot run` without a token); not started, both commands show the first slide, "
-        "and at either end of the deck they stay there. Loads no model: only the deck and SQLite."
+        "and at either end of the deck they stay there. Loads no model: only the deck and the database."
     )
     for name, handler, text in (
         ("next", cmd_next, "Move your place on to the next slide and show it."),

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     knowledge_dir: Path = Path("knowledge")
     data_dir: Path = Path("data")
 
+    # Learners' state: SQLite in DATA_DIR unless set (postgresql://user:password@host:port/db).
+    database_url: SecretStr | None = None
+    database_wait_s: float = Field(default=30.0, ge=0)
+
     # Retrieval
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     chroma_host: str | None = None
@@ -52,7 +56,7 @@ class Settings(BaseSettings):
     max_pages_per_file: int = Field(default=200, ge=1)
     max_slide_text_kb: int = Field(default=64, ge=1)
 
-    @field_validator("discord_token", "openai_api_key", "chroma_host", "sync_guild_id", mode="before")
+    @field_validator("discord_token", "openai_api_key", "database_url", "chroma_host", "sync_guild_id", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `DISCORD_TOKEN=` as copied from .env.example means "not set", not an empty token.
@@ -73,6 +77,14 @@ class Settings(BaseSettings):
     @property
     def state_db(self) -> Path:
         return self.data_dir / "state.sqlite3"
+
+    @property
+    def state_url(self) -> str:
+        """Where learners' state lives: ``DATABASE_URL``, else the SQLite file ``state_db``.
+        May hold a password: never log it (``bot.domain.storage.redact``)."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return str(self.state_db)
 
     @property
     def models_dir(self) -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from tests.databases import BACKENDS, postgres_schema, state_database
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
@@ -40,3 +41,29 @@ def tutor(tmp_path_factory, embedder):
     tutor = Tutor(settings, embedder, open_index(settings))
     tutor.reload()
     return tutor
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run tests taking `state_url` on SQLite and on PostgreSQL (TEST_DATABASE_URL)"
+    )
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "state_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("state_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def state_url(request, tmp_path):
+    """Where this test's learner state lives: SQLite in its folder, or (``both_backends`` tests, second
+    run) its own schema in PostgreSQL."""
+    with state_database(getattr(request, "param", "sqlite"), tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL URL with a fresh schema of its own (skipped locally without TEST_DATABASE_URL)."""
+    with postgres_schema() as url:
+        yield url

@@ -1,4 +1,7 @@
-"""LearnerStore against real SQLite files: semantics, isolation, durability and recovery."""
+"""LearnerStore against real databases: semantics, isolation, durability and recovery.
+
+Tests taking ``state_url`` (through ``store`` too) run on SQLite and on PostgreSQL; the file-level
+ones (WAL, damaged files, SIGKILL mid-write) on SQLite."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from bot.domain.deck import Deck, Slide
 from bot.domain.learners import SCHEMA_VERSION, LearnerStore, NewerSchema, SlideNotFound
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.both_backends
 
 
 def make_deck(*numbers: int) -> Deck:
@@ -28,8 +32,8 @@ def make_deck(*numbers: int) -> Deck:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with LearnerStore(tmp_path / "state.sqlite3") as s:
+def store(state_url: str):
+    with LearnerStore(state_url) as s:
         yield s
 
 
@@ -167,8 +171,8 @@ def test_quiz_scores(store: LearnerStore) -> None:
 # -- persistence, schema -------------------------------------------------------------------------
 
 
-def test_persists_across_instances(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
+def test_persists_across_instances(state_url: str) -> None:
+    path = state_url
     with LearnerStore(path) as first:
         first.set("dm", "u", 6)
         first.record_quiz("dm", "u", 6, "partly")
@@ -206,7 +210,7 @@ def test_damaged_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFi
     path = tmp_path / "state.sqlite3"
     garbage = b"this is not a database\n" * 200
     path.write_bytes(garbage)
-    with caplog.at_level(logging.WARNING, logger="bot.domain.learners"):
+    with caplog.at_level(logging.WARNING, logger="bot.domain.storage"):
         store = LearnerStore(path)
     with store:
         assert store.get("dm", "u") is None
@@ -248,16 +252,16 @@ STEP_CODE = """
 """
 
 
-def test_three_next_steps_in_three_processes(tmp_path: Path) -> None:
-    path = str(tmp_path / "state.sqlite3")
+def test_three_next_steps_in_three_processes(state_url: str) -> None:
+    path = state_url
     seen = [int(run_python(STEP_CODE, path).stdout) for _ in range(3)]
     assert seen == [1, 2, 3]
     with LearnerStore(path) as store:
         assert store.get("guild:1", "456") == 3
 
 
-def test_simultaneous_processes_lose_no_step(tmp_path: Path) -> None:
-    path = str(tmp_path / "state.sqlite3")
+def test_simultaneous_processes_lose_no_step(state_url: str) -> None:
+    path = state_url
     LearnerStore(path).close()
     procs = [
         subprocess.Popen(

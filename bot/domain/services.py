@@ -13,6 +13,7 @@ from bot.domain.conversation import Tutoring
 from bot.domain.learners import LearnerStore
 from bot.domain.quiz import QuizJudge, QuizQuestion, Verdict
 from bot.domain.similarity import Similarity
+from bot.domain.storage import Database
 from bot.domain.tokenizers import Tokenizers
 from bot.domain.tutor import Tutor
 from bot.settings import Settings
@@ -54,15 +55,20 @@ class Services:
             report.embedded,
             report.deleted,
         )
-        learners = LearnerStore(settings.state_db)
+        learners = LearnerStore(settings.state_url, wait_s=settings.database_wait_s)
         return cls(settings, tutor, learners, Tokenizers(cache_dir=settings.models_dir))
+
+    @property
+    def database(self) -> Database:
+        """The state database (learners' places and scores, and any other store's tables)."""
+        return self.learners.database
 
     @property
     def deck(self):
         return self.tutor.deck
 
     def judge_and_record(self, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
-        """Judge a learner's quiz answer and keep the score (blocking: the embedding model, SQLite)."""
+        """Judge a learner's quiz answer and keep the score (blocking: the embedding model, the database)."""
         verdict = self.judge.judge(question, answer)
         self.learners.record_quiz(scope, user, question.slide, verdict.verdict)
         return verdict

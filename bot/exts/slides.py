@@ -2,7 +2,8 @@
 under every slide (Previous, Next, FAQ, Quiz me).
 
 Places. Each learner has one place per server (scope ``guild:<id>``) and one for DMs (``dm``),
-kept by ``LearnerStore`` in SQLite, so they survive restarts and are shared with nothing else.
+kept by ``LearnerStore`` in the state database (SQLite, or PostgreSQL shared by several bot
+processes), so they survive restarts.
 
 Buttons act for whoever presses them. Previous / Next move the *presser's* place and show the
 presser's slide:

@@ -83,18 +83,23 @@ async def _until(condition, task: asyncio.Task, timeout: float, what: str) -> No
 
 
 @pytest.fixture(scope="session")
-def services_factory(tutor):
-    """Builds the bot's services around the session's real tutor (deck, index, embedding model);
-    places live in the test's own folder."""
-    from bot.domain.learners import LearnerStore
-    from bot.domain.services import Services
+def session_tokenizers(tutor):
     from bot.domain.tokenizers import Tokenizers
 
-    tokenizers = Tokenizers(cache_dir=tutor.settings.models_dir)
+    return Tokenizers(cache_dir=tutor.settings.models_dir)
+
+
+@pytest.fixture
+def services_factory(tutor, session_tokenizers, state_url):
+    """Builds the bot's services around the session's real tutor (deck, index, embedding model);
+    places live in the test's own state database (``state_url``: SQLite in its folder, or PostgreSQL
+    in modules marked ``both_backends``). Every build of one test shares that database."""
+    from bot.domain.learners import LearnerStore
+    from bot.domain.services import Services
 
     def build(tmp_path, **overrides):
         settings = tutor.settings.model_copy(update=overrides)
-        return Services(settings, tutor, LearnerStore(tmp_path / "state.sqlite3"), tokenizers)
+        return Services(settings, tutor, LearnerStore(state_url), session_tokenizers)
 
     return build
 

@@ -124,6 +124,7 @@ async def test_small_talk_right_after_an_answer_is_not_told_to_slow_down(fake_di
     assert "try again" not in reply["content"]
 
 
+@pytest.mark.both_backends  # touches learners' places and scores
 async def test_quiz_me_in_words_asks_a_question_with_an_answer_button(fake_discord, services):
     fake = fake_discord
     async with running_bot(fake, services, answer_channel_ids=[fake.slides_id], question_cooldown_s=0):
@@ -147,6 +148,7 @@ async def test_quiz_me_in_words_asks_a_question_with_an_answer_button(fake_disco
     assert fake.violations == []
 
 
+@pytest.mark.both_backends  # touches learners' places and scores
 async def test_next_slide_and_the_deck_in_words(fake_discord, services):
     fake = fake_discord
     async with running_bot(fake, services, question_cooldown_s=0):

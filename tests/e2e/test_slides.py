@@ -22,6 +22,9 @@ PARAPHRASE = (
     "A token is a chunk of text with an ID number in the vocabulary; its embedding is the long list of "
     "numbers the model uses to represent what that chunk means."
 )
+# Learners' places and quiz scores: every test here runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_backends
+
 WRONG = "Tokens are what you pay the GPU company with, like a cryptocurrency."
 
 
