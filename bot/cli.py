@@ -142,6 +142,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.question != "-" and not args.question.strip():
         raise UsageError(str(EmptyQuestion()))
     tutor, _ = _load_tutor(settings)
+    if args.guild is not None:
+        from bot.domain.courses import Courses
+
+        tutor = Courses(settings, tutor).tutor_for(args.guild)  # the server's course, or the default deck
     questions = (line.rstrip("\n") for line in sys.stdin) if args.question == "-" else [args.question]
     for question in questions:
         if args.question == "-" and not question.strip():
@@ -343,7 +347,54 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.user is not None and not args.user.strip():
         raise UsageError("--user must not be empty")
-    return run_terminal(settings, args.user and args.user.strip(), as_json=args.json)
+    return run_terminal(settings, args.user and args.user.strip(), as_json=args.json, guild=args.guild)
+
+
+def cmd_course(args: argparse.Namespace, settings: Settings) -> int:
+    """A server's own course: add, list, remove files, or reset to the default deck."""
+    from bot.domain.courses import CourseError, CourseFiles, Courses
+    from bot.domain.loaders import DeckLimits
+
+    if args.guild <= 0:
+        raise UsageError("--guild must be a server id (a positive number)")
+    if args.action in ("add", "remove") and not args.file:
+        raise UsageError(f"course {args.action} needs a FILE")
+    if args.action == "list":
+        files = CourseFiles(settings.data_dir / "courses", DeckLimits.from_settings(settings)).files(args.guild)
+        result = {"guild": str(args.guild), "files": [f.to_dict() for f in files]}
+        lines = [f"{f.name}: {f.slides} slides, {f.size / 1024:.0f} KB" for f in files] or [
+            "no course: this server uses the default deck"
+        ]
+    else:
+        tutor, _ = _load_tutor(settings)
+        courses = Courses(settings, tutor)
+        try:
+            if args.action == "add":
+                from pathlib import Path
+
+                path = Path(args.file)
+                try:
+                    data = path.read_bytes()
+                except OSError as error:
+                    raise UsageError(f"cannot read {args.file}: {error.strerror or error}") from error
+                change = courses.add(args.guild, path.name, data)
+            elif args.action == "remove":
+                change = courses.remove(args.guild, args.file)
+            else:
+                change = courses.reset(args.guild)
+        except CourseError as error:
+            raise UsageError(str(error)) from error
+        result = change.to_dict()
+        lines = [f"{len(change.files)} files, {change.slides} slides"]
+        lines += [f"not added: {p}" for p in change.problems]
+        if change.files:
+            lines.append("A running bot answers from the change after /reload in that server (or a restart).")
+    if args.json:
+        _print_json(result)
+    else:
+        print("\n".join(lines))
+    failed = args.action == "add" and result.get("index") is None
+    return 1 if failed else 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -419,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
     p = command("ask", cmd_ask, "Answer a question from the slides, citing them.")
     p.add_argument("question", help="the question, or - to read one question per line from standard input")
+    p.add_argument(
+        "--guild", type=int, metavar="ID", help="answer from this server's course (default: the default deck)"
+    )
     p = command("tokenize", cmd_tokenize, "Show how a tokenizer cuts text into tokens, with their ids.")
     p.add_argument("text", help="the text to tokenize")
     p.add_argument(
@@ -484,7 +538,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(with --json: one JSON object per input line: message, reply, kind, confident, sources).",
     )
     p.add_argument("--user", metavar="NAME", help="who is talking (default: your login name); keeps your slide place")
+    p.add_argument("--guild", type=int, metavar="ID", help="talk to this server's course (default: the default deck)")
     p.epilog = "Type /help in the session for its commands, /reset for a new topic, /quit to leave."
+    p = command(
+        "course",
+        cmd_course,
+        "A server's own course: add a file (md, txt, html, pdf, pptx), list, remove one, or reset to the default deck.",
+    )
+    p.add_argument("action", choices=("add", "list", "remove", "reset"))
+    p.add_argument("file", nargs="?", help="add: the file to add; remove: the name of the file to remove")
+    p.add_argument("--guild", type=int, metavar="ID", required=True, help="the server's id")
+    p.epilog = (
+        "Files are kept in DATA_DIR/courses/ID/. A file that cannot be read is reported (exit status 1) and "
+        "nothing changes. A running bot picks the change up with /reload in that server."
+    )
     command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)
     p = command("sync", cmd_sync, "Register the slash commands with Discord (once, or after adding commands).", False)
     p.add_argument("--guild", type=int, help="sync to this server only (shows at once); default: globally")

@@ -14,7 +14,14 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.ask", "bot.exts.slides", "bot.exts.teach", "bot.exts.generate", "bot.exts.admin")
+EXTENSIONS = (
+    "bot.exts.ask",
+    "bot.exts.slides",
+    "bot.exts.teach",
+    "bot.exts.generate",
+    "bot.exts.admin",
+    "bot.exts.course",
+)
 
 
 class TutorTree(app_commands.CommandTree):

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from bot.domain.conversation import Key, Reply
+from bot.domain.courses import place_guild
 from bot.domain.errors import UserError
+from bot.domain.index import IngestReport
 from bot.domain.messages import Request
 from bot.domain.services import Services
 from bot.plain import format_reply, format_slide, prediction_table
@@ -36,11 +38,13 @@ def local_user() -> str:
 class TerminalSession:
     """Turns typed lines into replies. ``handle`` is pure text in, text out (easy to test)."""
 
-    def __init__(self, services: Services, user: str, stream: bool = True) -> None:
+    def __init__(self, services: Services, user: str, stream: bool = True, guild: int | None = None) -> None:
         self.services = services
         self.user = user
         self.stream = stream  # generated text goes to stdout as it comes (else it is returned)
-        self.key = Key(LOCAL_SCOPE, "terminal", user)
+        # With a server (``chat --guild ID``): that server's course and the learner's places there.
+        self.scope = f"guild:{guild}" if guild else LOCAL_SCOPE
+        self.key = Key(str(guild) if guild else LOCAL_SCOPE, "terminal", user)
         self.pending_quiz = None  # the question waiting for the learner's answer
         self.commands: dict[str, tuple[Callable[[str], str], str]] = {
             "help": (self.help, "this list"),
@@ -58,6 +62,11 @@ class TerminalSession:
             "reload": (self.reload, "re-read the deck and update the index"),
             "quit": (lambda _: "", "leave"),
         }
+
+    @property
+    def course_deck(self):
+        """The deck this session answers from: the server's course (``--guild``), else the default."""
+        return self.services.deck_for(self.key.place)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -128,24 +137,24 @@ class TerminalSession:
         return format_reply(self.converse(question))
 
     def step(self, offset: int) -> str:
-        slide = self.services.learners.step(self.services.deck, LOCAL_SCOPE, self.user, offset)
+        slide = self.services.learners.step(self.course_deck, self.scope, self.user, offset)
         return format_slide(slide)
 
     def slide(self, query: str) -> str:
-        deck = self.services.deck
+        deck = self.course_deck
         if not query:
             raise UserError(f"Which slide? Give a number ({deck.range_text()}) or part of a title.")
-        slide = self.services.learners.goto(deck, LOCAL_SCOPE, self.user, deck.resolve(query))
+        slide = self.services.learners.goto(deck, self.scope, self.user, deck.resolve(query))
         return format_slide(slide)
 
     def deck(self, _: str = "") -> str:
-        place = self.services.learners.get(LOCAL_SCOPE, self.user)
+        place = self.services.learners.get(self.scope, self.user)
         return "\n".join(
-            f"{'→' if slide.number == place else ' '} {slide.number:>3}  {slide.title}" for slide in self.services.deck
+            f"{'→' if slide.number == place else ' '} {slide.number:>3}  {slide.title}" for slide in self.course_deck
         )
 
     def _current(self):
-        slide = self.services.learners.current(self.services.deck, LOCAL_SCOPE, self.user)
+        slide = self.services.learners.current(self.course_deck, self.scope, self.user)
         if slide is None:
             raise UserError("You haven't started yet: type /next for the first slide.")
         return slide
@@ -158,7 +167,7 @@ class TerminalSession:
         """A question on slide ``number`` (the conversation's topic), else on the learner's place."""
         from bot.domain.quiz import pick_question
 
-        slide = self.services.deck.get(int(number)) if number.isdigit() else None
+        slide = self.course_deck.get(int(number)) if number.isdigit() else None
         slide = slide or self._current()
         question = pick_question(slide)
         if question is None:
@@ -168,7 +177,7 @@ class TerminalSession:
 
     def judge(self, answer: str) -> str:
         question, self.pending_quiz = self.pending_quiz, None
-        verdict = self.services.judge_and_record(LOCAL_SCOPE, self.user, question, answer)
+        verdict = self.services.judge_and_record(self.scope, self.user, question, answer)
         return (
             f"{verdict.feedback}\n"
             f"The slide's answer: {question.answer}\n"
@@ -208,12 +217,12 @@ class TerminalSession:
         kind, topic = kind.lower(), " ".join(topic.split())
         if kind not in KINDS:
             raise UserError(f"Usage: /generate KIND TOPIC, KIND one of {', '.join(KINDS)}; e.g. /generate poem the sea")
-        course = self.services.tutoring.instead_of_generating(topic)
+        course = self.services.tutoring.instead_of_generating(topic, self.key.place)
         if course is not None:
             return course.text
         slide_text = None
         if kind == "example":
-            slide, topic = example_slide(self.services.deck, topic, self._current)
+            slide, topic = example_slide(self.course_deck, topic, self._current)
             slide_text = slide_context(slide)
         elif not topic:
             raise UserError(f"What about? e.g. /generate {kind} a robot learning to paint")
@@ -240,7 +249,9 @@ class TerminalSession:
         return "\n".join([*prediction_table(view), note])
 
     def reload(self, _: str = "") -> str:
-        report = self.services.tutor.reload()
+        report = self.services.courses.reload(place_guild(self.key.place))
+        if not isinstance(report, IngestReport):
+            report = report.report
         return f"Reloaded {report.slides} slides: {report.embedded} passages re-embedded, {report.deleted} removed."
 
 
@@ -283,16 +294,16 @@ def lines_from(stream: TextIO, prompt: str, interactive: bool) -> Iterator[str]:
             yield line
 
 
-def run_terminal(settings: Settings, user: str | None = None, as_json: bool = False) -> int:
+def run_terminal(settings: Settings, user: str | None = None, as_json: bool = False, guild: int | None = None) -> int:
     """The terminal session on standard input; with ``as_json``, one JSON object per input line."""
     interactive = sys.stdin.isatty() and not as_json
     if settings.log_level == "INFO":
         logging.getLogger().setLevel(logging.WARNING)  # a learner at the prompt wants answers, not logs
     print("Loading the deck and models…", file=sys.stderr)
     services = Services.load(settings, progress=interactive)
-    session = TerminalSession(services, user or local_user(), stream=not as_json)
+    session = TerminalSession(services, user or local_user(), stream=not as_json, guild=guild)
     print(
-        f"Slide Tutor: {len(services.deck)} slides. Ask a question, or type /help. /quit to leave.",
+        f"Slide Tutor: {len(session.course_deck)} slides. Ask a question, or type /help. /quit to leave.",
         file=sys.stderr,
     )
     try:

@@ -112,6 +112,15 @@ class VectorIndex:
             index.recovered_from = f"{type(error).__name__}: {error}"
             return index
 
+    def sibling(self, base_name: str) -> VectorIndex:
+        """Another index (its own collections, named ``base_name``) in the same Chroma: a server's course."""
+        return VectorIndex(self._client, base_name, self.embedding_model, self.local_path)
+
+    def drop(self) -> None:
+        """Delete every generation of this index (a server's course removed)."""
+        self._collection = None
+        self._remove_generations(keep=None)
+
     def _generations(self) -> list[tuple[str, dict]]:
         """(name, metadata) of our collections, newest first."""
         found = []

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from bot.domain.conversation import Tutoring
+from bot.domain.courses import Courses, CourseTutoring
 from bot.domain.learners import LearnerStore
 from bot.domain.quiz import QuizJudge, QuizQuestion, Verdict
 from bot.domain.similarity import Similarity
@@ -39,7 +39,8 @@ class Services:
         self.tokenizers = tokenizers
         self.similarity = Similarity(tutor)
         self.judge = QuizJudge(tutor.embedder)
-        self.tutoring = Tutoring(tutor)
+        self.courses = Courses(settings, tutor)  # each server's own course, or the default deck
+        self.tutoring = CourseTutoring(self.courses)
         self._generation: GenerationService | None = None
         self._generation_lock = threading.Lock()
 
@@ -66,6 +67,11 @@ class Services:
     @property
     def deck(self):
         return self.tutor.deck
+
+    def deck_for(self, place: str | int | None):
+        """The deck a place answers from: its server's course, or the default deck (blocking on a
+        server's first use after a start)."""
+        return self.courses.tutor_for(place).deck
 
     def judge_and_record(self, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
         """Judge a learner's quiz answer and keep the score (blocking: the embedding model, the database)."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.answering import Answer, Answerer
 from bot.domain.deck import Deck
 from bot.domain.embedding import Embedder
 from bot.domain.index import IngestReport, VectorIndex
-from bot.domain.loaders import DeckLimits, Problem, load_deck
+from bot.domain.loaders import DeckLimits, LoadResult, Problem, load_deck
 from bot.domain.passages import Passage, passages_from_deck
 from bot.domain.retrieval import Retriever
 from bot.settings import Settings
@@ -45,10 +46,20 @@ class Knowledge:
 
 
 class Tutor:
-    def __init__(self, settings: Settings, embedder: Embedder, index: VectorIndex) -> None:
+    """The deck in ``KNOWLEDGE_DIR`` by default; a server's own course passes ``load`` (its files)
+    and an index of its own (:mod:`bot.domain.courses`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: VectorIndex,
+        load: Callable[[], LoadResult] | None = None,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.index = index
+        self._load = load or (lambda: load_deck(settings.knowledge_dir, DeckLimits.from_settings(settings)))
         self._knowledge: Knowledge | None = None
         self._reload_lock = threading.Lock()
 
@@ -70,9 +81,10 @@ class Tutor:
         return self.knowledge.deck
 
     def reload(self, progress: bool = False) -> IngestReport:
-        """Re-read the knowledge folder and re-ingest; answers switch to the new deck at once."""
+        """Re-read the deck's files and re-ingest; answers switch to the new deck at once, and keep
+        coming from the old one until then."""
         with self._reload_lock:
-            result = load_deck(self.settings.knowledge_dir, DeckLimits.from_settings(self.settings))
+            result = self._load()
             passages = passages_from_deck(result.deck)
             report = self.index.ingest(passages, self.embedder.encode, len(result.deck), progress=progress)
             if report.rebuilt:

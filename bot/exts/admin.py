@@ -1,4 +1,4 @@
-"""``/help`` for everyone, ``/reload`` for the server's managers."""
+"""``/help`` for everyone (``/reload`` lives with the server's course, in ``course.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from discord.ext import commands
 
 from bot.client import TutorBot
 from bot.exts._render import COLOUR
-from bot.plumbing import NO_MENTIONS, off_loop
 
 
 class Admin(commands.Cog):
@@ -33,24 +32,10 @@ class Admin(commands.Cog):
         for command in sorted(self.bot.tree.get_commands(), key=lambda c: c.name):
             if isinstance(command, app_commands.Command):
                 embed.add_field(name=f"/{command.name}", value=command.description, inline=False)
+            elif isinstance(command, app_commands.Group):
+                subcommands = "|".join(sub.name for sub in command.commands)
+                embed.add_field(name=f"/{command.name} {subcommands}", value=command.description, inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True)
-
-    @app_commands.command(name="reload", description="Re-read the deck and update the index (Manage Server only).")
-    @app_commands.guild_only()
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.checks.has_permissions(manage_guild=True)
-    async def reload_command(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        report = await off_loop(self.bot.services.tutor.reload)
-        problems = self.bot.services.tutor.knowledge.problems
-        lines = [
-            f"Reloaded {report.slides} slides ({report.passages} passages): "
-            f"{report.embedded} re-embedded, {report.deleted} removed in {report.seconds:.1f} s."
-        ]
-        if problems:
-            lines.append(f"Skipped {len(problems)} file(s):")
-            lines += [f"- {problem}" for problem in problems[:10]]
-        await interaction.followup.send("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: TutorBot) -> None:

@@ -241,7 +241,7 @@ class Ask(commands.Cog):
             if not self.in_answer_channel(message):
                 return  # a channel where the bot answers only when asked
             if not tutoring.expects_reply(key, message.content) and not await off_loop(
-                tutoring.covers, message.content
+                tutoring.covers, message.content, key.place
             ):
                 return  # chatter between learners: not a question, and nothing the slides answer
         small_talk = is_small_talk(message.content)

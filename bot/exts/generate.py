@@ -403,9 +403,12 @@ class Generate(commands.Cog):
         if kind != "example":
             return None, topic
         services = self.bot.services
-        return await off_loop(
-            example_slide, services.deck, topic, lambda: services.learners.current(services.deck, scope, str(user_id))
-        )
+
+        def pick() -> tuple[Slide | None, str]:
+            deck = services.deck_for(scope)  # the server's own course, if it has one
+            return example_slide(deck, topic, lambda: services.learners.current(deck, scope, str(user_id)))
+
+        return await off_loop(pick)
 
     def _refuse_when_full(self) -> None:
         loaded = self.bot.services.loaded_generation

@@ -154,7 +154,7 @@ async def send_slide(interaction: discord.Interaction, deck: Deck, slide: Slide,
 
 async def step_and_show(interaction: discord.Interaction, offset: int, *, edit: bool = False) -> None:
     services = services_of(interaction)
-    deck = services.deck
+    deck = await off_loop(services.deck_for, scope_of(interaction))
     slide = await off_loop(services.learners.step, deck, scope_of(interaction), learner_of(interaction), offset)
     await send_slide(interaction, deck, slide, edit=edit)
 
@@ -351,7 +351,7 @@ class GotoButton(_SlidesButton, template=r"slides:goto:(?P<number>\d{1,4})"):
 
     async def act(self, interaction: discord.Interaction) -> None:
         services = services_of(interaction)
-        deck = services.deck
+        deck = await off_loop(services.deck_for, scope_of(interaction))
         slide = await off_loop(
             services.learners.goto, deck, scope_of(interaction), learner_of(interaction), self.number
         )
@@ -464,7 +464,7 @@ class Slides(commands.Cog):
     async def slide_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return slide_choices(self.services.deck, current)
+        return slide_choices(await off_loop(self.services.deck_for, scope_of(interaction)), current)
 
     @app_commands.command(name="deck", description="The contents of the deck, with your place marked.")
     async def deck_command(self, interaction: discord.Interaction) -> None:
@@ -474,7 +474,8 @@ class Slides(commands.Cog):
     @app_commands.command(name="quiz", description="A question on your current slide; answer in your own words.")
     async def quiz_command(self, interaction: discord.Interaction) -> None:
         places = self.services.learners
-        slide = await off_loop(places.current, self.services.deck, scope_of(interaction), learner_of(interaction))
+        deck = await off_loop(self.services.deck_for, scope_of(interaction))
+        slide = await off_loop(places.current, deck, scope_of(interaction), learner_of(interaction))
         if slide is None:
             raise UserError(NOT_STARTED)
         await self.open_quiz(interaction, slide)
@@ -498,19 +499,19 @@ class Slides(commands.Cog):
 
     async def step_message(self, scope: str, user: str, offset: int) -> dict:
         """The learner's next (``offset`` 1) or previous (-1) slide, as keyword arguments of a send."""
-        deck = self.services.deck
+        deck = await off_loop(self.services.deck_for, scope)
         slide = await off_loop(self.services.learners.step, deck, scope, user, offset)
         return slide_message(deck, slide)
 
     async def goto_message(self, scope: str, user: str, query: str) -> dict:
         """The slide ``query`` names (a number or part of a title); the learner's place moves there."""
-        deck = self.services.deck
+        deck = await off_loop(self.services.deck_for, scope)
         number = deck.resolve(query)
         slide = await off_loop(self.services.learners.goto, deck, scope, user, number)
         return slide_message(deck, slide)
 
     async def deck_message(self, scope: str, user: str) -> dict:
-        deck, places = self.services.deck, self.services.learners
+        deck, places = await off_loop(self.services.deck_for, scope), self.services.learners
 
         def read():
             return places.current(deck, scope, user), places.scores(scope, user)
@@ -521,7 +522,7 @@ class Slides(commands.Cog):
     async def quiz_message(self, scope: str, user: str, slide_number: str = "") -> dict:
         """A question on slide ``slide_number`` (else the learner's current slide) with an Answer
         button that opens the modal: the quiz for a request in words, where no modal can open."""
-        deck = self.services.deck
+        deck = await off_loop(self.services.deck_for, scope)
         if slide_number:
             slide = deck.get(int(slide_number))
             if slide is None:
@@ -548,7 +549,7 @@ class Slides(commands.Cog):
             await report_error(interaction, error)
 
     async def answer_quiz(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
-        question = question_from_custom_id(self.services.deck, match)
+        question = question_from_custom_id(await off_loop(self.services.deck_for, scope_of(interaction)), match)
         answer = submitted_text(interaction.data or {}, ANSWER_INPUT)
         # Judging runs the model (0.2-1.1 s measured on a busy machine): defer, then follow up.
         await interaction.response.defer(ephemeral=True, thinking=True)

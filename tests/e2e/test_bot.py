@@ -23,6 +23,7 @@ EXPECTED_COMMANDS = {
     "predict",
     "help",
     "reload",
+    "course",
 }
 
 
@@ -44,7 +45,7 @@ async def test_help_lists_every_command(fake_discord, services_factory, tmp_path
     async with running_bot(fake, services_factory(tmp_path)):
         interaction = await fake.invoke_command("help")
         assert await interaction.wait_response() == 4
-        fields = {field["name"] for field in interaction.callback_data["embeds"][0]["fields"]}
+        fields = {field["name"].split()[0] for field in interaction.callback_data["embeds"][0]["fields"]}
         assert fields == {f"/{name}" for name in EXPECTED_COMMANDS}
         assert not fake.violations
 

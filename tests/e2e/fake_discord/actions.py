@@ -38,8 +38,10 @@ class FakeDiscord(Rest):
     """One guild's worth of Discord on 127.0.0.1; see the package docstring, and :class:`State`
     for the world it plays."""
 
-    def __init__(self, token: str = "test-token", *, interaction_window: float = 3.0) -> None:
-        super().__init__(token, interaction_window=interaction_window)
+    def __init__(
+        self, token: str = "test-token", *, interaction_window: float = 3.0, second_guild: bool = False
+    ) -> None:
+        super().__init__(token, interaction_window=interaction_window, second_guild=second_guild)
         self._submitted_modals: set[int] = set()  # interactions whose modal was submitted
 
     # -- acting as users --------------------------------------------------------------------------
@@ -94,7 +96,14 @@ class FakeDiscord(Rest):
         msg["attachments"] = [self._attachment(int(channel["id"]), name, data) for name, data in attachments]
         if mentions_bot:
             msg["mentions"] = [
-                {**self.bot_user, **({"member": self._member(self.bot_user, with_user=False)} if not dm else {})}
+                {
+                    **self.bot_user,
+                    **(
+                        {"member": self._member(self.bot_user, with_user=False, guild_id=self.guild_of(channel))}
+                        if not dm
+                        else {}
+                    ),
+                }
             ]
         seen = dict(msg)
         if not dm and not mentions_bot and not self._intent(MESSAGE_CONTENT):
@@ -103,9 +112,9 @@ class FakeDiscord(Rest):
             await self.dispatch("MESSAGE_CREATE", seen)
         return seen
 
-    def _find_command(self, name: str, guild: bool) -> tuple[dict[str, Any], list[str]]:
+    def _find_command(self, name: str, guild: bool, guild_id: int | None = None) -> tuple[dict[str, Any], list[str]]:
         top, *path = name.split()
-        scopes = [self.guild_id, None] if guild else [None]
+        scopes = [guild_id or self.guild_id, None] if guild else [None]
         for scope in scopes:
             for command in self.commands.get(scope, []):
                 if command["name"] == top and command.get("type", 1) == 1:
@@ -116,14 +125,18 @@ class FakeDiscord(Rest):
             f"{ {k: [c['name'] for c in v] for k, v in self.commands.items()} }"
         )
 
-    def _check_access(self, command: dict[str, Any], user: dict[str, Any], guild: bool) -> None:
+    def _check_access(
+        self, command: dict[str, Any], user: dict[str, Any], guild: bool, guild_id: int | None = None
+    ) -> None:
         contexts = command.get("contexts")
         if guild:
             if contexts is not None and 0 not in contexts:
                 raise FakeDiscordError(f"/{command['name']} is not available in guilds (contexts={contexts})")
             required = command.get("default_member_permissions")
-            perms = self.permissions_of(int(user["id"]))
+            perms = self.permissions_of(int(user["id"]), guild_id)
             hidden = required is not None and (int(required) == 0 or perms & int(required) != int(required))
+            granted = {rid for name, rid in self.granted if name == command["name"]}
+            hidden = hidden and not granted.intersection(self._members.get(int(user["id"]), []))
             if hidden and not perms & ADMINISTRATOR:
                 raise FakeDiscordError(
                     f"/{command['name']} is hidden from {user['username']} (default_member_permissions={required})"
@@ -132,10 +145,16 @@ class FakeDiscord(Rest):
             raise FakeDiscordError(f"/{command['name']} is not available in DMs")
 
     def _command_data(
-        self, name: str, options: dict[str, Any], user: dict[str, Any], guild: bool, focused: str | None = None
+        self,
+        name: str,
+        options: dict[str, Any],
+        user: dict[str, Any],
+        guild: bool,
+        focused: str | None = None,
+        guild_id: int | None = None,
     ) -> dict[str, Any]:
-        command, path = self._find_command(name, guild)
-        self._check_access(command, user, guild)
+        command, path = self._find_command(name, guild, guild_id)
+        self._check_access(command, user, guild, guild_id)
         data: dict[str, Any] = {"id": command["id"], "name": command["name"], "type": 1, "options": [], "resolved": {}}
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
@@ -238,21 +257,27 @@ class FakeDiscord(Rest):
             "locale": "en-US",
             "entitlements": [],
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-            "app_permissions": str(self.permissions_of(self.application_id)),
         }
         if guild:
             channel = self._known_channel(channel_id or self.general_id)
+            gid = self.guild_of(channel) or self.guild_id
             payload.update(
-                guild_id=str(self.guild_id),
-                guild={"id": str(self.guild_id), "locale": "en-US", "features": []},
-                member=self._member(user),
+                guild_id=str(gid),
+                guild={"id": str(gid), "locale": "en-US", "features": []},
+                member=self._member(user, guild_id=gid),
                 guild_locale="en-US",
                 context=0,
-                authorizing_integration_owners={"0": str(self.guild_id)},
+                authorizing_integration_owners={"0": str(gid)},
+                app_permissions=str(self.permissions_of(self.application_id, gid)),
             )
         else:
             channel = self.dm_channel(user)
-            payload.update(user=user, context=1, authorizing_integration_owners={"0": str(self.guild_id)})
+            payload.update(
+                user=user,
+                context=1,
+                authorizing_integration_owners={"0": str(self.guild_id)},
+                app_permissions=str(self.permissions_of(self.application_id)),
+            )
         payload.update(channel=channel, channel_id=channel["id"])
         if message is not None:
             payload["message"] = message
@@ -285,7 +310,8 @@ class FakeDiscord(Rest):
         role and channel options take ids or payloads, attachments (filename, bytes). Refused
         invocations raise FakeDiscordError."""
         user = user or self.user
-        data = self._command_data(name, options or {}, user, guild)
+        gid = self.guild_of(self._known_channel(channel_id or self.general_id)) if guild else None
+        data = self._command_data(name, options or {}, user, guild, guild_id=gid)
         return await self._interact(2, data, user, guild=guild, channel_id=channel_id)
 
     async def autocomplete(

@@ -23,8 +23,10 @@ from tests.e2e.fake_discord.state import State
 class Gateway(State):
     """The websocket side of the fake (one session at a time, like one shard)."""
 
-    def __init__(self, token: str = "test-token", *, interaction_window: float = 3.0) -> None:
-        super().__init__(token, interaction_window=interaction_window)
+    def __init__(
+        self, token: str = "test-token", *, interaction_window: float = 3.0, second_guild: bool = False
+    ) -> None:
+        super().__init__(token, interaction_window=interaction_window, second_guild=second_guild)
         self.identifies: list[dict[str, Any]] = []  # IDENTIFY payloads, in order
         self.resumes = 0
         self.intents: int | None = None
@@ -66,7 +68,7 @@ class Gateway(State):
                 ready = {
                     "v": 10,
                     "user": self.bot_user,
-                    "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                    "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guild_ids],
                     "session_id": self._session_id,
                     "resume_gateway_url": self.gateway_url,
                     "application": {"id": str(self.application_id), "flags": 0},
@@ -77,7 +79,8 @@ class Gateway(State):
                     "_trace": ["fake-discord"],
                 }
                 await self._dispatch_locked("READY", ready)
-                await self._dispatch_locked("GUILD_CREATE", self.guild_payload())
+                for gid in self.guild_ids:
+                    await self._dispatch_locked("GUILD_CREATE", self.guild_payload(gid))
         elif op == 6:  # resume
             async with self._send_lock:
                 if d.get("session_id") != self._session_id or d.get("token") != self.token:

@@ -28,6 +28,7 @@ MEMBER_PERMISSIONS = sum(
     # external emojis, use application commands, create public threads, send in threads
 )
 SEND_MESSAGES = 1 << 11
+MANAGE_GUILD = 1 << 5
 
 # Message flags.
 EPHEMERAL = 1 << 6

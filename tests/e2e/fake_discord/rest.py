@@ -45,8 +45,10 @@ _log = logging.getLogger(__name__)
 class Rest(Gateway):
     """The HTTP server: it serves the REST routes and the gateway's websocket."""
 
-    def __init__(self, token: str = "test-token", *, interaction_window: float = 3.0) -> None:
-        super().__init__(token, interaction_window=interaction_window)
+    def __init__(
+        self, token: str = "test-token", *, interaction_window: float = 3.0, second_guild: bool = False
+    ) -> None:
+        super().__init__(token, interaction_window=interaction_window, second_guild=second_guild)
         self._rate_limits: list[tuple[str, str, float]] = []
         self._runner: web.AppRunner | None = None
 
@@ -309,7 +311,7 @@ class Rest(Gateway):
         if int(request.match_info["app"]) != self.application_id:
             raise DiscordHTTPError(403, 50001, "Missing Access")
         gid = int(request.match_info["gid"]) if "gid" in request.match_info else None
-        if gid not in (None, self.guild_id):
+        if gid is not None and gid not in self.guild_ids:
             raise DiscordHTTPError(403, 50001, "Missing Access")
         if request.method == "PUT":
             body = request[RECORD].json or []

@@ -110,15 +110,19 @@ def _member_of(user: dict[str, Any], roles: Iterable[int] = ()) -> dict[str, Any
 
 
 class State:
-    """One guild's worth of Discord: the world and the records.
+    """One guild's worth of Discord (two with ``second_guild``): the world and the records.
 
     The world: ``bot_user``; ``user`` (a member, the default actor), ``teacher`` (a member with the
     Teacher role), ``other_bot``; guild ``guild_id`` with text channels ``general_id``,
     ``slides_id`` (holds the public thread ``thread_id``) and ``readonly_id`` (the bot may not send
-    there); roles ``guild_id`` (@everyone) and ``teacher_role_id``.
+    there); roles ``guild_id`` (@everyone) and ``teacher_role_id``. With ``second_guild``, every
+    user is also a member of guild ``other_guild_id`` (only its @everyone role) with one text
+    channel, ``other_general_id``; acting in a channel acts in that channel's guild.
     """
 
-    def __init__(self, token: str = "test-token", *, interaction_window: float = 3.0) -> None:
+    def __init__(
+        self, token: str = "test-token", *, interaction_window: float = 3.0, second_guild: bool = False
+    ) -> None:
         self.token = token
         self.interaction_window = interaction_window  # seconds the bot has for its first response
         self._last_id = 0
@@ -137,11 +141,18 @@ class State:
         self.guild_id = self._snowflake()
         self.teacher_role_id, bot_role_id = self._snowflake(), self._snowflake()
         self.roles: dict[int, dict[str, Any]] = {}
-        for rid, name, perms, tags in (
+        self._role_guild: dict[int, int] = {}  # role id -> its guild
+        self.granted: set[tuple[str, int]] = set()  # (command, role id) allowed in Integrations
+        self.other_guild_id = self._snowflake() if second_guild else None
+        roles = [
             (self.guild_id, "@everyone", MEMBER_PERMISSIONS, None),
             (self.teacher_role_id, "Teacher", MEMBER_PERMISSIONS, None),
             (bot_role_id, "Slide Tutor", 0, {"bot_id": str(self.application_id)}),
-        ):
+        ]
+        if self.other_guild_id is not None:
+            roles.append((self.other_guild_id, "@everyone", MEMBER_PERMISSIONS, None))
+        for rid, name, perms, tags in roles:
+            self._role_guild[rid] = self.other_guild_id if rid == self.other_guild_id else self.guild_id
             self.roles[rid] = {
                 "id": str(rid),
                 "name": name,
@@ -164,6 +175,16 @@ class State:
         deny = [{"id": str(self.guild_id), "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}]
         self.readonly_id = self._add_channel("announcements", overwrites=deny)
         self.thread_id = self._add_thread(self.slides_id, "deck-questions", owner_id=int(self.user["id"]))
+        self.other_general_id = (
+            self._add_channel("other-general", guild_id=self.other_guild_id) if self.other_guild_id else None
+        )
+
+    @property
+    def guild_ids(self) -> list[int]:
+        return [self.guild_id] + ([self.other_guild_id] if self.other_guild_id else [])
+
+    def guild_of(self, channel: dict[str, Any]) -> int | None:
+        return int(channel["guild_id"]) if "guild_id" in channel else None
 
     # -- addresses --------------------------------------------------------------------------------
 
@@ -187,12 +208,14 @@ class State:
         self._last_id = max(self._last_id + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
         return self._last_id
 
-    def _add_channel(self, name: str, *, overwrites: list[dict[str, Any]] | None = None) -> int:
+    def _add_channel(
+        self, name: str, *, overwrites: list[dict[str, Any]] | None = None, guild_id: int | None = None
+    ) -> int:
         cid = self._snowflake()
         self.channels[cid] = {
             "id": str(cid),
             "type": 0,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id or self.guild_id),
             "name": name,
             "position": len(self.channels),
             "permission_overwrites": overwrites or [],
@@ -228,6 +251,28 @@ class State:
         }
         return tid
 
+    def add_role(self, name: str, permissions: int, *, guild_id: int | None = None) -> int:
+        """Make a role in a guild (before the bot connects, to have it in GUILD_CREATE)."""
+        rid = self._snowflake()
+        self._role_guild[rid] = guild_id or self.guild_id
+        self.roles[rid] = {
+            "id": str(rid),
+            "name": name,
+            "permissions": str(permissions),
+            "position": len(self.roles),
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        return rid
+
+    def grant_command(self, command: str, role_id: int) -> None:
+        """What a server does in Server Settings → Integrations: lets a role use a command that its
+        ``default_member_permissions`` would hide from them."""
+        self.granted.add((command, role_id))
+
     def add_user(
         self, name: str, *, roles: Sequence[int] = (), bot: bool = False, user_id: int | None = None
     ) -> dict[str, Any]:
@@ -246,26 +291,33 @@ class State:
         self._users[uid], self._members[uid] = user, list(roles)
         return user
 
-    def permissions_of(self, user_id: int) -> int:
+    def _roles_in(self, user_id: int, guild_id: int) -> list[int]:
+        return [rid for rid in self._members.get(user_id, []) if self._role_guild.get(rid) == guild_id]
+
+    def permissions_of(self, user_id: int, guild_id: int | None = None) -> int:
         """Guild-level permissions of a member (channel overwrites aside)."""
+        guild_id = guild_id or self.guild_id
         perms = 0
-        for rid in [self.guild_id, *self._members.get(user_id, [])]:
+        for rid in [guild_id, *self._roles_in(user_id, guild_id)]:
             perms |= int(self.roles[rid]["permissions"])
         return perms
 
-    def _member(self, user: dict[str, Any], *, with_user: bool = True) -> dict[str, Any]:
-        member = _member_of(user, self._members.get(int(user["id"]), []))
-        member["permissions"] = str(self.permissions_of(int(user["id"])))
+    def _member(self, user: dict[str, Any], *, with_user: bool = True, guild_id: int | None = None) -> dict[str, Any]:
+        guild_id = guild_id or self.guild_id
+        member = _member_of(user, self._roles_in(int(user["id"]), guild_id))
+        member["permissions"] = str(self.permissions_of(int(user["id"]), guild_id))
         if not with_user:
             del member["user"]
         return member
 
-    def guild_payload(self) -> dict[str, Any]:
-        """The GUILD_CREATE payload."""
-        members = [self._member(u) for uid, u in self._users.items() if uid in self._members]
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
+        """The GUILD_CREATE payload (of the first guild by default)."""
+        guild_id = guild_id or self.guild_id
+        members = [self._member(u, guild_id=guild_id) for uid, u in self._users.items() if uid in self._members]
+        channels = [c for c in self.channels.values() if int(c["guild_id"]) == guild_id]
         return {
-            "id": str(self.guild_id),
-            "name": "Slide Tutor Test",
+            "id": str(guild_id),
+            "name": "Slide Tutor Test" if guild_id == self.guild_id else "Another Server",
             "icon": None,
             "splash": None,
             "owner_id": self.teacher["id"],
@@ -275,7 +327,7 @@ class State:
             "verification_level": 0,
             "default_message_notifications": 0,
             "explicit_content_filter": 0,
-            "roles": list(self.roles.values()),
+            "roles": [r for rid, r in self.roles.items() if self._role_guild[rid] == guild_id],
             "emojis": [],
             "stickers": [],
             "features": [],
@@ -290,8 +342,8 @@ class State:
             "unavailable": False,
             "member_count": len(members),
             "members": members,
-            "channels": [c for c in self.channels.values() if c["type"] != 11],
-            "threads": [c for c in self.channels.values() if c["type"] == 11],
+            "channels": [c for c in channels if c["type"] != 11],
+            "threads": [c for c in channels if c["type"] == 11],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
@@ -372,7 +424,7 @@ class State:
         }
         if "guild_id" in channel:
             msg["guild_id"] = channel["guild_id"]
-            msg["member"] = self._member(author, with_user=False)
+            msg["member"] = self._member(author, with_user=False, guild_id=int(channel["guild_id"]))
         if webhook:
             msg["webhook_id"] = msg["application_id"] = str(self.application_id)
         ref = body.get("message_reference")
