@@ -16,6 +16,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from bot.domain.errors import ServiceUnavailable
+from bot.logs import configure_logging
 from bot.plain import format_slide
 from bot.settings import Settings
 
@@ -403,11 +405,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
         print("No DISCORD_TOKEN set: starting a terminal session (type /help for commands).", file=sys.stderr)
         return run_terminal(settings)
-    from bot.client import TutorBot
+    from bot.client import run_bot, startup_problem
 
-    bot = TutorBot(settings)
-    # discord.py's own handler would replace ours; the token is never logged by either.
-    bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    try:
+        run_bot(settings)
+    except Exception as error:
+        problem = startup_problem(error)
+        if problem is None:
+            raise
+        print(f"slide-tutor run: {problem}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -415,19 +422,27 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     """Log in, push the slash commands to Discord, and exit."""
     import asyncio
 
-    from bot.client import TutorBot
+    from bot.client import TutorBot, startup_problem
 
     if settings.discord_token is None:
         raise UsageError("DISCORD_TOKEN is not set: syncing needs the bot's token")
 
     async def sync() -> int:
-        bot = TutorBot(settings)
+        # The command definitions only: no models load and the deck is not re-indexed.
+        bot = TutorBot(settings, commands_only=True)
         async with bot:
             await bot.login(settings.discord_token.get_secret_value())  # runs setup_hook: cogs load
             synced = await bot.sync_commands(args.guild or settings.sync_guild_id)
         return len(synced)
 
-    count = asyncio.run(sync())
+    try:
+        count = asyncio.run(sync())
+    except Exception as error:
+        problem = startup_problem(error)
+        if problem is None:
+            raise
+        print(f"slide-tutor sync: {problem}", file=sys.stderr)
+        return 1
     print(f"synced {count} commands")
     return 0
 
@@ -558,12 +573,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("chromadb", "httpx", "urllib3", "sentence_transformers"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -572,12 +581,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - a bad setting is a usage problem: say which
         print(f"slide-tutor: invalid settings: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return args.handler(args, settings)
     except UsageError as error:
         print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
         return 2
+    except ServiceUnavailable as error:
+        print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain import metrics
 from bot.domain.services import Services
+from bot.health import HealthServer
 from bot.plumbing import NO_MENTIONS, off_loop, report_error
 from bot.settings import Settings
 
@@ -23,6 +26,40 @@ EXTENSIONS = (
     "bot.exts.course",
 )
 
+# What the bot does in a channel: read it, answer (also in threads), with embeds and pictures, and
+# reply to learners' messages.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+SCOPES = ("bot", "applications.commands")
+
+
+def invite_url(application_id: int) -> str:
+    """The link a server admin opens to add the bot, with its slash commands and permissions."""
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+def startup_problem(error: BaseException) -> str | None:
+    """One line for a known reason the bot cannot start on Discord, or None for anything else."""
+    if isinstance(error, discord.LoginFailure):
+        return "Discord refused the token: check DISCORD_TOKEN (developer portal > your app > Bot > Reset Token)"
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return (
+            "Discord refused the Message Content intent: enable it in the developer portal "
+            "(your app > Bot > Privileged Gateway Intents > Message Content Intent)"
+        )
+    if isinstance(error, aiohttp.ClientConnectorError | discord.GatewayNotFound | TimeoutError):
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return f"cannot reach Discord ({reason}): check the network, a proxy or a firewall"
+    if isinstance(error, discord.HTTPException) and error.status >= 500:
+        return f"Discord is having problems (HTTP {error.status}); try again in a few minutes"
+    return None
+
 
 class TutorTree(app_commands.CommandTree):
     """One error path for every app command: known problems briefly and privately, the rest logged."""
@@ -32,7 +69,11 @@ class TutorTree(app_commands.CommandTree):
 
 
 class TutorBot(commands.Bot):
-    def __init__(self, settings: Settings, services: Services | None = None, **options) -> None:
+    def __init__(
+        self, settings: Settings, services: Services | None = None, *, commands_only: bool = False, **options
+    ) -> None:
+        """``commands_only``: load the cogs for their command definitions and nothing else (no models,
+        no index): what ``python -m bot sync`` needs."""
         intents = discord.Intents.default()
         intents.message_content = True
         super().__init__(
@@ -45,21 +86,51 @@ class TutorBot(commands.Bot):
         )
         self.settings = settings
         self._given_services = services
+        self._commands_only = commands_only
         self.services: Services
+        self.health: HealthServer | None = None
 
     async def setup_hook(self) -> None:
+        if self.application_id is not None:
+            log.info("invite the bot to a server: %s", invite_url(self.application_id))
+        metrics.count_logged_errors()
+        if self.settings.health_port and not self._commands_only:
+            # First, so /healthz answers (503) while the models load.
+            self.health = HealthServer(self.settings.health_host, self.settings.health_port, self.health_checks())
+            await self.health.start()
         # Models, Chroma and the deck load in a worker thread: the gateway stays responsive.
         if self._given_services is not None:
             self.services = self._given_services
-        else:
+        elif not self._commands_only:
             self.services = await off_loop(Services.load, self.settings)
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
             except commands.ExtensionError:
                 log.exception("extension %s failed to load; the rest of the bot still runs", extension)
-        if self.settings.sync_commands_on_start:
+        if self.settings.sync_commands_on_start and not self._commands_only:
             await self.sync_commands(self.settings.sync_guild_id)
+
+    def health_checks(self):
+        """/healthz: connected to Discord, the index answers, the database answers."""
+
+        async def discord_connected() -> None:
+            if self.is_closed() or not self.is_ready() or self.ws is None or not self.ws.open:
+                raise RuntimeError("not connected to the Discord gateway")
+
+        def services() -> Services:
+            found = getattr(self, "services", None)
+            if found is None:
+                raise RuntimeError("still loading")
+            return found
+
+        async def index_reachable() -> None:
+            await off_loop(services().check_index)
+
+        async def database_reachable() -> None:
+            await off_loop(services().check_database)
+
+        return {"discord": discord_connected, "index": index_reachable, "database": database_reachable}
 
     async def sync_commands(self, guild_id: int | None) -> list[app_commands.AppCommand]:
         guild = discord.Object(guild_id) if guild_id else None
@@ -77,6 +148,8 @@ class TutorBot(commands.Bot):
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
 
     async def close(self) -> None:
+        if self.health is not None:
+            await self.health.stop()
         services = getattr(self, "services", None)
         if services is not None:
             await off_loop(services.close)
@@ -85,3 +158,31 @@ class TutorBot(commands.Bot):
 
 def tutor_bot(interaction: discord.Interaction) -> TutorBot:
     return interaction.client  # type: ignore[return-value]
+
+
+def run_bot(settings: Settings) -> None:
+    """Run the bot on Discord until it is stopped (Ctrl-C or SIGTERM closes it cleanly)."""
+    import asyncio
+    import signal
+
+    bot = TutorBot(settings)
+    token = settings.discord_token.get_secret_value() if settings.discord_token else ""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with bot:
+            runner = asyncio.create_task(bot.start(token), name="discord-bot")
+            stopper = asyncio.create_task(stop.wait(), name="stop-signal")
+            done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if runner in done:
+                runner.result()  # a start-up failure: raised to the caller
+            else:
+                log.info("stopping on a signal")
+                await bot.close()
+                await runner
+
+    asyncio.run(main())

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = Field(default=8000, ge=1, le=65535)
     chroma_collection: str = Field(default="slides", min_length=3, max_length=60)
+    # A secured Chroma server: a token sent with every request, and TLS (bot.domain.index).
+    chroma_auth_token: SecretStr | None = None
+    chroma_auth_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
+    chroma_ssl: bool = False
+    chroma_ssl_ca_file: Path | None = None
 
     # Generation
     generation_backend: Literal["local", "openai"] = "local"
@@ -50,13 +55,28 @@ class Settings(BaseSettings):
     generation_queue_size: int = Field(default=8, ge=1)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    # Health and numbers (bot.health): off unless a port is given.
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_host: str = "127.0.0.1"
 
     # Deck files are untrusted: a file over a limit is skipped and reported (bot.domain.loaders.DeckLimits).
     max_deck_file_mb: float = Field(default=10.0, gt=0)
     max_pages_per_file: int = Field(default=200, ge=1)
     max_slide_text_kb: int = Field(default=64, ge=1)
 
-    @field_validator("discord_token", "openai_api_key", "database_url", "chroma_host", "sync_guild_id", mode="before")
+    @field_validator(
+        "discord_token",
+        "openai_api_key",
+        "database_url",
+        "chroma_host",
+        "sync_guild_id",
+        "chroma_auth_token",
+        "chroma_ssl_ca_file",
+        "health_port",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # `DISCORD_TOKEN=` as copied from .env.example means "not set", not an empty token.

@@ -15,8 +15,8 @@ from tests.conftest import ROOT
 LAYERS = (
     ("bot.settings",),
     ("bot.domain",),
-    ("bot.plain", "bot.ansi"),  # plain-text and ANSI rendering, no Discord
-    ("bot.terminal", "bot.plumbing"),
+    ("bot.plain", "bot.ansi", "bot.logs"),  # plain-text and ANSI rendering, logging; no Discord
+    ("bot.terminal", "bot.plumbing", "bot.health"),
     ("bot.client",),
     ("bot.exts",),
     ("bot.cli", "bot.__main__"),

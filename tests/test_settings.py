@@ -26,11 +26,13 @@ def test_secrets_are_never_shown(monkeypatch):
     monkeypatch.setenv("DISCORD_TOKEN", "very-secret-token")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-also-secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://tutor:pg-secret@db:5432/tutor")
+    monkeypatch.setenv("CHROMA_AUTH_TOKEN", "chroma-secret")
     settings = Settings(_env_file=None)
     assert settings.discord_token.get_secret_value() == "very-secret-token"
     assert settings.state_url == "postgresql://tutor:pg-secret@db:5432/tutor"
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     assert "very-secret-token" not in shown and "sk-also-secret" not in shown and "pg-secret" not in shown
+    assert "chroma-secret" not in shown
 
 
 def test_answer_channels_accept_commas_or_spaces(monkeypatch):

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from bot.domain import metrics
 from bot.domain.answering import Answer, Source, question_type, subject_of
 from bot.domain.generation import looks_like_course_question
 from bot.domain.messages import (
@@ -221,6 +222,12 @@ class Tutoring:
 
     def respond(self, key: Key, message: str) -> Reply:
         """The reply to one message (blocking: retrieval and models; call it off the event loop)."""
+        started = time.perf_counter()
+        reply = self._respond(key, message)
+        metrics.record_reply(reply.kind, time.perf_counter() - started)
+        return reply
+
+    def _respond(self, key: Key, message: str) -> Reply:
         text = clean_message(message)[:2000]
         folded = text.casefold()
         conversation = self.conversations.get(key)

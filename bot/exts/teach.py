@@ -44,7 +44,10 @@ PREDICTION_TIMEOUT_S = 60.0
 class Teach(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
-        self.similarity = bot.services.similarity
+
+    @property
+    def similarity(self):
+        return self.bot.services.similarity
 
     # ------------------------------------------------------------------ /tokenize
 

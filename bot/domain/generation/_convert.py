@@ -107,8 +107,8 @@ def convert_gguf(gguf_folder: Path, gguf_file: str, target: Path, *, progress: b
             atomic_directory(target) as tmp,
         ):
             bar.set_postfix_str("load GGUF")
-            tokenizer = AutoTokenizer.from_pretrained(gguf_folder, gguf_file=gguf_file)
-            model = AutoModelForCausalLM.from_pretrained(gguf_folder, gguf_file=gguf_file)
+            tokenizer = AutoTokenizer.from_pretrained(gguf_folder, gguf_file=gguf_file, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(gguf_folder, gguf_file=gguf_file, local_files_only=True)
             bar.update()
             bar.set_postfix_str("convert")
             # The weights are already de-quantized; without this, save_pretrained refuses or
@@ -133,8 +133,8 @@ def ensure_local_model(name: str, models_dir: Path, progress: bool = True) -> Pa
 
     - the default name: the packaged GGUF, converted once into ``models_dir/<name>/``;
     - an existing local folder: itself;
-    - anything else: a Hugging Face id, from the local cache (``HF_HUB_OFFLINE=1``, the default
-      here) or downloaded where the environment allows it.
+    - anything else: a Hugging Face id, downloaded (or taken from the Hugging Face cache) where the
+      network allows; ``HF_HUB_OFFLINE=1`` in the environment keeps it to the cache.
     """
     if name == DEFAULT_GENERATION_MODEL:
         target = Path(models_dir) / name
@@ -166,6 +166,6 @@ def ensure_local_model(name: str, models_dir: Path, progress: bool = True) -> Pa
         )
     except Exception as exc:  # the hub raises many types; they all mean "not available here"
         raise ModelUnavailable(
-            f"generation model {name!r} is neither a local folder nor in the Hugging Face cache "
-            f"(downloads are off while HF_HUB_OFFLINE=1): {exc}"
+            f"generation model {name!r} is neither a local folder nor downloadable from the Hugging Face "
+            f"hub here (no network, or HF_HUB_OFFLINE=1, and not in the cache): {' '.join(str(exc).split())[:300]}"
         ) from exc

@@ -75,8 +75,9 @@ class LocalBackend:
         device = device or pick_device()
         dtype = pick_dtype(device)
         started = time.perf_counter()
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+        # ``path`` is a local folder by now (packaged, given, or a finished download): never the hub.
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, local_files_only=True).to(device).eval()
         log.info(
             "loaded generation model %s on %s (%s) in %.1f s",
             name,

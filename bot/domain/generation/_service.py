@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.domain import metrics
+
 from ._types import (
     Chunk,
     EventCallback,
@@ -143,6 +145,7 @@ class GenerationService:
         else:
             ticket = object()
             self._waiting.append(ticket)
+            metrics.set_generation_queue(len(self._waiting))
         enqueued = time.monotonic()
         try:
             last_position = 0
@@ -150,6 +153,7 @@ class GenerationService:
                 index = self._waiting.index(ticket)
                 if index == 0 and self._running < self.concurrency:
                     self._waiting.pop(0)
+                    metrics.set_generation_queue(len(self._waiting))
                     ticket = None
                     break
                 position = index + 1
@@ -162,6 +166,7 @@ class GenerationService:
         except BaseException:
             if ticket is not None and ticket in self._waiting:
                 self._waiting.remove(ticket)
+                metrics.set_generation_queue(len(self._waiting))
                 await asyncio.shield(self._notify())
             raise
         self._running += 1
@@ -239,6 +244,7 @@ class GenerationService:
             finish_reason=finish,
             queued_s=queued_s,
         )
+        metrics.record_generation(tokens, seconds)
         log.info(
             "generated %d tokens in %.2f s (%.1f tokens/s, %s) with %s",
             stats.tokens,

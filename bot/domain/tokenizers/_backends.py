@@ -187,7 +187,9 @@ def _load_smollm2(cache_dir: Path | None) -> Backend:
     except ImportError as error:
         raise TokenizerUnavailable("reading the GGUF needs: pip install transformers gguf") from error
     started = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=SMOLLM2_GGUF).backend_tokenizer
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(folder), gguf_file=SMOLLM2_GGUF, local_files_only=True
+    ).backend_tokenizer
     log.info("converted the SmolLM2 tokenizer from its GGUF in %.1f s", time.perf_counter() - started)
     if cached is not None:
         try:

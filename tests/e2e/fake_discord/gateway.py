@@ -16,7 +16,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.e2e.fake_discord.protocol import DIRECT_MESSAGES, EPHEMERAL, GUILD_MESSAGES, FakeDiscordError
+from tests.e2e.fake_discord.protocol import (
+    DIRECT_MESSAGES,
+    EPHEMERAL,
+    GUILD_MESSAGES,
+    MESSAGE_CONTENT,
+    FakeDiscordError,
+)
 from tests.e2e.fake_discord.state import State
 
 
@@ -30,6 +36,9 @@ class Gateway(State):
         self.identifies: list[dict[str, Any]] = []  # IDENTIFY payloads, in order
         self.resumes = 0
         self.intents: int | None = None
+        # False: the app has not enabled the Message Content intent in the developer portal, so
+        # an IDENTIFY asking for it is closed with 4014, as Discord does.
+        self.message_content_allowed = True
         self._ws: web.WebSocketResponse | None = None
         self._sockets: set[web.WebSocketResponse] = set()
         self._send_lock = asyncio.Lock()
@@ -60,6 +69,9 @@ class Gateway(State):
         elif op == 2:  # identify
             if d.get("token") != self.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
+                return
+            if not self.message_content_allowed and int(d.get("intents", 0)) & MESSAGE_CONTENT:
+                await ws.close(code=4014, message=b"Disallowed intent(s).")
                 return
             self.identifies.append(d)
             self.intents = int(d.get("intents", 0))
