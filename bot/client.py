@@ -6,6 +6,9 @@ import logging
 
 import aiohttp
 import discord
+import discord.gateway
+import discord.http
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -68,7 +71,11 @@ class TutorTree(app_commands.CommandTree):
         await report_error(interaction, error)
 
 
-class TutorBot(commands.Bot):
+class TutorBot(commands.AutoShardedBot):
+    """The bot. Sharded: ``SHARD_COUNT`` shards in all (Discord's recommendation when unset), of which
+    this process runs ``SHARD_IDS`` (all when unset); processes share learners' state through
+    ``DATABASE_URL`` and the index through a Chroma server."""
+
     def __init__(
         self, settings: Settings, services: Services | None = None, *, commands_only: bool = False, **options
     ) -> None:
@@ -76,6 +83,12 @@ class TutorBot(commands.Bot):
         no index): what ``python -m bot sync`` needs."""
         intents = discord.Intents.default()
         intents.message_content = True
+        if settings.discord_api_url:  # a REST proxy (or the tests' loopback Discord)
+            discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
+        if settings.discord_gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+        options.setdefault("shard_count", settings.shard_count)
+        options.setdefault("shard_ids", list(settings.shard_ids) or None)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -115,7 +128,8 @@ class TutorBot(commands.Bot):
         """/healthz: connected to Discord, the index answers, the database answers."""
 
         async def discord_connected() -> None:
-            if self.is_closed() or not self.is_ready() or self.ws is None or not self.ws.open:
+            shards = self.shards.values()  # sharded: every shard this process runs must be connected
+            if self.is_closed() or not self.is_ready() or not shards or any(s.is_closed() for s in shards):
                 raise RuntimeError("not connected to the Discord gateway")
 
         def services() -> Services:
@@ -145,7 +159,8 @@ class TutorBot(commands.Bot):
         "@bot what is…" as the command "what" and log CommandNotFound for every question.)"""
 
     async def on_ready(self) -> None:
-        log.info("ready as %s in %d servers", self.user, len(self.guilds))
+        shards = sorted(self.shards)
+        log.info("ready as %s in %d servers (shards %s of %s)", self.user, len(self.guilds), shards, self.shard_count)
 
     async def close(self) -> None:
         if self.health is not None:

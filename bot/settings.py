@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     answer_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     sync_commands_on_start: bool = False
     sync_guild_id: int | None = None
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
     question_cooldown_s: float = Field(default=5.0, ge=0)
     generation_cooldown_s: float = Field(default=20.0, ge=0)
 
@@ -75,6 +79,9 @@ class Settings(BaseSettings):
         "chroma_auth_token",
         "chroma_ssl_ca_file",
         "health_port",
+        "shard_count",
+        "discord_api_url",
+        "discord_gateway_url",
         mode="before",
     )
     @classmethod
@@ -82,13 +89,23 @@ class Settings(BaseSettings):
         # `DISCORD_TOKEN=` as copied from .env.example means "not set", not an empty token.
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("answer_channel_ids", mode="before")
+    @field_validator("answer_channel_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         # "123, 456" in the environment; a list when built in code.
         if isinstance(value, str):
             return [int(part) for part in value.replace(",", " ").split()]
         return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        if self.shard_ids:
+            if self.shard_count is None:
+                raise ValueError("SHARD_IDS needs SHARD_COUNT (the total number of shards over all processes)")
+            wrong = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if wrong:
+                raise ValueError(f"SHARD_IDS {wrong} out of range: shards are 0 to {self.shard_count - 1}")
+        return self
 
     @property
     def chroma_dir(self) -> Path:

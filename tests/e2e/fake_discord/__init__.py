@@ -13,7 +13,10 @@ in ``conftest.start_client``). The fake plays one guild with a few channels and 
   :class:`FakeDiscordError`), ask for autocompletion, click buttons, pick select options and
   submit modals;
 * applies the gateway intents the bot identified with, echoes the bot's own messages back as
-  gateway events, replays missed events on RESUME, and can inject 429s and reconnects.
+  gateway events, replays missed events on RESUME, and can inject 429s and reconnects;
+* serves shards (``FakeDiscord(shard_count=2)``): one session per shard, each guild's events on
+  shard ``(guild_id >> 22) % shard_count``, DMs on shard 0; the ``second_guild`` is on the shard
+  after the first guild's.
 
 Everything listens on 127.0.0.1 only and every wait is bounded. A test, with the ``fake_discord``
 fixture and ``start_client`` from ``tests/e2e/conftest.py``::

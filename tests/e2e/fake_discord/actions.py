@@ -35,13 +35,19 @@ from tests.e2e.fake_discord.validation import walk
 
 
 class FakeDiscord(Rest):
-    """One guild's worth of Discord on 127.0.0.1; see the package docstring, and :class:`State`
-    for the world it plays."""
+    """One guild's worth of Discord (two with ``second_guild``) on 127.0.0.1, on ``shard_count``
+    shards; see the package docstring, and :class:`State` for the world it plays."""
 
     def __init__(
-        self, token: str = "test-token", *, interaction_window: float = 3.0, second_guild: bool = False
+        self,
+        token: str = "test-token",
+        *,
+        interaction_window: float = 3.0,
+        second_guild: bool = False,
+        shard_count: int = 1,
     ) -> None:
         super().__init__(token, interaction_window=interaction_window, second_guild=second_guild)
+        self.shard_count = shard_count  # what GET /gateway/bot recommends and IDENTIFY must say
         self._submitted_modals: set[int] = set()  # interactions whose modal was submitted
 
     # -- acting as users --------------------------------------------------------------------------

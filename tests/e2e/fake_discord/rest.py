@@ -203,7 +203,7 @@ class Rest(Gateway):
 
     async def _gateway_info(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        return json_response({"url": self.gateway_url, "shards": self.shard_count, "session_start_limit": limit})
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         return json_response(self._channel(int(request.match_info["cid"])))

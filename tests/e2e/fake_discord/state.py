@@ -143,7 +143,9 @@ class State:
         self.roles: dict[int, dict[str, Any]] = {}
         self._role_guild: dict[int, int] = {}  # role id -> its guild
         self.granted: set[tuple[str, int]] = set()  # (command, role id) allowed in Integrations
-        self.other_guild_id = self._snowflake() if second_guild else None
+        # The second guild's id is one millisecond on, so with shards it is on the next shard after
+        # the first guild's ((guild_id >> 22) % shard_count, as Discord routes guilds).
+        self.other_guild_id = self._snowflake_a_ms_after(self.guild_id) if second_guild else None
         roles = [
             (self.guild_id, "@everyone", MEMBER_PERMISSIONS, None),
             (self.teacher_role_id, "Teacher", MEMBER_PERMISSIONS, None),
@@ -206,6 +208,10 @@ class State:
 
     def _snowflake(self) -> int:
         self._last_id = max(self._last_id + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
+        return self._last_id
+
+    def _snowflake_a_ms_after(self, snowflake: int) -> int:
+        self._last_id = max(self._last_id + 1, ((snowflake >> 22) + 1) << 22)
         return self._last_id
 
     def _add_channel(
