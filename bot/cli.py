@@ -399,6 +399,75 @@ def cmd_course(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _state(settings: Settings):
+    from bot.domain.feedback import Feedback
+    from bot.domain.learners import LearnerStore
+
+    learners = LearnerStore(settings.state_url, wait_s=settings.database_wait_s)
+    return learners, Feedback(learners.database, settings.question_log_days)
+
+
+def cmd_insights(args: argparse.Namespace, settings: Settings) -> int:
+    """The figures of /insights: one server, or (no --guild) every server and the terminal together."""
+    from pathlib import Path
+
+    from bot.domain.courses import CourseFiles
+    from bot.domain.insights import csv_within, gather, picture
+    from bot.domain.loaders import DeckLimits
+
+    place = str(args.guild) if args.guild is not None else None
+    files = CourseFiles(settings.data_dir / "courses", DeckLimits.from_settings(settings))
+    deck = files.load(args.guild).deck if args.guild is not None and files.files(args.guild) else _load_deck(settings)
+    learners, feedback = _state(settings)
+    try:
+        insights = gather(feedback, learners, place, deck)
+        result = insights.to_dict()
+        try:
+            if args.png:
+                Path(args.png).write_bytes(picture(insights))
+                result["png"] = args.png
+            if args.csv:
+                data, _ = csv_within(feedback, place, 1 << 40)
+                Path(args.csv).write_bytes(data)
+                result["csv"] = args.csv
+        except OSError as error:
+            raise UsageError(f"cannot write {error.filename}: {error.strerror or error}") from error
+    finally:
+        learners.close()
+    if args.json:
+        _print_json(result)
+        return 0
+    print(
+        f"{insights.questions} questions from {insights.learners} learners, {insights.declined_share:.0%} declined; "
+        f"votes {insights.up} up, {insights.down} down"
+    )
+    for slide in result["slides"]:
+        accuracy = f", quiz {slide['quiz_accuracy']:.0%}" if slide["quiz_accuracy"] is not None else ""
+        print(f"  slide {slide['slide']:>3}: {slide['questions']} questions, +{slide['up']}/-{slide['down']}{accuracy}")
+    for gap in insights.gaps:
+        print(f"  gap: {gap.summary}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    """Delete everything kept about a learner: places, quiz scores, logged questions, votes."""
+    user = args.user.strip()
+    if not user:
+        raise UsageError("--user must not be empty")
+    learners, feedback = _state(settings)
+    try:
+        removed = learners.forget_everywhere(user)
+        removed.update(feedback.forget(user))
+        left = learners.holds(user) + feedback.holds(user)
+    finally:
+        learners.close()
+    if args.json:
+        _print_json({"user": user, "deleted": removed, "left": left})
+    else:
+        print(f"deleted {sum(removed.values())} records of {user}; {left} left")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.discord_token is None:
         from bot.terminal import run_terminal
@@ -552,7 +621,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Talk to the tutor in the terminal: questions, follow-ups, small talk and /commands "
         "(with --json: one JSON object per input line: message, reply, kind, confident, sources).",
     )
-    p.add_argument("--user", metavar="NAME", help="who is talking (default: your login name); keeps your slide place")
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="who is talking (default: your login name); keeps your slide place, and questions are logged under it",
+    )
     p.add_argument("--guild", type=int, metavar="ID", help="talk to this server's course (default: the default deck)")
     p.epilog = "Type /help in the session for its commands, /reset for a new topic, /quit to leave."
     p = command(
@@ -567,6 +640,20 @@ def build_parser() -> argparse.ArgumentParser:
         "Files are kept in DATA_DIR/courses/ID/. A file that cannot be read is reported (exit status 1) and "
         "nothing changes. A running bot picks the change up with /reload in that server."
     )
+    p = command(
+        "insights",
+        cmd_insights,
+        "What learners asked: questions and votes per slide, share declined, quiz accuracy, knowledge gaps.",
+    )
+    p.add_argument("--guild", type=int, metavar="ID", help="one server (default: every server and the terminal)")
+    p.add_argument("--png", metavar="PATH", help="also draw the picture /insights shows and write it there")
+    p.add_argument("--csv", metavar="PATH", help="also write the question log there (gzip-compressed CSV)")
+    p = command(
+        "forget",
+        cmd_forget,
+        "Delete everything kept about a learner: places, quiz scores, logged questions and votes.",
+    )
+    p.add_argument("--user", metavar="NAME", required=True, help="the learner: a terminal name or a Discord user id")
     command("run", cmd_run, "Start the bot: on Discord when DISCORD_TOKEN is set, else a terminal session.", False)
     p = command("sync", cmd_sync, "Register the slash commands with Discord (once, or after adding commands).", False)
     p.add_argument("--guild", type=int, help="sync to this server only (shows at once); default: globally")

@@ -27,6 +27,7 @@ EXTENSIONS = (
     "bot.exts.generate",
     "bot.exts.admin",
     "bot.exts.course",
+    "bot.exts.instructors",
 )
 
 # What the bot does in a channel: read it, answer (also in threads), with embeds and pictures, and

@@ -50,13 +50,22 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 def question_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
     """For ``app_commands.checks.dynamic_cooldown`` on commands that cost (models, retrieval): one
-    use per ``QUESTION_COOLDOWN_S`` per learner; none when it is 0."""
-    return _cooldown(interaction.client.settings.question_cooldown_s)  # type: ignore[attr-defined]
+    use per ``QUESTION_COOLDOWN_S`` (or the server's own) per learner; none when it is 0."""
+    return _cooldown(_server_value(interaction, "question_cooldown_s"))
 
 
 def generation_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
     """As ``question_cooldown``, for ``/generate`` (``GENERATION_COOLDOWN_S``)."""
-    return _cooldown(interaction.client.settings.generation_cooldown_s)  # type: ignore[attr-defined]
+    return _cooldown(_server_value(interaction, "generation_cooldown_s"))
+
+
+def _server_value(interaction: discord.Interaction, name: str) -> float:
+    """The server's own setting once read (``/config``), else the environment's (never blocks)."""
+    client = interaction.client
+    services = getattr(client, "services", None)
+    store = getattr(services, "server_settings", None)
+    found = store.cached(interaction.guild_id) if store is not None else None
+    return getattr(found, name) if found is not None else getattr(client.settings, name)  # type: ignore[attr-defined]
 
 
 def _cooldown(seconds: float) -> app_commands.Cooldown | None:

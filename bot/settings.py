@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     health_port: int | None = Field(default=None, ge=1, le=65535)
     health_host: str = "127.0.0.1"
 
+    # Days a logged question (and its votes) is kept before it is purged.
+    question_log_days: float = Field(default=90.0, gt=0)
+
     # Deck files are untrusted: a file over a limit is skipped and reported (bot.domain.loaders.DeckLimits).
     max_deck_file_mb: float = Field(default=10.0, gt=0)
     max_pages_per_file: int = Field(default=200, ge=1)

@@ -133,6 +133,14 @@ class Conversations:
         with self._lock:
             self._items.pop(key, None)
 
+    def forget_user(self, user: str) -> int:
+        """Drop every conversation of ``user`` (a learner's data deleted); returns how many."""
+        with self._lock:
+            keys = [key for key in self._items if key.user == str(user)]
+            for key in keys:
+                del self._items[key]
+        return len(keys)
+
     def peek(self, key: Key) -> Conversation | None:
         """The conversation if there is a live one, without starting one or refreshing it."""
         with self._lock:

@@ -147,6 +147,33 @@ class LearnerStore:
             for slide, asked, right, partly in rows
         }
 
+    def slide_scores(self, scope: str | None) -> dict[int, Score]:
+        """Per slide, every learner's quiz answers together (in one scope, or everywhere)."""
+        where, params = ("WHERE scope = ? ", (str(scope),)) if scope is not None else ("", ())
+        rows = self.database.query(
+            f'SELECT slide, SUM(asked), SUM("right"), SUM(partly) FROM quiz_scores {where}GROUP BY slide ORDER BY slide',
+            params,
+        )
+        return {
+            int(slide): Score(asked=int(asked or 0), right=int(right or 0), partly=int(partly or 0))
+            for slide, asked, right, partly in rows
+        }
+
+    def forget_everywhere(self, user: str) -> dict[str, int]:
+        """Delete the learner's places and quiz scores in every server, DMs and the terminal."""
+        with self.database.transaction() as tx:
+            places = tx.execute('DELETE FROM places WHERE "user" = ?', (str(user),))
+            scores = tx.execute('DELETE FROM quiz_scores WHERE "user" = ?', (str(user),))
+        return {"places": places, "quiz_scores": scores}
+
+    def holds(self, user: str) -> int:
+        """How many rows mention the learner (0 after ``forget_everywhere``)."""
+        row = self.database.query_one(
+            'SELECT (SELECT COUNT(*) FROM places WHERE "user" = ?) + (SELECT COUNT(*) FROM quiz_scores WHERE "user" = ?)',
+            (str(user), str(user)),
+        )
+        return int(row[0]) if row else 0
+
 
 _GET_PLACE = 'SELECT slide FROM places WHERE scope = ? AND "user" = ?'
 

@@ -39,6 +39,77 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+# Appended: the question log, votes and per-server settings (bot.domain.feedback, bot.domain.server_settings).
+MIGRATIONS += (
+    Migration(
+        "the question log and learners' votes on answers",
+        """
+        CREATE TABLE question_log (
+            id       {auto_id},
+            place    TEXT             NOT NULL,
+            channel  TEXT             NOT NULL,
+            learner  TEXT             NOT NULL,
+            question TEXT             NOT NULL,
+            kind     TEXT             NOT NULL,
+            slide    INTEGER,
+            slides   TEXT             NOT NULL,
+            asked_at DOUBLE PRECISION NOT NULL,
+            vector   BLOB
+        );
+        CREATE INDEX question_log_place_time ON question_log (place, asked_at);
+        CREATE INDEX question_log_time ON question_log (asked_at);
+        CREATE INDEX question_log_learner ON question_log (learner);
+        CREATE TABLE votes (
+            question_id BIGINT           NOT NULL,
+            learner     TEXT             NOT NULL,
+            vote        INTEGER          NOT NULL,
+            voted_at    DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (question_id, learner)
+        );
+        CREATE INDEX votes_learner ON votes (learner)
+        """,
+        postgresql="""
+        CREATE TABLE question_log (
+            id       {auto_id},
+            place    TEXT             NOT NULL,
+            channel  TEXT             NOT NULL,
+            learner  TEXT             NOT NULL,
+            question TEXT             NOT NULL,
+            kind     TEXT             NOT NULL,
+            slide    INTEGER,
+            slides   TEXT             NOT NULL,
+            asked_at DOUBLE PRECISION NOT NULL,
+            vector   BYTEA
+        );
+        CREATE INDEX question_log_place_time ON question_log (place, asked_at);
+        CREATE INDEX question_log_time ON question_log (asked_at);
+        CREATE INDEX question_log_learner ON question_log (learner);
+        CREATE TABLE votes (
+            question_id BIGINT           NOT NULL,
+            learner     TEXT             NOT NULL,
+            vote        INTEGER          NOT NULL,
+            voted_at    DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (question_id, learner)
+        );
+        CREATE INDEX votes_learner ON votes (learner)
+        """,
+    ),
+    Migration(
+        "per-server settings (unset columns: the environment's defaults)",
+        """
+        CREATE TABLE server_settings (
+            guild                 TEXT             NOT NULL PRIMARY KEY,
+            answer_channels       TEXT,
+            instructor_role       TEXT,
+            question_cooldown_s   DOUBLE PRECISION,
+            generation_cooldown_s DOUBLE PRECISION,
+            answer_in_threads     INTEGER,
+            updated_at            DOUBLE PRECISION NOT NULL
+        )
+        """,
+    ),
+)
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

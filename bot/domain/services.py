@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from bot.domain.conversation import Key, Reply
 from bot.domain.courses import Courses, CourseTutoring
+from bot.domain.feedback import Feedback, Vote
+from bot.domain.insights import Insights, gather
 from bot.domain.learners import LearnerStore
 from bot.domain.quiz import QuizJudge, QuizQuestion, Verdict
+from bot.domain.server_settings import ServerSettingsStore
 from bot.domain.similarity import Similarity
 from bot.domain.storage import Database
 from bot.domain.tokenizers import Tokenizers
@@ -22,6 +27,8 @@ if TYPE_CHECKING:
     from bot.domain.generation import GenerationService
 
 log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 3600
 
 
 class Services:
@@ -40,7 +47,10 @@ class Services:
         self.similarity = Similarity(tutor)
         self.judge = QuizJudge(tutor.embedder)
         self.courses = Courses(settings, tutor)  # each server's own course, or the default deck
-        self.tutoring = CourseTutoring(self.courses)
+        self.feedback = Feedback(learners.database, settings.question_log_days)
+        self.server_settings = ServerSettingsStore(learners.database, lambda: self.settings)
+        self.tutoring = CourseTutoring(self.courses, recorder=self.record_question)
+        self._purged_at = 0.0
         self._generation: GenerationService | None = None
         self._generation_lock = threading.Lock()
 
@@ -90,6 +100,52 @@ class Services:
             self.learners.get("health", "probe")
         elif not database.ping():
             raise RuntimeError(f"the {database.dialect} database does not answer")
+
+    # -- the question log, votes, instructors, learners' data ----------------------------------
+
+    def record_question(self, key: Key, question: str, reply: Reply) -> int:
+        """Log an answered or declined question (a declined one with its vector, for the gaps);
+        purges what is past ``QUESTION_LOG_DAYS`` at most once an hour. Blocking."""
+        vector = self.tutor.embedder.encode_one(question) if reply.kind == "decline" else None
+        now = time.time()
+        if now - self._purged_at > PURGE_EVERY_S:
+            self._purged_at = now
+            purged = self.feedback.purge(now)
+            if purged:
+                log.info("purged %d logged questions older than %g days", purged, self.settings.question_log_days)
+        return self.feedback.log(key.place, key.channel, key.user, question, reply.kind, reply.slides, vector)
+
+    def vote(self, question_id: int, learner: str, vote: int) -> Vote:
+        """A learner's 👍 (+1) or 👎 (-1) on a logged answer; an answer voted down keeps its question's
+        vector for the gaps. Blocking."""
+        result = self.feedback.vote(question_id, learner, vote)
+        if vote < 0:
+            text = self.feedback.needs_vector(question_id)
+            if text is not None:
+                self.feedback.set_vector(question_id, self.tutor.embedder.encode_one(text))
+        return result
+
+    def instructor_role(self, guild_id: int | None) -> int | None:
+        """The server's instructor role, if it set one (never blocks: None until its settings were read)."""
+        found = self.server_settings.cached(guild_id)
+        return found.instructor_role if found is not None else None
+
+    def forget(self, learner: str) -> dict[str, int]:
+        """Delete everything kept about a learner: places, quiz scores, logged questions, votes, and
+        the conversations in memory. Blocking."""
+        removed = self.learners.forget_everywhere(learner)
+        removed.update(self.feedback.forget(learner))
+        removed["conversations"] = self.tutoring.conversations.forget_user(learner)
+        return removed
+
+    def holds(self, learner: str) -> int:
+        """Rows still kept about a learner (0 after ``forget``)."""
+        return self.learners.holds(learner) + self.feedback.holds(learner)
+
+    def insights(self, place: str | None) -> Insights:
+        """Every figure of a place's insights (a server id, "dm", "local", or None for all). Blocking."""
+        deck = self.deck_for(place) if place is not None else self.deck
+        return gather(self.feedback, self.learners, place, deck, self.tutor.embedder.encode_one)
 
     def generation(self) -> GenerationService:
         """The generation service, built from the settings on first call (loads the model: blocking,

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.domain.errors import UserError
+from bot.plumbing import off_loop
 
 NOT_MANAGER = "Only members who can manage this server may do that."
 NOT_INSTRUCTOR = "Only this server's instructors (Manage Server, or the instructor role) may do that."
@@ -25,19 +26,16 @@ def is_manager(interaction: discord.Interaction) -> bool:
     return interaction.guild_id is not None and interaction.permissions.manage_guild
 
 
-def instructor_role(interaction: discord.Interaction) -> int | None:
-    services = interaction.client.services  # type: ignore[attr-defined]
-    finder = getattr(services, "instructor_role", None)
-    return finder(interaction.guild_id) if finder is not None and interaction.guild_id else None
-
-
-def is_instructor(interaction: discord.Interaction) -> bool:
+async def is_instructor(interaction: discord.Interaction) -> bool:
+    """Manage Server, or the server's instructor role (its settings read off the event loop)."""
     if interaction.guild_id is None:
         return False
     if is_manager(interaction):
         return True
-    role = instructor_role(interaction)
+    services = interaction.client.services  # type: ignore[attr-defined]
+    settings = await off_loop(services.server_settings.get, interaction.guild_id)
     member = interaction.user
+    role = settings.instructor_role
     return role is not None and isinstance(member, discord.Member) and any(r.id == role for r in member.roles)
 
 
@@ -49,10 +47,10 @@ def _manager_check(interaction: discord.Interaction) -> bool:
     return True
 
 
-def _instructor_check(interaction: discord.Interaction) -> bool:
+async def _instructor_check(interaction: discord.Interaction) -> bool:
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage()
-    if not is_instructor(interaction):
+    if not await is_instructor(interaction):
         raise NotAllowed(NOT_INSTRUCTOR)
     return True
 

@@ -38,6 +38,7 @@ from bot.client import TutorBot
 from bot.domain.conversation import Key, Reply
 from bot.domain.errors import UserError
 from bot.domain.messages import clean_message, is_small_talk
+from bot.domain.server_settings import ServerSettings
 from bot.domain.text import shorten
 from bot.exts.generate import Generate
 from bot.exts.slides import QuizButton, Slides, place_scope, slide_buttons
@@ -62,9 +63,13 @@ NEW_TOPIC = "New topic: ask me anything about the slides."
 # The follow-ups under an answer: what the button says to the tutor, and the slide section it quotes.
 FOLLOW_UPS = {"simpler": "explain it simpler", "example": "give me an example"}
 FOLLOW_UP_LABELS = {"simpler": ("Simpler", "🪶"), "example": ("Example", "💡")}
+VOTES = {"up": 1, "down": -1}
+VOTED_KINDS = ("answer", "partial")
+MAX_THREAD_NAME = 90
 
 Send = Callable[..., Awaitable[discord.Message]]
 CogT = TypeVar("CogT", bound=commands.Cog)
+Cooldowns = commands.CooldownMapping | None
 
 
 # --------------------------------------------------------------------------- who is asking
@@ -137,8 +142,9 @@ class FollowUpButton(
             await interaction.response.defer(thinking=True)
             tutoring = interaction.client.services.tutoring  # type: ignore[attr-defined]
             key = Asker.of_interaction(interaction).key
-            reply = await off_loop(tutoring.follow_up_on, key, self.number, FOLLOW_UPS[self.action])
-            await send_in_parts(interaction.followup.send, reply.text, reply_view(reply))
+            answered = await off_loop(tutoring.follow_up, key, self.number, FOLLOW_UPS[self.action])
+            reply = answered.reply
+            await send_in_parts(interaction.followup.send, reply.text, reply_view(reply, answered.question_id))
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
 
@@ -166,8 +172,46 @@ class NewTopicButton(discord.ui.DynamicItem[discord.ui.Button], template=r"ask:n
             await report_error(interaction, error)
 
 
-def reply_view(reply: Reply) -> discord.ui.View | None:
-    """A Slide N button per cited slide; then the reply's actions on its first slide, and New topic."""
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"vote:(?P<vote>up|down):(?P<id>\d{1,19})"):
+    """👍 / 👎 under an answer: the presser's vote on the logged question ``id`` (one per learner per
+    answer; pressing the other one changes it). Restart-proof: the id is in the custom id."""
+
+    def __init__(self, vote: str, question_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                emoji="👍" if vote == "up" else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"vote:{vote}:{question_id}",
+            ),
+            row=2,
+        )
+        self.vote = vote
+        self.question_id = question_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(match["vote"], int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            services = interaction.client.services  # type: ignore[attr-defined]
+            vote = VOTES[self.vote]
+            result = await off_loop(services.vote, self.question_id, str(interaction.user.id), vote)
+            await send_ephemeral(interaction, vote_message(result))
+        except Exception as error:  # noqa: BLE001 - routed to the one error path
+            await report_error(interaction, error)
+
+
+def vote_message(result) -> str:
+    said = "helped 👍" if result.vote > 0 else "didn't help 👎"
+    if not result.changed:
+        return f"You already said this answer {said}. Press the other button to change your vote."
+    return f"Thanks: noted that this answer {said}. You can change your vote with the other button."
+
+
+def reply_view(reply: Reply, question_id: int | None = None) -> discord.ui.View | None:
+    """A Slide N button per cited slide; then the reply's actions on its first slide, and New topic;
+    then 👍 and 👎 under a logged answer."""
     numbers = reply.slides
     items: list[discord.ui.Item] = list(slide_buttons(numbers, row=0))
     if numbers and reply.actions:
@@ -179,6 +223,8 @@ def reply_view(reply: Reply) -> discord.ui.View | None:
                 quiz.row = 1
                 items.append(quiz)
         items.append(NewTopicButton())
+    if question_id is not None and reply.kind in VOTED_KINDS:
+        items += [VoteButton("up", question_id), VoteButton("down", question_id)]
     if not items:
         return None
     view = discord.ui.View(timeout=None)
@@ -193,12 +239,23 @@ def reply_view(reply: Reply) -> discord.ui.View | None:
 class Ask(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
-        self.answer_channels = set(bot.settings.answer_channel_ids)
         self.threads: OrderedDict[int, None] = OrderedDict()  # threads the bot has answered in, most recent last
-        seconds = bot.settings.question_cooldown_s
-        self.question_cooldowns = per_user_cooldown(seconds)
-        self.notice_cooldowns = per_user_cooldown(seconds)  # at most one "slow down" per window
-        self.small_talk_cooldowns = per_user_cooldown(seconds)
+        # Per cooldown length (each server may set its own): questions, "slow down" notices (at most
+        # one per window), small talk.
+        self._cooldowns: dict[float, tuple[Cooldowns, Cooldowns, Cooldowns]] = {}
+
+    def cooldowns(self, seconds: float) -> tuple[Cooldowns, Cooldowns, Cooldowns]:
+        if seconds not in self._cooldowns:
+            self._cooldowns[seconds] = (
+                per_user_cooldown(seconds),
+                per_user_cooldown(seconds),
+                per_user_cooldown(seconds),
+            )
+        return self._cooldowns[seconds]
+
+    async def server_settings(self, guild_id: int | None) -> ServerSettings:
+        store = self.bot.services.server_settings
+        return store.cached(guild_id) or await off_loop(store.get, guild_id)
 
     # ------------------------------------------------------------------ messages
 
@@ -217,11 +274,12 @@ class Ask(commands.Cog):
             return isinstance(target, discord.Message) and target.author.id == me.id
         return False
 
-    def in_answer_channel(self, message: discord.Message) -> bool:
+    @staticmethod
+    def in_answer_channel(message: discord.Message, answer_channels: tuple[int, ...]) -> bool:
         channel = message.channel
-        if channel.id in self.answer_channels:
+        if channel.id in answer_channels:
             return True
-        return isinstance(channel, discord.Thread) and channel.parent_id in self.answer_channels
+        return isinstance(channel, discord.Thread) and channel.parent_id in answer_channels
 
     def remember_thread(self, channel: discord.abc.Messageable) -> None:
         if isinstance(channel, discord.Thread):
@@ -237,47 +295,53 @@ class Ask(commands.Cog):
         addressed = self.addressed(message)
         tutoring = self.bot.services.tutoring
         key = Asker.of_message(message).key
+        server = await self.server_settings(message.guild.id if message.guild else None)
+        in_answer_channel = self.in_answer_channel(message, server.answer_channels)
         if not addressed:
-            if not self.in_answer_channel(message):
+            if not in_answer_channel:
                 return  # a channel where the bot answers only when asked
             if not tutoring.expects_reply(key, message.content) and not await off_loop(
                 tutoring.covers, message.content, key.place
             ):
                 return  # chatter between learners: not a question, and nothing the slides answer
         small_talk = is_small_talk(message.content)
-        send = functools.partial(message.reply, mention_author=False)
-        if not await self.admit(message.author.id, small_talk, send):
+        send: Send = functools.partial(message.reply, mention_author=False)
+        if not await self.admit(message.author.id, small_talk, send, server.question_cooldown_s):
             return
         asker = Asker.of_message(message)
+        channel: discord.abc.Messageable = message.channel
         try:
             if small_talk:
-                reply = await off_loop(self.bot.services.tutoring.respond, asker.key, message.content)
+                answered = await off_loop(tutoring.answer, asker.key, message.content)
             else:
                 async with message.channel.typing():
-                    reply = await off_loop(self.bot.services.tutoring.respond, asker.key, message.content)
-            await self.send_reply(send, reply, asker)
+                    answered = await off_loop(tutoring.answer, asker.key, message.content)
+                if server.answer_in_threads and in_answer_channel and isinstance(channel, discord.TextChannel):
+                    # The server answers questions in a thread of their own, started on the question.
+                    channel = await message.create_thread(
+                        name=shorten(clean_message(message.content) or "question", MAX_THREAD_NAME)
+                    )
+                    send = channel.send
+            await self.send_reply(send, answered.reply, asker, question_id=answered.question_id)
         except UserError as error:
             await send(str(error), allowed_mentions=NO_MENTIONS)
         except Exception:
             log.exception("answering a message failed")
             await send(APOLOGY, allowed_mentions=NO_MENTIONS)
-        self.remember_thread(message.channel)
+        self.remember_thread(channel)
 
-    async def admit(self, user_id: int, small_talk: bool, send: Send) -> bool:
-        """Whether a message is answered now. One question (or request) per learner per window; when
-        on cooldown, one notice per window and then silence. Small talk has its own window and is
-        dropped silently."""
-        cooldowns = self.small_talk_cooldowns if small_talk else self.question_cooldowns
+    async def admit(self, user_id: int, small_talk: bool, send: Send, seconds: float) -> bool:
+        """Whether a message is answered now. One question (or request) per learner per window
+        (``seconds``: the server's question cooldown); when on cooldown, one notice per window and
+        then silence. Small talk has its own window and is dropped silently."""
+        questions, notices, chatter = self.cooldowns(seconds)
+        cooldowns = chatter if small_talk else questions
         if cooldowns is None:
             return True
         wait = cooldowns.update_rate_limit(user_id)
         if wait is None:
             return True
-        if (
-            not small_talk
-            and self.notice_cooldowns is not None
-            and self.notice_cooldowns.update_rate_limit(user_id) is None
-        ):
+        if not small_talk and notices is not None and notices.update_rate_limit(user_id) is None:
             await send(cooldown_message(wait), allowed_mentions=NO_MENTIONS)
         return False
 
@@ -289,19 +353,27 @@ class Ask(commands.Cog):
     async def ask_command(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, 2000]) -> None:
         await interaction.response.defer(thinking=True)
         asker = Asker.of_interaction(interaction)
-        reply = await off_loop(self.bot.services.tutoring.respond, asker.key, question)
-        await self.send_reply(functools.partial(interaction.followup.send, wait=True), reply, asker, echo(question))
+        answered = await off_loop(self.bot.services.tutoring.answer, asker.key, question)
+        await self.send_reply(
+            functools.partial(interaction.followup.send, wait=True),
+            answered.reply,
+            asker,
+            echo(question),
+            question_id=answered.question_id,
+        )
 
     # ------------------------------------------------------------------ rendering a reply
 
-    async def send_reply(self, send: Send, reply: Reply, asker: Asker, prefix: str = "") -> None:
+    async def send_reply(
+        self, send: Send, reply: Reply, asker: Asker, prefix: str = "", *, question_id: int | None = None
+    ) -> None:
         """``reply`` through ``send`` (a reply to the message, or a followup): its text and buttons,
         or, for a feature asked for in words, that feature led by the reply's text."""
         lead = "\n".join(part for part in (prefix, reply.text) if part)
         if reply.request is not None:
             await self.run_request(send, reply, asker, lead)
             return
-        await send_in_parts(send, lead, reply_view(reply))
+        await send_in_parts(send, lead, reply_view(reply, question_id))
 
     async def run_request(self, send: Send, reply: Reply, asker: Asker, lead: str) -> None:
         request = reply.request
@@ -343,5 +415,5 @@ class Ask(commands.Cog):
 
 
 async def setup(bot: TutorBot) -> None:
-    bot.add_dynamic_items(FollowUpButton, NewTopicButton)
+    bot.add_dynamic_items(FollowUpButton, NewTopicButton, VoteButton)
     await bot.add_cog(Ask(bot))

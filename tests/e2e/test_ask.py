@@ -182,7 +182,7 @@ async def test_a_known_error_after_a_public_defer_stays_private(fake_discord, se
 
     fake = fake_discord
     async with running_bot(fake, services) as bot:
-        monkeypatch.setattr(bot.services.tutoring, "respond", refuse)
+        monkeypatch.setattr(bot.services.tutoring, "answer", refuse)
         interaction = await fake.invoke_command("ask", {"question": "anything"})
         assert await interaction.wait_response() == 5
         request = await fake.wait_for_request(method="POST", path="/webhooks/*")

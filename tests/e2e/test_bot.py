@@ -24,6 +24,9 @@ EXPECTED_COMMANDS = {
     "help",
     "reload",
     "course",
+    "config",
+    "insights",
+    "forget-me",
 }
 
 
