@@ -278,38 +278,56 @@ class Feedback:
         return first, last
 
     def rows(self, place: str | None, since: float | None = None) -> Iterator[tuple]:
-        """The log as CSV rows (newest last), with each answer's votes."""
-        where, values = self._where(place, since, column="q.place")
-        where = where.replace("asked_at", "q.asked_at")
-        yield from self.db.query(
-            "SELECT q.id, q.asked_at, q.place, q.channel, q.learner, q.question, q.kind, q.slides, "
-            "COALESCE(SUM(CASE WHEN v.vote > 0 THEN 1 ELSE 0 END), 0), "
-            "COALESCE(SUM(CASE WHEN v.vote < 0 THEN 1 ELSE 0 END), 0) "
-            f"FROM question_log q LEFT JOIN votes v ON v.question_id = q.id{where} "
-            "GROUP BY q.id, q.asked_at, q.place, q.channel, q.learner, q.question, q.kind, q.slides "
-            "ORDER BY q.asked_at, q.id",
+        """The log as CSV rows (oldest first), with each answer's votes up and down."""
+        where, values = self._where(place, since)
+        votes: dict[int, list[int]] = {}
+        where_q, values_q = self._where(place, since, column="q.place")
+        where_q = where_q.replace("asked_at", "q.asked_at")
+        for qid, vote, count in self.db.query(
+            "SELECT v.question_id, v.vote, COUNT(*) FROM votes v JOIN question_log q ON q.id = v.question_id"
+            f"{where_q} GROUP BY v.question_id, v.vote",
+            values_q,
+        ):
+            votes.setdefault(int(qid), [0, 0])[0 if vote > 0 else 1] += int(count)
+        none = (0, 0)
+        for row in self.db.query(
+            "SELECT id, asked_at, place, channel, learner, question, kind, slides FROM question_log"
+            f"{where} ORDER BY asked_at, id",
             values,
-        )
+        ):
+            yield (*row, *votes.get(row[0], none))
 
     def csv_gz(self, place: str | None, since: float | None = None) -> bytes:
         """The question log as gzip-compressed CSV (UTF-8, a header line, one row per question)."""
         buffer = io.BytesIO()
-        with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=3, mtime=0) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=False)
             writer = csv.writer(text)
             writer.writerow(CSV_COLUMNS)
-            for row in self.rows(place, since):
-                qid, at, *rest = row
-                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(at)))
-                writer.writerow([qid, stamp, *(_csv_safe(value) for value in rest)])
+            writer.writerows(
+                (
+                    qid,
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at)),
+                    where,
+                    channel,
+                    _csv_safe(learner),
+                    _csv_safe(question),
+                    kind,
+                    slides,
+                    up,
+                    down,
+                )
+                for qid, at, where, channel, learner, question, kind, slides, up, down in self.rows(place, since)
+            )
             text.flush()
             text.detach()
         return buffer.getvalue()
 
 
-def _csv_safe(value: object) -> object:
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: str) -> str:
     """No formula injection when the CSV is opened in a spreadsheet: text starting with = + - @ is
     quoted with a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value

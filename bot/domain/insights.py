@@ -113,8 +113,9 @@ def picture(insights: Insights) -> bytes:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(12, 12), dpi=PNG_DPI, layout="constrained")
-    grid = figure.add_gridspec(3, 2)
+    figure = Figure(figsize=(12, 12), dpi=PNG_DPI)
+    grid = figure.add_gridspec(2, 2, left=0.06, right=0.98, top=0.93, bottom=0.4, hspace=0.35, wspace=0.15)
+    bottom = figure.add_gridspec(1, 1, left=0.42, right=0.95, top=0.33, bottom=0.04)
     slides = sorted(insights.per_slide)
     rows = [insights.per_slide[n] for n in slides]
     labels = [str(n) for n in slides]
@@ -153,7 +154,7 @@ def picture(insights: Insights) -> bytes:
     axes.set_xlabel("slide")
     _thin_ticks(axes, labels)
 
-    axes = figure.add_subplot(grid[2, :])
+    axes = figure.add_subplot(bottom[0, 0])
     top = insights.gaps[::-1]
     if top:
         axes.barh([shorten(gap.label, 70) for gap in top], [gap.learners for gap in top], color="#ED4245", height=0.6)
