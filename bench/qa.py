@@ -17,9 +17,11 @@ conversation, followed by one timed follow-up ("why?").
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -131,7 +133,9 @@ def run_size(size: str, embedder: Embedder, questions: list[str], scratch: Path)
         "records": records,
         "ingest_s": round(ingest_s, 1),
     }
+    print(f"{size}: {report.slides} slides, {records} records ingested in {ingest_s:.0f} s", file=sys.stderr)
     result.update(measure(tutor, questions))
+    print(f"{size}: {json.dumps(result)}", file=sys.stderr)
     return result
 
 
