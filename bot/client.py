@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.domain import metrics
 from bot.domain.services import Services
+from bot.domain.storage import StorageError
 from bot.health import HealthServer
 from bot.plumbing import NO_MENTIONS, off_loop, report_error
 from bot.settings import Settings
@@ -50,6 +51,8 @@ def invite_url(application_id: int) -> str:
 
 def startup_problem(error: BaseException) -> str | None:
     """One line for a known reason the bot cannot start on Discord, or None for anything else."""
+    if isinstance(error, StorageError):  # the database is unreachable, or newer than this bot
+        return str(error)
     if isinstance(error, discord.LoginFailure):
         return "Discord refused the token: check DISCORD_TOKEN (developer portal > your app > Bot > Reset Token)"
     if isinstance(error, discord.PrivilegedIntentsRequired):

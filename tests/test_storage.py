@@ -160,3 +160,11 @@ def test_redact():
     assert redact("postgresql://tutor:s3cret@db:5432/x") == "postgresql://tutor:***@db:5432/x"
     assert redact("postgresql://db/x") == "postgresql://db/x"
     assert redact("data/state.sqlite3") == "data/state.sqlite3"
+
+
+def test_a_database_problem_at_start_up_is_one_line_for_the_operator():
+    from bot.client import startup_problem
+
+    line = "the database at postgresql://tutor:***@db:5432/x is unreachable: connection refused"
+    assert startup_problem(StorageUnavailable(line)) == line
+    assert startup_problem(NewerSchema("state has schema version 9; this bot knows up to 1")).startswith("state has")
