@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import time
 
 import numpy as np
@@ -144,6 +145,7 @@ def test_insights_figures_picture_and_a_csv_within_the_limit(stores, embedder):
     data, since = csv_within(feedback, "7", 10 * 1024 * 1024)
     rows = list(csv.reader(io.StringIO(gzip.decompress(data).decode("utf-8"))))
     assert since is None and len(rows) == 43 and rows[0][0] == "id"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rows[1][1]), rows[1][1]
     assert any(row[5].startswith("'=cmd") for row in rows), "no formula injection in spreadsheets"
     small, since = csv_within(feedback, "7", len(data) - 200)
     assert since is not None and len(small) <= len(data) - 200
