@@ -251,9 +251,8 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from bot.domain.generation import (
+        GenerationError,
         GenerationService,
-        GenerationTimeout,
-        ModelUnavailable,
         build_request,
         generate_command,
     )
@@ -271,12 +270,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         slide_text, prompt = _example_slide_text(settings, prompt, args.slide)
     try:
         service = GenerationService.from_settings(settings, progress=_progress())
-    except ModelUnavailable as error:
-        print(f"slide-tutor generate: {error}", file=sys.stderr)
+    except GenerationError as error:
+        print(f"slide-tutor generate: {error.one_line}", file=sys.stderr)
         return 1
     if args.max_new_tokens is not None:
         service.max_new_tokens = args.max_new_tokens  # the operator's own limit here, not the bot's
-    try:
+    try:  # every generation failure (time limit, server down, model failed) is one line on stderr
         if args.json:
             result = generate_command(
                 prompt,
@@ -298,12 +297,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
         )
 
-        try:
-            stats = stream_to_stdout(service, request)
-        except GenerationTimeout as error:
-            print(file=sys.stdout)
-            print(f"slide-tutor generate: {error}", file=sys.stderr)
-            return 1
+        stats = stream_to_stdout(service, request)
         print()
         print(
             f"— {stats.model} · {stats.tokens} tokens in {stats.seconds:.1f} s · "
@@ -311,12 +305,17 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 0
+    except GenerationError as error:
+        if not args.json:
+            print(file=sys.stdout)  # end the streamed text's line
+        print(f"slide-tutor generate: {error.one_line}", file=sys.stderr)
+        return 1
     finally:
         asyncio.run(service.aclose())
 
 
 def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.domain.generation import ModelUnavailable, predict_command
+    from bot.domain.generation import GenerationError, predict_command
 
     if not args.text.strip():
         raise UsageError("the text is empty: give the start of a sentence, e.g. 'The capital of France is'")
@@ -326,8 +325,8 @@ def cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
         result = predict_command(
             args.text, args.top, png=args.png, model=settings.generation_model, models_dir=settings.models_dir
         )
-    except ModelUnavailable as error:
-        print(f"slide-tutor predict: {error}", file=sys.stderr)
+    except GenerationError as error:
+        print(f"slide-tutor predict: {error.one_line}", file=sys.stderr)
         return 1
     except OSError as error:
         raise UsageError(f"cannot write the chart to {args.png}: {error.strerror or error}") from error

@@ -208,6 +208,7 @@ class TerminalSession:
 
         from bot.domain.generation import (
             KINDS,
+            GenerationError,
             build_request,
             example_slide,
             slide_context,
@@ -226,13 +227,14 @@ class TerminalSession:
             slide_text = slide_context(slide)
         elif not topic:
             raise UserError(f"What about? e.g. /generate {kind} a robot learning to paint")
-        service = self.services.generation()
-        request = build_request(kind, topic, slide_text=slide_text, max_new_tokens=service.max_new_tokens)
-
-        try:
+        try:  # a failed generation is one line, like any other problem here
+            service = self.services.generation()
+            request = build_request(kind, topic, slide_text=slide_text, max_new_tokens=service.max_new_tokens)
             stats, text = generate_text(service, request, echo=self.stream)
         except KeyboardInterrupt:
             return "\n(stopped)"
+        except GenerationError as error:
+            raise generation_failed(error, self.stream) from error
         footer = (
             f"— {stats.model} · {stats.tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "
             "generated text, not course material"
@@ -242,9 +244,14 @@ class TerminalSession:
     def predict(self, text: str) -> str:
         import asyncio
 
+        from bot.domain.generation import GenerationError
+
         if not text.strip():
             raise UserError("Give the start of a sentence, e.g. /predict The capital of France is")
-        view = asyncio.run(self.services.generation().sampling_view(text, 8))
+        try:
+            view = asyncio.run(self.services.generation().sampling_view(text, 8))
+        except GenerationError as error:
+            raise generation_failed(error) from error
         note = "T=1 is the model's own odds; low T sharpens them, high T flattens them."
         return "\n".join([*prediction_table(view), note])
 
@@ -255,12 +262,20 @@ class TerminalSession:
         return f"Reloaded {report.slides} slides: {report.embedded} passages re-embedded, {report.deleted} removed."
 
 
+def generation_failed(error, streamed: bool = False) -> UserError:
+    """A generation failure as one line: what a learner is told, and what went wrong."""
+    if isinstance(error, UserError) and not streamed:
+        return error
+    lead = "\n" if streamed else ""  # after text that streamed in, on a line of its own
+    return UserError(f"{lead}{error.for_learner} ({error.one_line})")
+
+
 def generate_text(service, request, echo: bool):
     """Run a generation; with ``echo``, its text goes to standard output as it comes. Returns its
     stats and the text."""
     import asyncio
 
-    from bot.domain.generation import Chunk
+    from bot.domain.generation import Chunk, Retrying
 
     parts: list[str] = []
 
@@ -270,9 +285,14 @@ def generate_text(service, request, echo: bool):
             if echo:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
+        elif isinstance(event, Retrying):
+            parts.clear()
+            if echo:
+                sys.stdout.write(f"\n(writing it again: {event.reason})\n")
+                sys.stdout.flush()
 
     stats = asyncio.run(service.generate(request, on_event=show))
-    return stats, "".join(parts)
+    return stats, stats.text
 
 
 def stream_to_stdout(service, request):

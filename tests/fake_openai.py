@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +26,9 @@ class RecordedRequest:
 class FakeOpenAI:
     """Streams ``chunks`` as server-sent events (or one JSON answer when the request says
     ``"stream": false`` or ``force_json`` is set). With ``api_key``, requests without
-    ``Authorization: Bearer <key>`` get 401. ``fail_status`` makes every completion fail."""
+    ``Authorization: Bearer <key>`` get 401. ``fail_status`` makes every completion fail.
+    ``respond``, when set, writes each answer from the request body instead (its text is streamed
+    word by word)."""
 
     chunks: tuple[str, ...] = ("Once", " upon", " a", " time", ",", " a", " robot", " painted", ".")
     api_key: str | None = None
@@ -32,6 +36,7 @@ class FakeOpenAI:
     force_json: bool = False
     chunk_delay_s: float = 0.0
     send_usage: bool = True
+    respond: Callable[[dict[str, Any]], str] | None = None
     host: str = "127.0.0.1"
     port: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -84,9 +89,10 @@ class FakeOpenAI:
             return _error(self.fail_status, "the model crashed", "server_error")
         if not body.get("messages"):
             return _error(400, "messages is required", "invalid_request_error")
-        limit = int(body.get("max_tokens") or len(self.chunks))
-        chunks = list(self.chunks[:limit])
-        finish = "length" if limit < len(self.chunks) else "stop"
+        written = tuple(re.findall(r"\S+\s*|\s+", self.respond(body))) if self.respond else self.chunks
+        limit = int(body.get("max_tokens") or len(written))
+        chunks = list(written[:limit])
+        finish = "length" if limit < len(written) else "stop"
         model = body.get("model", "fake-model")
         created = int(time.time())
 
@@ -152,3 +158,48 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- Scripted answers for grounded synthesis (bot.domain.synthesis) -------------------------------
+_PASSAGE = re.compile(r"^\[slide (\d+)\] (.+?) — (.+?):\n(.*?)(?=\n\n\[slide |\n\nQuestion: |\Z)", re.S | re.M)
+
+
+def passages_in(body: dict[str, Any]) -> list[tuple[int, str, list[str]]]:
+    """(slide, title, sentences) of each passage in a synthesis prompt, in order."""
+    from bot.domain.text import sentences
+
+    prompt = body["messages"][-1]["content"]
+    found = []
+    for match in _PASSAGE.finditer(prompt):
+        lines = [re.sub(r"^(?:###\s+|[-*]\s+|\d+[.)]\s+)", "", line).replace("**", "") for line in match[4].split("\n")]
+        said = [s for line in lines if line.strip() for s in sentences(line.strip()) if len(s.split()) >= 5]
+        found.append((int(match[1]), match[2], said))
+    return found
+
+
+def faithful_answer(body: dict[str, Any]) -> str:
+    """Two sentences taken from the passages, each citing its own slide."""
+    passages = [p for p in passages_in(body) if p[2]]
+    picked = [(passages[0][0], s) for s in passages[0][2][:2]]
+    if len(passages) > 1:
+        picked[1:] = [(passages[1][0], passages[1][2][0])]
+    return " ".join(f"{s.rstrip('.')} [slide {n}]." for n, s in picked)
+
+
+INVENTED = (
+    "It was invented in 1987 by a team at IBM",
+    "Today it only runs on quantum computers and never needs any training data",
+)
+
+
+def unfaithful_answer(body: dict[str, Any]) -> str:
+    """One sentence from the passages, then two invented claims citing the same slide."""
+    slide, _, said = next(p for p in passages_in(body) if p[2])
+    return " ".join([f"{said[0].rstrip('.')} [slide {slide}]."] + [f"{c} [slide {slide}]." for c in INVENTED])
+
+
+def mostly_faithful_answer(body: dict[str, Any]) -> str:
+    """Two sentences from the passages and one invented claim between them."""
+    slide, _, said = next(p for p in passages_in(body) if p[2])
+    first, second = said[0], said[1] if len(said) > 1 else said[0]
+    return f"{first.rstrip('.')} [slide {slide}]. {INVENTED[0]} [slide {slide}]. {second.rstrip('.')} [slide {slide}]."

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,15 +31,20 @@ from bot.domain.generation import (
     PredictionUnavailable,
     Queued,
     QueueFull,
+    Retrying,
     SamplingView,
     Started,
     atomic_directory,
     build_messages,
     build_request,
+    clean_text,
     display_token,
+    distinct_2,
     ensure_local_model,
     generate_command,
+    junk_share,
     looks_like_course_question,
+    max_line_repeats,
     predict_command,
     render_prediction_png,
 )
@@ -123,7 +132,9 @@ def smol(smol_models_dir: Path) -> LocalBackend:
 
 
 def request_for(tokens: int = 12, *, seed: int | None = 1, temperature: float = 1.0) -> GenerationRequest:
-    return build_request("story", "a robot who paints", max_new_tokens=tokens, seed=seed, temperature=temperature)
+    """A story request without the learner-facing checks and natural end, so lengths are exact."""
+    request = build_request("story", "a robot who paints", max_new_tokens=tokens, seed=seed, temperature=temperature)
+    return replace(request, kind="custom", natural_end=False)
 
 
 async def collect(service: GenerationService, request: GenerationRequest, cancel=None) -> list:
@@ -254,8 +265,8 @@ async def test_predictions_and_png_on_tiny_model(tiny: LocalBackend) -> None:
 def test_cli_hooks(tiny: LocalBackend, tmp_path: Path) -> None:
     service = GenerationService(tiny, max_new_tokens=10)
     result = generate_command("a robot", "poem", 50, 0.7, 3, service)
-    assert {"text", "tokens", "seconds", "tokens_per_second", "model"} <= result.keys()
-    assert result["tokens"] == 10 and result["model"] == tiny.model_name
+    assert {"text", "tokens", "seconds", "tokens_per_second", "model", "attempts"} <= result.keys()
+    assert 0 < result["tokens"] <= 10 * result["attempts"] and result["model"] == tiny.model_name
     assert result == {**result, "text": generate_command("a robot", "poem", 50, 0.7, 3, service)["text"]}
     chart = tmp_path / "next.png"
     predicted = predict_command("Once upon", 4, png=chart, backend=tiny)
@@ -371,10 +382,15 @@ async def test_predictions_need_the_local_backend() -> None:
 # --- prompts, guard, helpers ----------------------------------------------------------------
 def test_every_kind_builds_a_system_and_user_message() -> None:
     for kind in KINDS:
-        messages = build_messages(kind, "a lighthouse", slide_text="Embeddings map text to vectors.")
-        assert [m.role for m in messages] == ["system", "user"]
+        messages = build_messages(kind, "a lighthouse", slide_text="Vectors\nOverview: Embeddings map text to vectors.")
+        # The system prompt, a worked example of the kind (a turn and its answer), the request.
+        assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
         assert "creative" in messages[0].content.lower()
-        assert ("Embeddings map text" in messages[1].content) == (kind == "example")
+        assert ("Embeddings map text" in messages[-1].content) == (kind == "example")
+        assert [m.role for m in build_messages(kind, "x", "T\nA: b c d e f.", worked_example=False)] == [
+            "system",
+            "user",
+        ]
     with pytest.raises(ValueError):
         build_messages("essay", "x")
     with pytest.raises(ValueError):
@@ -476,3 +492,229 @@ async def test_a_backend_that_ignores_its_deadline_is_cut_off(monkeypatch: pytes
     with pytest.raises(GenerationTimeout) as caught:
         await service.generate(request_for())
     assert caught.value.stats.text == "a" and service.running == 0
+
+
+# --- text quality, clean-up and retries (issue 15) -------------------------------------------------
+def test_quality_measures() -> None:
+    from bot.domain.generation import quality
+
+    assert distinct_2("the voice of the heart the voice of the heart") == pytest.approx(5 / 9)
+    assert distinct_2("Don't stop, don't stop now") == pytest.approx(3 / 4)  # words keep apostrophes
+    assert distinct_2("one") == 0.0
+    poem = "Embeds, the voice of the heart.\nThe voice of the heart.\n the voice of the heart\nLillitel"
+    assert max_line_repeats(poem) == 2  # "Embeds, the voice..." is another line
+    assert junk_share("1. 1. 1.\n1.1. 2.\nA real idea\n3.") == 0.75
+    assert quality("1. 1. 1.  1.1. 2.  3.  4.").problem == "mostly numbers or punctuation"
+    assert quality(poem).problem == "a line repeated"
+    assert quality("a b a b a b a b a b a b").problem == "repetitive wording"
+    assert quality("Rain taps on copper leaves while the town sleeps.").problem is None
+
+
+def test_clean_text_drops_empty_items_and_repeats_and_ends_at_a_sentence() -> None:
+    ideas = "1. Shelves that answer questions.\n2.\n3. 4.\n5. Book clubs found by meaning.\n6. Shelves that answer questions."
+    assert clean_text(ideas, "brainstorm") == "1. Shelves that answer questions.\n2. Book clubs found by meaning."
+    cut = "The robot painted the sea. Then it painted the sky. And then the"
+    assert clean_text(cut, "story", "length") == "The robot painted the sea. Then it painted the sky."
+    assert clean_text(cut, "story", "stop") == cut, "only a text cut by its budget is trimmed"
+    assert clean_text("Rain on the roof\nrain on the roof\nthe puddles", "poem", "length") == "Rain on the roof"
+    assert clean_text("1.\n2.", "custom") == "1.\n2.", "custom requests are left as they are"
+
+
+def test_new_text_repetition_spares_the_prompt_and_punctuation() -> None:
+    import torch
+
+    from bot.domain.generation._torch_parts import NewTextRepetition
+
+    words = torch.tensor([True, True, True, False, True])  # token 3 is punctuation
+    ids = torch.tensor([[0, 1, 2, 3, 4, 2, 3, 4]])  # prompt: 0 1; new: 2 3 4 2 3 4
+    scores = torch.full((1, 5), 2.0)
+    out = NewTextRepetition(prompt_tokens=2, penalty=2.0, ngram=0, words=words)(ids, scores.clone())
+    assert out[0].tolist() == [2.0, 2.0, 1.0, 2.0, 1.0], "only new word tokens are penalised"
+    banned = NewTextRepetition(prompt_tokens=2, penalty=1.0, ngram=3)(torch.tensor([[0, 1, 2, 3, 4, 2, 3]]), scores)
+    assert banned[0, 4] == -float("inf") and torch.isfinite(banned[0, :4]).all(), "2 3 -> 4 would repeat a 3-gram"
+
+
+def test_natural_end_stops_at_a_sentence_end_past_the_soft_limit(tiny: LocalBackend) -> None:
+    import torch
+
+    from bot.domain.generation._torch_parts import NaturalEnd
+
+    period = tiny.tokenizer.convert_tokens_to_ids(".")
+    word = tiny.tokenizer("robot")["input_ids"][-1]
+    stop = NaturalEnd(tiny.tokenizer, prompt_tokens=2, max_new_tokens=10)  # soft limit: 8 new tokens
+    assert not stop(torch.tensor([[1, 1] + [word] * 6 + [period]]), None).item(), "before the soft limit"
+    assert not stop(torch.tensor([[1, 1] + [word] * 9]), None).item(), "not at a sentence end"
+    assert stop(torch.tensor([[1, 1] + [word] * 8 + [period]]), None).item()
+
+
+class Scripted:
+    """A backend that writes the given texts, one per generation, and records the requests."""
+
+    name, model_name, max_concurrency = "scripted", "scripted", 1
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+        self.requests: list[GenerationRequest] = []
+
+    def stream(self, request, cancel, deadline=None):
+        from bot.domain.generation import GenerationStream
+
+        self.requests.append(request)
+        text = self.texts.pop(0)
+
+        async def write(outcome):
+            for piece in re.findall(r"\S+\s*|\s+", text):
+                yield piece
+            outcome.new_tokens, outcome.finish_reason = len(text.split()), "stop"
+
+        return GenerationStream(write)
+
+    async def aclose(self) -> None:
+        pass
+
+
+GOOD = "1. Shelves that answer questions in plain words.\n2. Book clubs matched by the meaning of what members read."
+
+
+async def test_degenerate_text_is_written_again_with_another_seed() -> None:
+    junk = "1. 1. 1.  1.1. 2.\n3.\n4.\n5."
+    backend = Scripted(junk, GOOD)
+    service = GenerationService(backend)
+    events = await collect(service, build_request("brainstorm", "a library", seed=7))
+    retry = [e for e in events if isinstance(e, Retrying)]
+    assert retry == [Retrying("mostly numbers or punctuation", 2)]
+    stats = events[-1].stats
+    assert stats.text == GOOD and stats.attempts == 2 and stats.tokens == len(junk.split()) + len(GOOD.split())
+    assert [r.seed for r in backend.requests] == [7, 1007]
+    assert [e.text for e in events[events.index(retry[0]) + 1 :] if isinstance(e, Chunk)] != []
+
+
+async def test_when_every_attempt_is_degenerate_the_best_is_shown() -> None:
+    looping = "The voice of the heart.\nThe voice of the heart.\nThe voice of the heart."
+    backend = Scripted("1.\n2.\n3.", looping, "1. 2.")
+    stats = await GenerationService(backend, retries=2).generate(build_request("poem", "embeddings", seed=1))
+    assert stats.attempts == 3 and stats.text == "The voice of the heart.", "repeats removed from the best one"
+
+
+async def test_custom_requests_are_neither_checked_nor_retried() -> None:
+    backend = Scripted("1. 1. 1.", GOOD)
+    stats = await GenerationService(backend).generate(replace(build_request("poem", "x"), kind="custom"))
+    assert stats.text == "1. 1. 1." and stats.attempts == 1 and len(backend.requests) == 1
+
+
+def test_example_prompt_is_grounded_in_the_slides_own_sentences() -> None:
+    from bot.domain.deck import Deck
+    from bot.domain.generation import example_slide, slide_context
+    from bot.domain.generation._prompts import grounding_sentences
+    from bot.domain.loaders import load_deck
+    from tests.conftest import KNOWLEDGE
+
+    deck: Deck = load_deck(KNOWLEDGE).deck
+    slide, topic = example_slide(deck, "slide 10 choosing a pizza topping", lambda: None)
+    context = slide_context(slide)
+    chosen = grounding_sentences(context, "temperature")
+    assert 1 <= len(chosen) <= 4 and all(sentence in context for sentence in chosen)
+    assert any("temperature" in sentence.lower() for sentence in chosen)
+    request = build_request("example", topic, slide_text=context)
+    asked = request.messages[-1].content
+    assert slide.title in asked and "choosing a pizza topping" in asked
+    assert all(sentence in asked for sentence in grounding_sentences(context, topic))
+    assert len(asked) < len(context), "a few of the slide's sentences, not the whole slide"
+
+
+# --- next-token predictions wait in the generation line (issue 15) --------------------------------
+async def test_predictions_wait_for_a_running_generation_and_respect_a_full_line(tiny: LocalBackend) -> None:
+    service = GenerationService(tiny, queue_size=1, max_new_tokens=100_000)
+    stop = threading.Event()
+    running = service.events(request_for(100_000), stop)
+    assert isinstance(await anext(running), Started)
+    prediction = asyncio.create_task(service.predict_next("Once upon a time", 3))
+    await asyncio.sleep(0.2)
+    assert not prediction.done() and service.waiting == 1, "in line behind the generation"
+    with pytest.raises(QueueFull):
+        await service.sampling_view("Once upon a time", 3)
+    stop.set()
+    assert isinstance([e async for e in running][-1], Finished)
+    assert len(await prediction) == 3
+    assert service.running == 0 and service.waiting == 0
+
+
+# --- failures are one clear line (issue 15) ----------------------------------------------------------
+@pytest.fixture
+def slow_server():
+    """The fake OpenAI server on a loop of its own thread (the CLI runs in another process)."""
+    loop = asyncio.new_event_loop()
+    server = FakeOpenAI(chunk_delay_s=1.0)
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    yield server
+    asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def run_generate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    from tests.test_cli import ROOT
+
+    environment = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("GENERATION_", "OPENAI_"))}
+    environment.update(DATA_DIR=str(tmp_path), LOG_LEVEL="WARNING", DISCORD_TOKEN="", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=180
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess, command: str, *words: str) -> None:
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"slide-tutor {command}: ") and all(w in lines[0] for w in words), lines[0]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_cli_generation_failures_are_one_line(tmp_path: Path, slow_server: FakeOpenAI, as_json: bool) -> None:
+    flags = ("--json",) if as_json else ()
+    openai = {"GENERATION_BACKEND": "openai", "OPENAI_MODEL": "m"}
+    timed_out = run_generate(
+        tmp_path,
+        "generate",
+        "a robot",
+        *flags,
+        OPENAI_BASE_URL=slow_server.base_url,
+        GENERATION_TIMEOUT_S="0.5",
+        **openai,
+    )
+    assert_one_line(timed_out, "generate", "time limit of 0.5 s")
+    if as_json:
+        assert timed_out.stdout == ""
+        down = run_generate(tmp_path, "generate", "a robot", *flags, OPENAI_BASE_URL="http://127.0.0.1:9/v1", **openai)
+        assert_one_line(down, "generate", "could not talk to http://127.0.0.1:9/v1")
+        missing = run_generate(
+            tmp_path, "generate", "a robot", *flags, GENERATION_MODEL="no-such-org/no-such-model-xyz"
+        )
+        assert_one_line(missing, "generate", "no-such-org/no-such-model-xyz")
+        predict = run_generate(tmp_path, "predict", "Once", "--json", GENERATION_MODEL="no-such-org/no-such-model-xyz")
+        assert_one_line(predict, "predict", "no-such-org/no-such-model-xyz")
+
+
+async def test_terminal_generation_failures_are_one_line(slow_server: FakeOpenAI) -> None:
+    from bot.domain.generation import ModelUnavailable
+    from bot.terminal import TerminalSession
+
+    def session(generation) -> TerminalSession:
+        tutoring = SimpleNamespace(instead_of_generating=lambda topic: None)
+        return TerminalSession(SimpleNamespace(tutoring=tutoring, generation=generation), "ada", stream=False)
+
+    down = GenerationService(OpenAIBackend("http://127.0.0.1:9/v1", "m"))
+    slow = GenerationService(OpenAIBackend(slow_server.base_url, "m"), timeout_s=0.5)
+
+    def missing():
+        raise ModelUnavailable("no model at /nowhere")
+
+    replies = [await asyncio.to_thread(session(lambda s=s: s).reply, "/generate story a robot") for s in (down, slow)]
+    replies.append(await asyncio.to_thread(session(missing).reply, "/generate poem the sea"))
+    replies.append(await asyncio.to_thread(session(missing).reply, "/predict Once upon a"))
+    for reply, words in zip(
+        replies, ("not answering right now", "time limit of 0.5 s", "not available", "not available"), strict=True
+    ):
+        assert reply.kind == "error" and "\n" not in reply.text.strip() and words in reply.text, reply.text

@@ -51,7 +51,15 @@ class Services:
         self.server_settings = ServerSettingsStore(learners.database, lambda: self.settings)
         self.tutoring = CourseTutoring(self.courses, recorder=self.record_question)
         self._purged_at = 0.0
+        # Issue 15: ANSWER_STYLE=synthesis words answers with the generator, checked against the slides.
+        if settings.answer_style == "synthesis":
+            from bot.domain.synthesis import SynthesizingCourseTutoring, synthesizer_for
+
+            synthesizer = synthesizer_for(self.generation, tutor.embedder.encode, settings.synthesis_timeout_s)
+            self.tutoring = SynthesizingCourseTutoring(self.courses, synthesizer, recorder=self.record_question)
         self._generation: GenerationService | None = None
+        # The bot's event loop (set by the client): generation asked for from a worker thread runs there.
+        self.home_loop: asyncio.AbstractEventLoop | None = None
         self._generation_lock = threading.Lock()
 
     @classmethod
@@ -159,6 +167,7 @@ class Services:
                 from bot.domain.generation import GenerationService
 
                 self._generation = GenerationService.from_settings(self.settings, progress=False)
+                self._generation.home_loop = self.home_loop
             return self._generation
 
     @property

@@ -35,12 +35,14 @@ from bot.domain.generation import (
     MAX_TOPIC_CHARS,
     Chunk,
     Finished,
+    GenerationError,
     GenerationRequest,
     GenerationService,
     GenerationStats,
     GenerationTimeout,
     Queued,
     QueueFull,
+    Retrying,
     SamplingView,
     Started,
     build_request,
@@ -183,6 +185,7 @@ class _Progress:
 
     position: int | None = None
     started: bool = False
+    retrying: str | None = None  # why the text is being written again, while it is
     pieces: list[str] = field(default_factory=list)
     stats: GenerationStats | None = None
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -240,6 +243,9 @@ async def stream_reply(
                     progress.started = True
                 elif isinstance(event, Chunk):
                     progress.pieces.append(event.text)
+                elif isinstance(event, Retrying):
+                    progress.pieces.clear()
+                    progress.retrying = event.reason
                 elif isinstance(event, Finished):
                     progress.stats = event.stats
                 progress.changed.set()
@@ -291,6 +297,8 @@ async def stream_reply(
     error = None if task.cancelled() else task.exception()
     if isinstance(error, QueueFull):  # filled up between the check and the defer: say so privately
         raise UserError(busy_message(error.waiting)) from error
+    if isinstance(error, GenerationError) and not isinstance(error, GenerationTimeout):
+        raise as_user_error(error) from error  # one clear line, privately (the placeholder goes)
     if error is not None and not isinstance(error, GenerationTimeout):
         raise error  # the one error path logs it and apologises privately (the placeholder goes)
     stats = progress.stats
@@ -312,7 +320,16 @@ def _live_content(header: str, progress: _Progress) -> str:
     if not progress.started:
         position = progress.position or 1
         return compose(header, "", f"Waiting in line: position {position}", "-# Stop to leave the line.")
-    return compose(header, progress.text or "…", f"-# ✍️ writing… · {GENERATED_LABEL}")
+    status = f"writing it again ({progress.retrying})" if progress.retrying else "writing"
+    return compose(header, progress.text or "…", f"-# ✍️ {status}… · {GENERATED_LABEL}")
+
+
+def as_user_error(error: GenerationError) -> UserError:
+    """A generation failure as the one clear line a learner sees; the details go to the log."""
+    if isinstance(error, UserError):
+        return error
+    log.warning("generation failed: %s", error.one_line)
+    return UserError(error.for_learner)
 
 
 # ------------------------------------------------------------------------------ the cog
@@ -351,7 +368,7 @@ class Generate(commands.Cog):
         slide, topic = await self._example_slide(kind, topic, place_scope(interaction.guild_id), interaction.user.id)
         self._refuse_when_full()
         await interaction.response.defer(thinking=True)
-        service = await off_loop(self.bot.services.generation)
+        service = await self._service()
         request = self._request(kind, topic, slide, temperature, length)
         await stream_reply(
             edit_original(interaction),
@@ -390,7 +407,7 @@ class Generate(commands.Cog):
         header = generation_header(kind, topic, slide)
         placeholder = await send(compose(header, "", lead and f"-# {lead}"), allowed_mentions=NO_MENTIONS)
         try:
-            service = await off_loop(self.bot.services.generation)
+            service = await self._service()
             request = self._request(kind, topic, slide, 0.8, None)
             await stream_reply(edit_message(placeholder), owner, placeholder.id, service, request, header)
         except Exception:
@@ -409,6 +426,13 @@ class Generate(commands.Cog):
             return example_slide(deck, topic, lambda: services.learners.current(deck, scope, str(user_id)))
 
         return await off_loop(pick)
+
+    async def _service(self) -> GenerationService:
+        """The generation service, loaded on first use; a model that cannot load is one clear line."""
+        try:
+            return await off_loop(self.bot.services.generation)
+        except GenerationError as error:
+            raise as_user_error(error) from error
 
     def _refuse_when_full(self) -> None:
         loaded = self.bot.services.loaded_generation
@@ -442,8 +466,13 @@ class Generate(commands.Cog):
         if not text.strip():
             raise UserError("Give the start of a sentence, e.g. *The capital of France is*.")
         await interaction.response.defer(thinking=True)
-        service = await off_loop(self.bot.services.generation)
-        view = await service.sampling_view(text, PREDICT_TOP_K, DEFAULT_TEMPERATURES)
+        service = await self._service()
+        try:  # in the same line, and on the same model thread, as /generate
+            view = await service.sampling_view(text, PREDICT_TOP_K, DEFAULT_TEMPERATURES)
+        except QueueFull as error:
+            raise UserError(busy_message(error.waiting)) from error
+        except GenerationError as error:
+            raise as_user_error(error) from error
         png = await off_loop(render_prediction_png, view)
         await interaction.followup.send(
             render_prediction(view), file=discord.File(io.BytesIO(png), filename=PNG_NAME), allowed_mentions=NO_MENTIONS

@@ -56,6 +56,7 @@ class LocalBackend:
         self.device = device
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation")
         self._lock = threading.Lock()  # the executor already serialises; this guards direct calls
+        self._word_tokens = None  # which token ids have a letter (built on first use)
 
     @classmethod
     def load(
@@ -103,7 +104,8 @@ class LocalBackend:
         return {k: v.to(self.model.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
 
     def generation_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
-        """The ``generate()`` settings for ``request`` (without streamer and stopping criteria)."""
+        """The ``generate()`` settings for ``request`` (without streamer and stopping criteria;
+        repetition penalty and n-gram block come from ``logits_processors``)."""
         kwargs: dict[str, Any] = {
             "max_new_tokens": request.max_new_tokens,
             "do_sample": not request.greedy,
@@ -119,6 +121,21 @@ class LocalBackend:
             kwargs["pad_token_id"] = pad if pad is not None else self.tokenizer.eos_token_id
         return kwargs
 
+    def logits_processors(self, request: GenerationRequest, prompt_tokens: int) -> list[Any]:
+        """The penalties on the model's own new text (``NewTextRepetition``), when asked for."""
+        if request.repetition_penalty == 1.0 and not request.no_repeat_ngram_size:
+            return []
+        from ._torch_parts import NewTextRepetition, word_token_mask
+
+        if self._word_tokens is None:
+            size = int(self.model.get_output_embeddings().weight.shape[0])
+            self._word_tokens = word_token_mask(self.tokenizer, size).to(self.model.device)
+        return [
+            NewTextRepetition(
+                prompt_tokens, request.repetition_penalty, request.no_repeat_ngram_size, self._word_tokens
+            )
+        ]
+
     def generate_blocking(
         self,
         request: GenerationRequest,
@@ -129,14 +146,17 @@ class LocalBackend:
     ) -> StreamOutcome:
         """Generate, handing text pieces to ``on_text`` as they come. Same seed, same text."""
         import torch
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        from ._torch_parts import ChunkStreamer, StopWhen
+        from ._torch_parts import ChunkStreamer, NaturalEnd, StopWhen
 
         with self._lock:
             inputs = self.encode(request.messages)
             streamer = ChunkStreamer(self.tokenizer, on_text)
-            stop = StopWhen(stop_events, deadline)
+            prompt_tokens = int(inputs["input_ids"].shape[-1])
+            criteria = [StopWhen(stop_events, deadline)]
+            if request.natural_end:
+                criteria.append(NaturalEnd(self.tokenizer, prompt_tokens, request.max_new_tokens))
             if request.seed is not None:
                 torch.manual_seed(request.seed)  # also seeds CUDA
             with torch.inference_mode():
@@ -144,7 +164,8 @@ class LocalBackend:
                     **inputs,
                     **self.generation_kwargs(request),
                     streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList([stop]),
+                    stopping_criteria=StoppingCriteriaList(criteria),
+                    logits_processor=LogitsProcessorList(self.logits_processors(request, prompt_tokens)),
                 )
             new_tokens = int(output.shape[-1] - inputs["input_ids"].shape[-1])
         if any(event.is_set() for event in stop_events):
@@ -204,12 +225,18 @@ class LocalBackend:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # --- next-token predictions -------------------------------------------------------------
+    async def call(self, work, *args):
+        """``work(*args)`` on the model's own thread (after any generation running there)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, lambda: work(*args))
+
     def predict_next(self, text: str, top_k: int = 10) -> list[tuple[str, float]]:
         from ._predict import predict_next
 
-        return predict_next(self.model, self.tokenizer, text, top_k)
+        with self._lock:
+            return predict_next(self.model, self.tokenizer, text, top_k)
 
     def sampling_view(self, text: str, top_k: int = 10, temperatures=(0.2, 1.0, 1.5)):
         from ._predict import sampling_view
 
-        return sampling_view(self.model, self.tokenizer, text, top_k, temperatures)
+        with self._lock:
+            return sampling_view(self.model, self.tokenizer, text, top_k, temperatures)

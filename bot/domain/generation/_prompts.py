@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.text import shorten
+from bot.domain.text import sentences, shorten, terms
 
 from ._types import ChatMessage, GenerationRequest
 
@@ -22,20 +22,100 @@ SYSTEM_PROMPT = (
 
 _INSTRUCTIONS: dict[str, str] = {
     "story": "Write a short story, at most three paragraphs, about {topic}.",
-    "marketing": "Write three short, catchy marketing lines for {topic}.",
-    "brainstorm": "Brainstorm eight creative ideas about {topic}. Write one idea per line.",
-    "poem": "Write a short poem, at most twelve lines, about {topic}.",
+    "marketing": "Write three short, catchy marketing lines for {topic}. One line each, numbered 1 to 3.",
+    "brainstorm": "Brainstorm six creative ideas about {topic}. One idea per line, numbered, each a full sentence.",
+    "poem": "Write a short poem, at most eight lines, about {topic}. Every line different.",
 }
 
 _EXAMPLE_INSTRUCTION = (
-    'Here is the text of a slide from the course:\n"""\n{slide}\n"""\n'
-    "Write one short, concrete, everyday example that illustrates the idea of this slide{about}. "
-    "Only the example, in a few sentences."
+    'Here are sentences from a slide of the course, "{title}":\n"""\n{slide}\n"""\n'
+    "Write one short, concrete, everyday example that illustrates the idea of these sentences{about}. "
+    "Only the example, in two to four sentences."
 )
 
+# One worked example per kind, shown to the model as an earlier turn of the chat: a small model
+# copies its shape (numbered items, distinct lines, a natural end) far better than it follows words.
+WORKED_EXAMPLES: dict[str, tuple[str, str]] = {
+    "story": (
+        "a lighthouse keeper who collects lost letters",
+        "Every storm washed a few letters onto Mara's rocks, their ink blurred but still readable. "
+        "She dried them by the lamp and kept them in a tin, one for each year she had tended the light.\n\n"
+        "One winter a letter arrived addressed to her, in her grandmother's hand. It said only: "
+        '"Keep the light burning; someone is always on the way home." '
+        "Mara smiled, trimmed the wick, and wrote a reply she never sent.",
+    ),
+    "marketing": (
+        "a bicycle repair café",
+        "1. Fix your ride, fuel your day: espresso while we true your wheels.\n"
+        "2. Flat tyre at nine, rolling again by ten.\n"
+        "3. Good coffee, honest repairs, and a bike that feels new.",
+    ),
+    "brainstorm": (
+        "ways a museum could use augmented reality",
+        "1. Visitors point a phone at a skeleton and watch the dinosaur grow muscles and skin.\n"
+        "2. Faded frescoes show their original colours through a tablet.\n"
+        "3. A treasure hunt leads children from room to room with virtual clues.\n"
+        "4. Sign-language guides appear beside each painting on request.\n"
+        "5. Ancient tools show how they were held and used.\n"
+        "6. Visitors leave virtual notes that the next visitors can read.",
+    ),
+    "poem": (
+        "autumn rain",
+        "Grey clouds gather over quiet streets,\n"
+        "the first drops tap on copper leaves,\n"
+        "puddles hold a borrowed sky,\n"
+        "umbrellas bloom as people hurry by.\n"
+        "The gutters sing a running tune,\n"
+        "and the storm is gone by afternoon.",
+    ),
+    "example": (
+        "Temperature divides the model's scores before they become probabilities. "
+        "A low temperature makes the likeliest word win almost every time.",
+        "A music app picks the next song for you. Set to low temperature, it always plays your single "
+        "favourite band; turned up, it starts slipping in songs you would never have chosen yourself.",
+    ),
+}
+_EXAMPLE_TITLE = "Sampling and Temperature"
 
-def build_messages(kind: str, topic: str, slide_text: str | None = None) -> tuple[ChatMessage, ...]:
-    """Chat messages for one /generate request; ``example`` needs the slide's text as context."""
+# Sentences of a slide an example is grounded in: its overview and its plain-words section first,
+# then the rest, the ones sharing the learner's topic words preferred.
+MAX_EXAMPLE_SENTENCES = 4
+_GROUNDING_SECTIONS = ("overview", "in plain words")
+
+
+def grounding_sentences(slide_text: str, topic: str = "", limit: int = MAX_EXAMPLE_SENTENCES) -> list[str]:
+    """The slide's own sentences that an example illustrates: those sharing the most words with
+    the topic (when there is one), else the slide's first explanatory sentences. ``slide_text``
+    is ``slide_context``'s form: a title line, then "Heading: text" lines."""
+    lines = [line for line in slide_text.splitlines()[1:] if line.strip()]
+    candidates: list[tuple[int, str]] = []  # (section rank, sentence)
+    for line in lines:
+        heading, _, body = line.partition(": ")
+        if not body:
+            heading, body = "", line
+        rank = _GROUNDING_SECTIONS.index(heading.casefold()) if heading.casefold() in _GROUNDING_SECTIONS else 2
+        for sentence in sentences(body.replace(" - ", ". ")):
+            if len(sentence.split()) >= 5:
+                candidates.append((rank, sentence))
+    if not candidates:
+        return [shorten(slide_text, MAX_SLIDE_CHARS)]
+    wanted = set(terms(topic))
+    if wanted:
+        ordered = sorted(
+            enumerate(candidates), key=lambda item: (-len(wanted & set(terms(item[1][1]))), item[1][0], item[0])
+        )
+    else:
+        ordered = sorted(enumerate(candidates), key=lambda item: (item[1][0], item[0]))
+    chosen = sorted(ordered[:limit], key=lambda item: item[0])  # back in the slide's order
+    return [sentence for _, (_, sentence) in chosen]
+
+
+def build_messages(
+    kind: str, topic: str, slide_text: str | None = None, *, worked_example: bool = True
+) -> tuple[ChatMessage, ...]:
+    """Chat messages for one /generate request: the system prompt, a worked example of the kind
+    (an earlier user turn and its answer), then the request. ``example`` needs the slide's text
+    (``slide_context``) and is grounded in a few of its own sentences."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     topic = shorten(" ".join(topic.split()), MAX_TOPIC_CHARS)
@@ -43,12 +123,25 @@ def build_messages(kind: str, topic: str, slide_text: str | None = None) -> tupl
         if not slide_text or not slide_text.strip():
             raise ValueError("an example needs the slide's text as context")
         about = f", about {topic}" if topic else ""
-        user = _EXAMPLE_INSTRUCTION.format(slide=shorten(slide_text, MAX_SLIDE_CHARS), about=about)
+        title = slide_text.strip().splitlines()[0]
+        grounding = "\n".join(grounding_sentences(slide_text, topic))
+        user = _EXAMPLE_INSTRUCTION.format(title=title, slide=grounding, about=about)
+        shot = _EXAMPLE_INSTRUCTION.format(title=_EXAMPLE_TITLE, slide=WORKED_EXAMPLES[kind][0], about="")
     else:
         if not topic:
             raise ValueError("a topic is needed")
         user = _INSTRUCTIONS[kind].format(topic=topic)
-    return (ChatMessage("system", SYSTEM_PROMPT), ChatMessage("user", user))
+        shot = _INSTRUCTIONS[kind].format(topic=WORKED_EXAMPLES[kind][0])
+    messages = [ChatMessage("system", SYSTEM_PROMPT)]
+    if worked_example:
+        messages += [ChatMessage("user", shot), ChatMessage("assistant", WORKED_EXAMPLES[kind][1])]
+    messages.append(ChatMessage("user", user))
+    return tuple(messages)
+
+
+# Decoding for every kind, chosen on bench/generate.py (see its docstring for the figures).
+REPETITION_PENALTY = 1.15
+NO_REPEAT_NGRAM_SIZE = 3
 
 
 def build_request(
@@ -60,14 +153,21 @@ def build_request(
     temperature: float = 0.8,
     top_p: float = 0.95,
     seed: int | None = None,
+    repetition_penalty: float = REPETITION_PENALTY,
+    no_repeat_ngram_size: int = NO_REPEAT_NGRAM_SIZE,
+    natural_end: bool = True,
+    worked_example: bool = True,
 ) -> GenerationRequest:
     return GenerationRequest(
-        messages=build_messages(kind, topic, slide_text),
+        messages=build_messages(kind, topic, slide_text, worked_example=worked_example),
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         top_p=top_p,
         seed=seed,
         kind=kind,
+        repetition_penalty=repetition_penalty,
+        no_repeat_ngram_size=no_repeat_ngram_size,
+        natural_end=natural_end,
     )
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import torch
-from transformers import StoppingCriteria
+from transformers import LogitsProcessor, StoppingCriteria
 from transformers.generation.streamers import BaseStreamer
 
 
@@ -26,6 +26,74 @@ class StopWhen(StoppingCriteria):
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         return torch.full((input_ids.shape[0],), self.should_stop(), dtype=torch.bool, device=input_ids.device)
+
+
+class NewTextRepetition(LogitsProcessor):
+    """Repetition penalty and a no-repeat n-gram block over the *new* tokens only.
+
+    transformers' own processors also count the prompt, so they push the model away from the
+    very topic words (and worked example) it was given; here only what the model wrote itself is
+    penalised. ``penalty`` divides a positive logit (multiplies a negative one) of every word
+    token already written (``words``: a mask of the tokens with a letter; punctuation, digits and
+    line breaks stay free, or lists and sentence ends would be held back); a token that would
+    complete an ``ngram``-gram already written is banned."""
+
+    def __init__(
+        self, prompt_tokens: int, penalty: float = 1.0, ngram: int = 0, words: torch.Tensor | None = None
+    ) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.penalty = penalty
+        self.ngram = ngram
+        self.words = words
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        new = input_ids[:, self.prompt_tokens :]
+        if new.shape[-1] == 0:
+            return scores
+        if self.penalty != 1.0:
+            written = torch.gather(scores, 1, new)
+            penalised = torch.where(written < 0, written * self.penalty, written / self.penalty)
+            if self.words is not None:
+                penalised = torch.where(self.words[new.clamp(max=self.words.shape[0] - 1)], penalised, written)
+            scores = scores.scatter(1, new, penalised)
+        n = self.ngram
+        if n and new.shape[-1] >= n:
+            for row, ids in enumerate(new.tolist()):
+                prefix = ids[len(ids) - n + 1 :] if n > 1 else []
+                banned = {ids[i + n - 1] for i in range(len(ids) - n + 1) if n == 1 or ids[i : i + n - 1] == prefix}
+                if banned:
+                    scores[row, list(banned)] = -float("inf")
+        return scores
+
+
+def word_token_mask(tokenizer, size: int) -> torch.Tensor:
+    """True for each token id whose text has a letter (the ones a repetition penalty applies to)."""
+    mask = torch.zeros(size, dtype=torch.bool)
+    for token_id in range(min(size, len(tokenizer))):
+        piece = tokenizer.convert_ids_to_tokens(token_id)
+        mask[token_id] = bool(piece) and any(c.isalpha() for c in piece.replace("Ġ", "").replace("Ċ", ""))
+    return mask
+
+
+NATURAL_END_SHARE = 0.8  # past this share of the token budget, a sentence or line end ends the text
+_ENDS = (".", "!", "?", "\n", "…", '."', '!"', '?"', ".”", "!”", "?”")
+
+
+class NaturalEnd(StoppingCriteria):
+    """Stops at the first sentence or line end once ``NATURAL_END_SHARE`` of ``max_new_tokens``
+    new tokens are written, so a text cut by its budget still ends where a sentence does."""
+
+    def __init__(self, tokenizer, prompt_tokens: int, max_new_tokens: int) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_tokens = prompt_tokens
+        self.soft_limit = max(1, int(NATURAL_END_SHARE * max_new_tokens))
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        done = False
+        if input_ids.shape[-1] - self.prompt_tokens >= self.soft_limit:
+            last = self.tokenizer.decode(input_ids[0, -1:], skip_special_tokens=True)
+            done = last.rstrip(" ").endswith(_ENDS) and bool(last.strip(" "))
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 class ChunkStreamer(BaseStreamer):

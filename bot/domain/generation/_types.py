@@ -11,7 +11,17 @@ from bot.domain.errors import UserError
 
 
 class GenerationError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose. ``str(error)`` is one line for
+    an operator (it may name a server); ``for_learner`` is one line fit to show a learner."""
+
+    @property
+    def for_learner(self) -> str:
+        return "The text generator failed. Please try again later."
+
+    @property
+    def one_line(self) -> str:
+        """The operator's message on one line."""
+        return " ".join(str(self).split()) or type(self).__name__
 
 
 class QueueFull(GenerationError, UserError):
@@ -20,6 +30,11 @@ class QueueFull(GenerationError, UserError):
     def __init__(self, waiting: int) -> None:
         super().__init__(f"the generation queue is full ({waiting} waiting)")
         self.waiting = waiting
+
+    @property
+    def for_learner(self) -> str:
+        plural = "s" if self.waiting != 1 else ""
+        return f"The text generator is busy ({self.waiting} request{plural} waiting). Please try again in a minute."
 
 
 class GenerationTimeout(GenerationError, UserError):
@@ -31,18 +46,34 @@ class GenerationTimeout(GenerationError, UserError):
         self.timeout_s = timeout_s
         self.stats = stats
 
+    @property
+    def for_learner(self) -> str:
+        return f"The text generator ran out of time (its limit is {self.timeout_s:g} s). Please try something shorter."
+
 
 class BackendError(GenerationError):
     """The backend failed (server unreachable, answered an error, model failed)."""
+
+    @property
+    def for_learner(self) -> str:
+        return "The text generator is not answering right now (its server is down or failed). Please try again later."
 
 
 class ModelUnavailable(GenerationError):
     """The configured model cannot be found or converted."""
 
+    @property
+    def for_learner(self) -> str:
+        return "The text generator's model is not available on this bot. The bot's operator can set one up."
+
 
 class PredictionUnavailable(GenerationError, UserError):
     """Next-token predictions need logits, which only the local backend exposes. (A learner may
     see its message.)"""
+
+    @property
+    def for_learner(self) -> str:
+        return "Next-token predictions need the local model; this bot uses a remote text generator."
 
 
 @dataclass(frozen=True)
@@ -56,7 +87,13 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What to generate. ``temperature == 0`` means greedy decoding (the seed is then irrelevant)."""
+    """What to generate. ``temperature == 0`` means greedy decoding (the seed is then irrelevant).
+
+    ``repetition_penalty`` (1 = none), ``no_repeat_ngram_size`` (0 = off) and ``natural_end``
+    (past ``NATURAL_END_SHARE`` of the token budget, stop at the next sentence or line end) are
+    honoured by the local backend; an OpenAI-compatible server gets the standard parameters only.
+    A ``kind`` other than "custom" gets the service's checks: the text a learner sees is cleaned
+    and a degenerate one is written again with another seed."""
 
     messages: tuple[ChatMessage, ...]
     max_new_tokens: int = 200
@@ -65,6 +102,9 @@ class GenerationRequest:
     seed: int | None = None
     min_new_tokens: int = 0
     kind: str = "custom"
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    natural_end: bool = False
 
     def __post_init__(self) -> None:
         if not self.messages:
@@ -75,6 +115,8 @@ class GenerationRequest:
             raise ValueError("temperature must be >= 0")
         if not 0 < self.top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
+        if self.repetition_penalty <= 0 or self.no_repeat_ngram_size < 0:
+            raise ValueError("repetition_penalty must be > 0 and no_repeat_ngram_size >= 0")
 
     @property
     def greedy(self) -> bool:
@@ -93,6 +135,7 @@ class GenerationStats:
     time_to_first_chunk_s: float | None
     finish_reason: str  # "stop" (end of text), "length", "cancelled", "timeout"
     queued_s: float = 0.0
+    attempts: int = 1  # more than one when a degenerate text was written again (tokens count them all)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -105,10 +148,11 @@ class GenerationStats:
                 None if self.time_to_first_chunk_s is None else round(self.time_to_first_chunk_s, 3)
             ),
             "finish_reason": self.finish_reason,
+            "attempts": self.attempts,
         }
 
 
-# Events a learner's request goes through, in this order: Queued* Started Chunk* Finished.
+# Events a learner's request goes through, in this order: Queued* Started (Chunk* Retrying)* Chunk* Finished.
 @dataclass(frozen=True)
 class Queued:
     position: int  # 1 = next in line
@@ -125,11 +169,20 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Retrying:
+    """The text so far was degenerate (``reason``); it is written again from the start, so a
+    front end showing it live clears what it has."""
+
+    reason: str
+    attempt: int  # 2 for the first retry
+
+
+@dataclass(frozen=True)
 class Finished:
     stats: GenerationStats
 
 
-GenerationEvent = Queued | Started | Chunk | Finished
+GenerationEvent = Queued | Started | Chunk | Retrying | Finished
 EventCallback = Callable[[GenerationEvent], Awaitable[None] | None]
 
 
