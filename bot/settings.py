@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(default=120.0, gt=0)
     generation_max_new_tokens: int = Field(default=200, ge=1, le=1024)
     generation_queue_size: int = Field(default=8, ge=1)
+    generation_retries: int = Field(default=2, ge=0, le=5)
     # Answers: quoted from the slides, or worded by the generation backend and checked against them.
     answer_style: Literal["quote", "synthesis"] = "quote"
     synthesis_timeout_s: float = Field(default=45.0, gt=0)

@@ -320,8 +320,8 @@ def _live_content(header: str, progress: _Progress) -> str:
     if not progress.started:
         position = progress.position or 1
         return compose(header, "", f"Waiting in line: position {position}", "-# Stop to leave the line.")
-    status = f"writing it again ({progress.retrying})" if progress.retrying else "writing"
-    return compose(header, progress.text or "…", f"-# ✍️ {status}… · {GENERATED_LABEL}")
+    again = f" (again: the first try had {progress.retrying})" if progress.retrying else ""
+    return compose(header, progress.text or "…", f"-# ✍️ writing…{again} · {GENERATED_LABEL}")
 
 
 def as_user_error(error: GenerationError) -> UserError:

@@ -23,7 +23,8 @@ FOOTER = re.compile(r"— tiny-llama\w* · (\d+) tokens? · [\d.]+ tok/s · gene
 @pytest.fixture
 def services(services_factory, tmp_path, request):
     model = request.getfixturevalue("tiny_model_dir")
-    return services_factory(tmp_path, generation_model=str(model), generation_cooldown_s=0)
+    # A random model writes noise: writing it again (GENERATION_RETRIES) would only multiply it.
+    return services_factory(tmp_path, generation_model=str(model), generation_cooldown_s=0, generation_retries=0)
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ async def test_generation_streams_into_the_reply_at_most_once_a_second(fake_disc
     live, last = patches[:-1], patches[-1]
     assert all("writing…" in p.json["content"] and p.json["components"] for p in live), "Stop while it writes"
     assert "@everyone a robot who paints" in final["content"].splitlines()[0]
-    assert int(FOOTER.search(final["content"])[1]) == 150
+    assert 0 < int(FOOTER.search(final["content"])[1]) <= 150, "may end early, at a sentence end"
     assert last.json["components"] == [] and final["components"] == [], "the Stop button goes at the end"
     assert len(final["content"]) <= 2000
     assert_no_pings(fake)
@@ -175,7 +176,7 @@ async def test_requests_wait_in_line_can_leave_it_and_a_full_queue_says_so(fake_
         generation = services.loaded_generation
         assert generation.waiting == generation.running == 0
     assert services.loaded_generation is None, "closed with the bot"
-    assert int(FOOTER.search(final["content"])[1]) == 20
+    assert 0 < int(FOOTER.search(final["content"])[1]) <= 20
     contents = [p.json["content"] for p in edits(fake, fourth)]
     assert "Waiting in line: position 1" in contents[0] and FOOTER.search(contents[-1]), "waited, then ran"
 
@@ -231,7 +232,7 @@ async def test_predict_attaches_a_chart_and_a_table(fake_discord, services):
         ix = await fake.invoke_command("predict", {"text": "Once upon a time"})
         assert await ix.wait_response() == 5
         message = await original(fake, ix, bool)
-        request = await fake.wait_for_request(method="POST", path="/webhooks/*")
+        request = await fake.wait_for_request(method="POST", path="/webhooks/*", timeout=60)
     (chart,) = request.files
     assert chart.filename == "next-token.png" and chart.data.startswith(PNG_SIGNATURE)
     assert fake.file(message["attachments"][0]).startswith(PNG_SIGNATURE)
@@ -316,3 +317,31 @@ def test_cli_generate_is_repeatable_with_a_seed_and_predict_ranks_next_tokens(sm
 
     empty = run_cli("generate", "   ", data_dir=smol_data_dir)
     assert empty.returncode == 2 and "prompt is empty" in empty.stderr
+
+
+async def test_generation_failures_are_one_clear_line(fake_discord, services_factory, tmp_path):
+    """Server down (/generate), model missing (/predict and /generate): one private line each,
+    never the generic apology, and the placeholder goes."""
+    fake = fake_discord
+    down = services_factory(
+        tmp_path, generation_backend="openai", openai_base_url="http://127.0.0.1:9/v1", generation_cooldown_s=0
+    )
+    async with running_bot(fake, down):
+        ix = await fake.invoke_command("generate", {"kind": "poem", "topic": "the sea"})
+        assert await ix.wait_response() == 5
+        said = await fake.wait_for_request(
+            lambda r: "not answering right now" in str(r.json), path="/webhooks/*", timeout=60
+        )
+    assert said.json["flags"] & EPHEMERAL and "\n" not in said.json["content"].strip()
+    assert "127.0.0.1:9" not in said.json["content"], "no server address for learners"
+
+    missing = services_factory(tmp_path, generation_model="no-such-org/no-such-model-xyz", generation_cooldown_s=0)
+    async with running_bot(fake, missing):
+        for command, options in (("predict", {"text": "Once upon a"}), ("generate", {"kind": "story", "topic": "x"})):
+            start = len(fake.requests)
+            ix = await fake.invoke_command(command, options)
+            assert await ix.wait_response() == 5
+            said = await fake.wait_for_request(
+                lambda r: "model is not available" in str(r.json), path="/webhooks/*", start=start, timeout=60
+            )
+            assert said.json["flags"] & EPHEMERAL and "went wrong" not in said.json["content"]

@@ -113,6 +113,7 @@ class GenerationService:
             queue_size=settings.generation_queue_size,
             timeout_s=settings.generation_timeout_s,
             max_new_tokens=settings.generation_max_new_tokens,
+            retries=settings.generation_retries,
         )
 
     @property
