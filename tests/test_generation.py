@@ -702,7 +702,7 @@ async def test_terminal_generation_failures_are_one_line(slow_server: FakeOpenAI
     from bot.terminal import TerminalSession
 
     def session(generation) -> TerminalSession:
-        tutoring = SimpleNamespace(instead_of_generating=lambda topic: None)
+        tutoring = SimpleNamespace(instead_of_generating=lambda topic, place=None: None)
         return TerminalSession(SimpleNamespace(tutoring=tutoring, generation=generation), "ada", stream=False)
 
     down = GenerationService(OpenAIBackend("http://127.0.0.1:9/v1", "m"))

@@ -133,6 +133,20 @@ async def test_a_server_that_is_down_leaves_the_quoted_answer(tutor) -> None:
     assert "_Quoted from the slides: the language model could not answer._" in reply.text
 
 
+async def test_each_course_answers_through_synthesis(tutor) -> None:
+    from bot.domain.courses import Courses
+    from bot.domain.synthesis import SynthesizingCourseTutoring
+
+    async with FakeOpenAI(respond=faithful_answer) as server:
+        service = GenerationService(OpenAIBackend(server.base_url, "fake-model"))
+        synthesizer = synthesizer_for(lambda: service, tutor.embedder.encode, 10.0)
+        tutoring = SynthesizingCourseTutoring(Courses(tutor.settings, tutor), synthesizer)
+        reply = await respond(tutoring, "What is a transformer?")
+        follow_up = await asyncio.to_thread(tutoring.follow_up_on, KEY, 8, "give me an example")
+    assert "Worded by fake-model" in reply.text and "[slide 8]" in reply.text
+    assert follow_up.kind == "answer" and "[slide 8]" in follow_up.text
+
+
 async def test_synthesis_runs_on_the_home_loop_through_the_same_queue(tutor) -> None:
     async with FakeOpenAI(respond=faithful_answer) as server:
         service = GenerationService(OpenAIBackend(server.base_url, "fake-model"))
