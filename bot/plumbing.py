@@ -1,12 +1,29 @@
 """Discord plumbing below the client and the cogs: sending within Discord's limits, the one error
-path, cooldowns, off-loop calls. Imports nothing of the bot above it."""
+path, cooldowns, off-loop calls, answering interactions in time. Imports nothing of the bot above it.
+
+Two pools of worker threads. ``off_loop`` runs slow work (models, Chroma, generation, course
+loads) on asyncio's default executor, which has few workers on a small machine (``cpu + 4``)
+and can be full for seconds under load. ``storage_call`` runs short steps (the state database,
+a small file) on a small pool of their own, so a learner's ``/next`` never waits in line behind
+someone's ``/similar``.
+
+Discord's 3-second window. The first response to an interaction must reach Discord within 3 s
+("Unknown interaction" after that, and the reply is lost). ``in_time`` runs an interaction's
+work and, when it is not done within ``DEFER_AFTER_S``, acknowledges the interaction first
+(deferred, with the privacy the reply will have); ``respond`` then sends the reply as the
+response or as the followup, whichever is due. Fast replies stay one plain response.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
+import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import discord
@@ -21,11 +38,72 @@ MESSAGE_LIMIT = 2000
 GENERIC_APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 NO_MENTIONS = discord.AllowedMentions.none()
 T = TypeVar("T")
+# Answers not ready by then are deferred: Discord drops a first response later than 3 s after the
+# interaction, and the work may have waited on the gateway and the event loop before it started.
+DEFER_AFTER_S = 1.0
+STORAGE_WORKERS = 4  # each Database is one connection behind a lock: more would only queue there
+
+_storage_pool: ThreadPoolExecutor | None = None
+_storage_pool_lock = threading.Lock()
 
 
 async def off_loop(function: Callable[..., T], *args, **kwargs) -> T:
     """Run blocking work (models, Chroma, files) in a worker thread, never on the event loop."""
     return await asyncio.to_thread(function, *args, **kwargs)
+
+
+async def storage_call(function: Callable[..., T], *args, **kwargs) -> T:
+    """Run a short blocking storage step (the state database, a small file) off the event loop, on
+    the storage workers: never queued behind the model work of ``off_loop``. Not for anything
+    that loads or runs a model."""
+    global _storage_pool
+    with _storage_pool_lock:
+        if _storage_pool is None:
+            _storage_pool = ThreadPoolExecutor(STORAGE_WORKERS, thread_name_prefix="storage")
+    call = functools.partial(contextvars.copy_context().run, function, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_storage_pool, call)
+
+
+async def in_time(
+    interaction: discord.Interaction,
+    work: Awaitable[T],
+    *,
+    ephemeral: bool = False,
+    after: float = DEFER_AFTER_S,
+) -> T:
+    """Await ``work`` for an interaction not yet responded to; if it is not done within ``after``
+    seconds, acknowledge the interaction meanwhile, so the reply can't miss Discord's 3-second
+    window. A command (or a modal) is deferred with "thinking…", public or private as
+    ``ephemeral`` says (the reply then fills that message); a button press gets a deferred
+    update, which shows nothing (the reply edits the pressed message, or is a new message).
+    Reply with ``respond`` (or by checking ``interaction.response.is_done()``)."""
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=after)
+        if not done and not interaction.response.is_done():
+            if interaction.type is discord.InteractionType.component:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        return await task
+    finally:
+        if not task.done():  # the defer failed, or this handler was cancelled
+            task.cancel()
+
+
+async def respond(interaction: discord.Interaction, *, ephemeral: bool = False, edit: bool = False, **message) -> None:
+    """Reply to an interaction whose work went through ``in_time``: as its response when it was
+    not deferred, else as a followup; ``edit`` edits the pressed message instead (a button's)."""
+    deferred = interaction.response.is_done()
+    if edit:
+        if deferred:
+            await interaction.edit_original_response(**message)
+        else:
+            await interaction.response.edit_message(**message)
+    elif deferred:
+        await interaction.followup.send(ephemeral=ephemeral, **message)
+    else:
+        await interaction.response.send_message(ephemeral=ephemeral, **message)
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -244,17 +244,26 @@ class Courses:
     def has_course(self, guild: int | None) -> bool:
         return guild is not None and (guild in self._tutors or bool(self.files.files(guild)))
 
-    def tutor_for(self, place: str | int | None) -> Tutor:
-        """The tutor of a conversation's place: its server's course if it has one, else the default
-        deck (loads a server's course on first use after a start: blocking)."""
+    def ready(self, place: str | int | None) -> Tutor | None:
+        """The tutor of a place when nothing needs loading: the default deck's, or its server's
+        course already loaded; None when the server's course must be loaded first (``tutor_for``).
+        Blocking only on reading the server's small course manifest."""
         guild = place_guild(place)
         if guild is None:
             return self.default
         tutor = self._tutors.get(guild)
         if tutor is not None:
             return tutor
-        if not self.files.files(guild):
-            return self.default
+        return None if self.files.files(guild) else self.default
+
+    def tutor_for(self, place: str | int | None) -> Tutor:
+        """The tutor of a conversation's place: its server's course if it has one, else the default
+        deck (loads a server's course on first use after a start: blocking)."""
+        tutor = self.ready(place)
+        if tutor is not None:
+            return tutor
+        guild = place_guild(place)
+        assert guild is not None
         with self._guild_lock(guild):
             tutor = self._tutors.get(guild)
             if tutor is None:

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from bot.domain.errors import UserError
-from bot.plumbing import off_loop
+from bot.plumbing import storage_call
 
 NOT_MANAGER = "Only members who can manage this server may do that."
 NOT_INSTRUCTOR = "Only this server's instructors (Manage Server, or the instructor role) may do that."
@@ -33,7 +33,7 @@ async def is_instructor(interaction: discord.Interaction) -> bool:
     if is_manager(interaction):
         return True
     services = interaction.client.services  # type: ignore[attr-defined]
-    settings = await off_loop(services.server_settings.get, interaction.guild_id)
+    settings = await storage_call(services.server_settings.get, interaction.guild_id)
     member = interaction.user
     role = settings.instructor_role
     return role is not None and isinstance(member, discord.Member) and any(r.id == role for r in member.roles)

@@ -46,12 +46,14 @@ from bot.exts.teach import tokenized
 from bot.plumbing import (
     NO_MENTIONS,
     cooldown_message,
+    in_time,
     off_loop,
     per_user_cooldown,
     question_cooldown,
     report_error,
     send_ephemeral,
     send_in_parts,
+    storage_call,
 )
 
 log = logging.getLogger(__name__)
@@ -196,7 +198,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=r"vote:(?P<
         try:
             services = interaction.client.services  # type: ignore[attr-defined]
             vote = VOTES[self.vote]
-            result = await off_loop(services.vote, self.question_id, str(interaction.user.id), vote)
+            work = storage_call(services.vote, self.question_id, str(interaction.user.id), vote)
+            result = await in_time(interaction, work, ephemeral=True)
             await send_ephemeral(interaction, vote_message(result))
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
@@ -255,7 +258,7 @@ class Ask(commands.Cog):
 
     async def server_settings(self, guild_id: int | None) -> ServerSettings:
         store = self.bot.services.server_settings
-        return store.cached(guild_id) or await off_loop(store.get, guild_id)
+        return store.cached(guild_id) or await storage_call(store.get, guild_id)
 
     # ------------------------------------------------------------------ messages
 

@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.client import TutorBot
 from bot.domain.courses import CourseChange, shown_name
 from bot.exts._checks import instructors_only
-from bot.plumbing import NO_MENTIONS, off_loop, split_message
+from bot.plumbing import NO_MENTIONS, off_loop, split_message, storage_call
 
 MB = 1024 * 1024
 
@@ -138,7 +138,7 @@ class Course(commands.Cog):
     async def remove_names(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        files = await off_loop(self.courses.files.files, interaction.guild_id)
+        files = await storage_call(self.courses.files.files, interaction.guild_id)
         typed = current.casefold()
         return [app_commands.Choice(name=f.name[:100], value=f.name) for f in files if typed in f.name.casefold()][:25]
 
@@ -156,7 +156,7 @@ class Course(commands.Cog):
     @instructors_only
     async def reload_command(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
-        if not self.courses.has_course(interaction.guild_id):
+        if not await storage_call(self.courses.has_course, interaction.guild_id):
             await interaction.response.send_message(
                 "This server uses the default deck, which is changed only on the bot's host (its files, then "
                 "`python -m bot ingest`). `/course upload` gives this server a course of its own.",

@@ -59,6 +59,7 @@ from bot.plumbing import (
     NO_MENTIONS,
     cooldown_message,
     generation_cooldown,
+    in_time,
     off_loop,
     per_user_cooldown,
     question_cooldown,
@@ -365,9 +366,11 @@ class Generate(commands.Cog):
             await interaction.response.defer(thinking=True)
             await self._answer_from_slides(interaction.followup.send, topic)
             return
-        slide, topic = await self._example_slide(kind, topic, place_scope(interaction.guild_id), interaction.user.id)
+        work = self._example_slide(kind, topic, place_scope(interaction.guild_id), interaction.user.id)
+        slide, topic = await in_time(interaction, work)  # reads the learner's place: may wait
         self._refuse_when_full()
-        await interaction.response.defer(thinking=True)
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True)
         service = await self._service()
         request = self._request(kind, topic, slide, temperature, length)
         await stream_reply(

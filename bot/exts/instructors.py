@@ -20,7 +20,7 @@ from bot.domain.insights import Insights, csv_within, picture
 from bot.domain.server_settings import NAMES, ServerSettings, parse_value
 from bot.exts._checks import instructors_only, managers_only
 from bot.exts._render import COLOUR
-from bot.plumbing import NO_MENTIONS, off_loop, report_error
+from bot.plumbing import NO_MENTIONS, in_time, off_loop, report_error, respond, storage_call
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +89,13 @@ class ForgetButton(discord.ui.DynamicItem[discord.ui.Button], template=FORGET_CO
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             services = interaction.client.services  # type: ignore[attr-defined]
-            removed = await off_loop(services.forget, str(interaction.user.id))
+            removed = await in_time(interaction, storage_call(services.forget, str(interaction.user.id)))
             rows = sum(v for k, v in removed.items() if k != "conversations")
-            await interaction.response.edit_message(
-                content=f"Done: deleted everything Slide Tutor kept about you ({rows} records).", view=None
+            await respond(
+                interaction,
+                edit=True,
+                content=f"Done: deleted everything Slide Tutor kept about you ({rows} records).",
+                view=None,
             )
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
@@ -112,9 +115,10 @@ class Instructors(commands.Cog):
     @config.command(name="show", description="This server's settings, and which are the defaults.")
     @managers_only
     async def config_show(self, interaction: discord.Interaction) -> None:
-        server = await off_loop(self.bot.services.server_settings.get, interaction.guild_id)
+        work = storage_call(self.bot.services.server_settings.get, interaction.guild_id)
+        server = await in_time(interaction, work, ephemeral=True)
         embed = discord.Embed(title="Slide Tutor settings", colour=COLOUR, description=settings_text(server))
-        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await respond(interaction, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @config.command(name="set", description="Change one of this server's settings ('default' to unset it).")
     @app_commands.describe(name="The setting", value="Its new value, or 'default'")
@@ -125,9 +129,10 @@ class Instructors(commands.Cog):
     ) -> None:
         assert interaction.guild_id is not None
         parsed = parse_value(name, value)
-        server = await off_loop(self.bot.services.server_settings.set, interaction.guild_id, name, parsed)
+        work = storage_call(self.bot.services.server_settings.set, interaction.guild_id, name, parsed)
+        server = await in_time(interaction, work, ephemeral=True)
         embed = discord.Embed(title=f"Set {name}", colour=COLOUR, description=settings_text(server))
-        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await respond(interaction, embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="insights", description="What learners asked, what the deck missed, and their votes.")
     @app_commands.guild_only()

@@ -32,8 +32,13 @@ and two learners' modals can never be confused.
 
 Judging runs the embedding model: measured at 0.2-1.1 s on the shared 2-core machine (median
 0.5 s), so the answer is deferred (ephemeral "thinking") and sent as a followup. Moving between
-slides is one small SQLite write and is answered at once. Every blocking call goes through
-``off_loop``; every error goes to the bot's one error path (``report_error``).
+slides is one small database write on the storage workers (``storage_call``, never queued behind
+model work) and is answered at once; should it take over a second (a busy database), ``in_time``
+defers the interaction first so the reply still arrives, publicly or privately as it would have.
+``/quiz`` answers with a modal, which can only be a first response: when deferred, the question
+comes instead as a private message with an Answer button that opens the modal. Every blocking
+call goes through ``storage_call`` or ``off_loop``; every error goes to the bot's one error path
+(``report_error``).
 
 Why one long module: the slide commands and their restart-proof buttons share the place and
 quiz flows; split, each half would import the other.
@@ -64,7 +69,7 @@ from bot.exts._render import (
     slide_embed,
     slide_position,
 )
-from bot.plumbing import NO_MENTIONS, off_loop, report_error
+from bot.plumbing import NO_MENTIONS, in_time, off_loop, report_error, respond, storage_call
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +120,24 @@ def services_of(interaction: discord.Interaction) -> Services:
     return tutor_bot(interaction).services
 
 
+async def deck_of(services: Services, scope: str) -> Deck:
+    """The deck of a place, found on the storage workers; a server's course not loaded since the
+    start is loaded on the model workers (its index brought up to date: seconds)."""
+    tutor = await storage_call(services.courses.ready, scope)
+    return tutor.deck if tutor is not None else await off_loop(services.deck_for, scope)
+
+
+async def step(services: Services, scope: str, user: str, offset: int) -> tuple[Deck, Slide]:
+    """Move the learner ``offset`` slides on (or back); their deck and new slide."""
+    deck = await deck_of(services, scope)
+    return deck, await storage_call(services.learners.step, deck, scope, user, offset)
+
+
+async def goto(services: Services, scope: str, user: str, number: int) -> tuple[Deck, Slide]:
+    deck = await deck_of(services, scope)
+    return deck, await storage_call(services.learners.goto, deck, scope, user, number)
+
+
 # --------------------------------------------------------------------------- slides as messages
 
 
@@ -141,21 +164,24 @@ def slide_choices(deck: Deck, typed: str, limit: int = MAX_CHOICES) -> list[app_
     return [app_commands.Choice(name=slide_choice_name(s), value=str(s.number)) for s in deck.search(typed)[:limit]]
 
 
+def private_reply(interaction: discord.Interaction) -> bool:
+    """A slide answers a command publicly, a button press privately."""
+    return interaction.type is discord.InteractionType.component
+
+
 async def send_slide(interaction: discord.Interaction, deck: Deck, slide: Slide, *, edit: bool) -> None:
     """Edit the pressed message into ``slide`` (``edit``), else reply with it: publicly to a
-    command, privately to a button press."""
+    command, privately to a button press (as the response, or the followup once deferred)."""
     message = slide_message(deck, slide)
     if edit:
-        await interaction.response.edit_message(content=None, **message)
+        await respond(interaction, edit=True, content=None, **message)
     else:
-        ephemeral = interaction.type is discord.InteractionType.component
-        await interaction.response.send_message(ephemeral=ephemeral, **message)
+        await respond(interaction, ephemeral=private_reply(interaction), **message)
 
 
 async def step_and_show(interaction: discord.Interaction, offset: int, *, edit: bool = False) -> None:
-    services = services_of(interaction)
-    deck = await off_loop(services.deck_for, scope_of(interaction))
-    slide = await off_loop(services.learners.step, deck, scope_of(interaction), learner_of(interaction), offset)
+    work = step(services_of(interaction), scope_of(interaction), learner_of(interaction), offset)
+    deck, slide = await in_time(interaction, work, ephemeral=private_reply(interaction))
     await send_slide(interaction, deck, slide, edit=edit)
 
 
@@ -350,11 +376,8 @@ class GotoButton(_SlidesButton, template=r"slides:goto:(?P<number>\d{1,4})"):
         return cls(int(match["number"]))
 
     async def act(self, interaction: discord.Interaction) -> None:
-        services = services_of(interaction)
-        deck = await off_loop(services.deck_for, scope_of(interaction))
-        slide = await off_loop(
-            services.learners.goto, deck, scope_of(interaction), learner_of(interaction), self.number
-        )
+        work = goto(services_of(interaction), scope_of(interaction), learner_of(interaction), self.number)
+        deck, slide = await in_time(interaction, work, ephemeral=True)
         await send_slide(interaction, deck, slide, edit=False)
 
 
@@ -457,28 +480,37 @@ class Slides(commands.Cog):
     @app_commands.rename(query="number-or-title")
     @app_commands.describe(query="A slide number, or part of its title (pick from the list)")
     async def slide_command(self, interaction: discord.Interaction, query: app_commands.Range[str, 1, 100]) -> None:
-        message = await self.goto_message(scope_of(interaction), learner_of(interaction), query)
-        await interaction.response.send_message(**message)
+        message = await in_time(interaction, self.goto_message(scope_of(interaction), learner_of(interaction), query))
+        await respond(interaction, **message)
 
     @slide_command.autocomplete("query")
     async def slide_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return slide_choices(await off_loop(self.services.deck_for, scope_of(interaction)), current)
+        return slide_choices(await deck_of(self.services, scope_of(interaction)), current)
 
     @app_commands.command(name="deck", description="The contents of the deck, with your place marked.")
     async def deck_command(self, interaction: discord.Interaction) -> None:
-        message = await self.deck_message(scope_of(interaction), learner_of(interaction))
-        await interaction.response.send_message(ephemeral=True, **message)
+        work = self.deck_message(scope_of(interaction), learner_of(interaction))
+        message = await in_time(interaction, work, ephemeral=True)
+        await respond(interaction, ephemeral=True, **message)
 
     @app_commands.command(name="quiz", description="A question on your current slide; answer in your own words.")
     async def quiz_command(self, interaction: discord.Interaction) -> None:
-        places = self.services.learners
-        deck = await off_loop(self.services.deck_for, scope_of(interaction))
-        slide = await off_loop(places.current, deck, scope_of(interaction), learner_of(interaction))
+        scope, user = scope_of(interaction), learner_of(interaction)
+        slide = await in_time(interaction, self.current_slide(scope, user), ephemeral=True)
         if slide is None:
             raise UserError(NOT_STARTED)
-        await self.open_quiz(interaction, slide)
+        if interaction.response.is_done():
+            # Deferred (the place was slow to read): a modal can only be the first response, so
+            # the question comes privately with an Answer button that opens the modal for it.
+            await interaction.followup.send(ephemeral=True, **self.question_message(scope, user, slide))
+        else:
+            await self.open_quiz(interaction, slide)
+
+    async def current_slide(self, scope: str, user: str) -> Slide | None:
+        deck = await deck_of(self.services, scope)
+        return await storage_call(self.services.learners.current, deck, scope, user)
 
     async def open_quiz(self, interaction: discord.Interaction, slide: Slide) -> None:
         """Ask a question on ``slide`` in a modal (not the learner's last one when there are others)."""
@@ -499,38 +531,40 @@ class Slides(commands.Cog):
 
     async def step_message(self, scope: str, user: str, offset: int) -> dict:
         """The learner's next (``offset`` 1) or previous (-1) slide, as keyword arguments of a send."""
-        deck = await off_loop(self.services.deck_for, scope)
-        slide = await off_loop(self.services.learners.step, deck, scope, user, offset)
+        deck, slide = await step(self.services, scope, user, offset)
         return slide_message(deck, slide)
 
     async def goto_message(self, scope: str, user: str, query: str) -> dict:
         """The slide ``query`` names (a number or part of a title); the learner's place moves there."""
-        deck = await off_loop(self.services.deck_for, scope)
-        number = deck.resolve(query)
-        slide = await off_loop(self.services.learners.goto, deck, scope, user, number)
+        deck = await deck_of(self.services, scope)
+        slide = await storage_call(self.services.learners.goto, deck, scope, user, deck.resolve(query))
         return slide_message(deck, slide)
 
     async def deck_message(self, scope: str, user: str) -> dict:
-        deck, places = await off_loop(self.services.deck_for, scope), self.services.learners
+        deck, places = await deck_of(self.services, scope), self.services.learners
 
         def read():
             return places.current(deck, scope, user), places.scores(scope, user)
 
-        place, scores = await off_loop(read)
+        place, scores = await storage_call(read)
         return {"embed": deck_embed(deck, place, scores), "allowed_mentions": NO_MENTIONS}
 
     async def quiz_message(self, scope: str, user: str, slide_number: str = "") -> dict:
         """A question on slide ``slide_number`` (else the learner's current slide) with an Answer
         button that opens the modal: the quiz for a request in words, where no modal can open."""
-        deck = await off_loop(self.services.deck_for, scope)
         if slide_number:
+            deck = await deck_of(self.services, scope)
             slide = deck.get(int(slide_number))
             if slide is None:
                 raise UserError(f"Slide {slide_number} is no longer in the deck; slides are {deck.range_text()}.")
         else:
-            slide = await off_loop(self.services.learners.current, deck, scope, user)
+            slide = await self.current_slide(scope, user)
             if slide is None:
                 raise UserError(NOT_STARTED_IN_WORDS)
+        return self.question_message(scope, user, slide)
+
+    def question_message(self, scope: str, user: str, slide: Slide) -> dict:
+        """A question on ``slide`` with an Answer button that opens the modal for it."""
         question = self.pick_question(scope, user, slide)
         view = discord.ui.View(timeout=None)
         view.add_item(AnswerButton(question_id(questions_for(slide), question)))
@@ -549,10 +583,10 @@ class Slides(commands.Cog):
             await report_error(interaction, error)
 
     async def answer_quiz(self, interaction: discord.Interaction, match: re.Match[str]) -> None:
-        question = question_from_custom_id(await off_loop(self.services.deck_for, scope_of(interaction)), match)
-        answer = submitted_text(interaction.data or {}, ANSWER_INPUT)
         # Judging runs the model (0.2-1.1 s measured on a busy machine): defer, then follow up.
         await interaction.response.defer(ephemeral=True, thinking=True)
+        question = question_from_custom_id(await deck_of(self.services, scope_of(interaction)), match)
+        answer = submitted_text(interaction.data or {}, ANSWER_INPUT)
         verdict = await off_loop(
             self.services.judge_and_record, scope_of(interaction), learner_of(interaction), question, answer
         )

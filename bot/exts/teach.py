@@ -25,7 +25,7 @@ from bot.domain.similarity import COSINE_EXPLANATION, MAX_TEXT_CHARS, Comparison
 from bot.domain.text import shorten
 from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, Tokenizers, TokenizerUnavailable
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
-from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, off_loop, question_cooldown
+from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, in_time, off_loop, question_cooldown, respond
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ class Teach(commands.Cog):
         names = TOKENIZER_NAMES if name == "all" else (name,)
         if not all(tokenizers.is_loaded(n) for n in names):
             await interaction.response.defer(thinking=True)  # a first load takes seconds (SmolLM2's)
-        await _reply(interaction, **await tokenized(tokenizers, text, name))
+        message = await in_time(interaction, tokenized(tokenizers, text, name))  # the workers may be busy
+        await respond(interaction, allowed_mentions=NO_MENTIONS, **message)
 
     # ------------------------------------------------------------------ /similar
 
@@ -167,13 +168,6 @@ def _similar(similarity: Similarity, text: str, other: str | None, picture: bool
     result = similarity.compare(text, other) if other is not None else similarity.neighbours(text, NEIGHBOURS)
     png = similarity.map_png([text] if other is None else [text, other]) if picture else None
     return result, png
-
-
-async def _reply(interaction: discord.Interaction, **kwargs) -> None:
-    if interaction.response.is_done():
-        await interaction.followup.send(allowed_mentions=NO_MENTIONS, **kwargs)
-    else:
-        await interaction.response.send_message(allowed_mentions=NO_MENTIONS, **kwargs)
 
 
 # ------------------------------------------------------------------------------ rendering
