@@ -23,7 +23,7 @@ from bot.domain.retrieval import Mode, Retrieval, Retriever, ScoredPassage
 from bot.domain.text import STOPWORDS, shorten, stem, terms
 
 AnswerKind = Literal["answer", "partial", "decline"]
-QuestionType = Literal["what-is", "how", "why", "compare", "example", "yes-no", "list", "other"]
+QuestionType = Literal["what-is", "who-when", "how", "why", "compare", "example", "yes-no", "list", "other"]
 
 # A second slide is cited when its fused score is this close to the best one's.
 SECOND_SOURCE_RATIO = 0.97
@@ -45,8 +45,9 @@ MAX_LIST_ITEMS = 8
 TERM_WEIGHT = 0.25  # share of the question's terms the sentence contains
 DEFINITION_WEIGHT = 0.2  # a what-is question, and the sentence says what its subject is
 SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
-HEADING_WEIGHT = 0.1  # ... and opens the key concept headed with that subject
+HEADING_WEIGHT = 0.2  # ... and opens the key concept headed with that subject
 STEP_WEIGHT = 0.1  # a how question, and the unit is a step
+LEANING_PENALTY = 0.15  # a what-is lead that leans on what came before ("It…", "This is why…")
 LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
 
 _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
@@ -62,6 +63,7 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
             r"^(what|which) (are|were) (the |some )?(main |different |common )?(types|kinds|families|steps|ways|examples|uses|applications|parts|risks|limits|tools)\b",
         ),
         ("list", r"^(name|list|give me) (some|a few|the|all)\b"),
+        ("who-when", r"^(so |and )?(who|when|what year|in what year|since when)\b"),
         ("how", r"^(so |and )?(how|in what way|what steps|walk me through)\b"),
         ("why", r"^(so |and )?(why|how come|what makes)\b"),
         ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
@@ -331,7 +333,9 @@ class Answerer:
         exclude: frozenset[str],
         max_sentences: int = MAX_SENTENCES,
     ) -> _Choice | None:
-        subject_terms = set(terms(subject_of(question))) if qtype == "what-is" else set()
+        subject = subject_of(question) if qtype == "what-is" else ""
+        subject_terms = set(terms(subject))
+        subject_phrase = _phrase(subject) if len(subject_terms) > 1 else ""
         faq = self._faq_match(qtype, results, subject_terms, exclude)
         if faq is not None:
             return faq
@@ -355,7 +359,9 @@ class Answerer:
             cosines = self.retriever.unit_scores(passage.id, retrieval.vector)
             for unit, cosine in zip(units, cosines, strict=True):
                 if unit.id not in exclude:
-                    score = self._unit_score(unit, float(cosine), passage, qtype, query_terms, subject_terms)
+                    score = self._unit_score(
+                        unit, float(cosine), passage, qtype, query_terms, subject_terms, subject_phrase
+                    )
                     ranked.append((score + SLIDE_PRIOR * prior[passage.slide], scored, unit))
         if not ranked:
             return None
@@ -373,6 +379,7 @@ class Answerer:
         qtype: QuestionType,
         query_terms: set[str],
         subject_terms: set[str],
+        subject_phrase: str = "",
     ) -> float:
         unit_terms = set(terms(f"{unit.heading} {unit.text}"))
         score = cosine + TERM_WEIGHT * (len(query_terms & unit_terms) / len(query_terms) if query_terms else 0.0)
@@ -382,16 +389,30 @@ class Answerer:
                 score -= 0.15  # a definition is a sentence, not a bullet or a step
             names_subject = bool(subject_terms) and subject_terms <= set(terms(unit.text))
             score += SUBJECT_WEIGHT * names_subject
+            if names_subject and subject_phrase and subject_phrase in _phrase(unit.text):
+                score += SUBJECT_WEIGHT  # "text to image" as the learner wrote it: "text-to-image systems"
             if names_subject and section in LEAD_SECTIONS:
                 score += DEFINITION_WEIGHT * _definition_strength(unit.text, subject_terms)
-            if subject_terms and set(terms(unit.heading)) == subject_terms and unit.group_position == 0:
-                score += HEADING_WEIGHT  # the first sentence under "### Self-attention" defines it
+            heading_terms = set(terms(unit.heading))
+            if unit.group_position == 0 and subject_terms:
+                # The first sentence under "### Next-token prediction" defines it; under "### The
+                # transformer block", only when it names the subject, and less so.
+                if heading_terms == subject_terms:
+                    score += HEADING_WEIGHT
+                elif names_subject and subject_terms <= heading_terms:
+                    score += HEADING_WEIGHT / 2
+            if _LEANS_ON_CONTEXT.match(unit.text) or _REFERS_BACK.search(unit.text[:60]):
+                score -= LEANING_PENALTY  # "This is why…", "Imagine…": not how a definition starts
             if section in ("example", "comparison", "applications", "how it works"):
                 score -= 0.1
             elif section == "overview":
                 score += 0.05  # the slide introduces its subject there
+                if names_subject and subject_terms <= set(terms(passage.title)):
+                    score += 0.05  # ... and the slide is about it
         elif qtype == "example" and section == "example":
             score += DEFINITION_WEIGHT
+        elif qtype == "who-when" and _NAMES_OR_DATES.search(unit.text):
+            score += DEFINITION_WEIGHT  # "who invented it?": the sentence with the names and the year
         elif qtype == "how" and unit.kind == "step":
             score += STEP_WEIGHT
         elif qtype == "compare" and section == "comparison":
@@ -426,6 +447,22 @@ def _definition_strength(sentence: str, subject_terms: set[str]) -> float:
     if subject_terms and subject_terms <= opening and len(opening - subject_terms) <= 1:
         return 1.0
     return 0.5 if subject_terms <= set(terms(" ".join(sentence.split()[:6]))) else 0.0
+
+
+_LEANS_ON_CONTEXT = re.compile(
+    r"^(?:It|This|That|These|They|Those|Such|Its|Their|Imagine|Suppose|For example|For instance|Likewise|"
+    r"Because|So|But|And|Also|Then)\b"
+)
+
+_NAMES_OR_DATES = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:invented|introduced|created|developed|proposed|published|written) by\b"
+)
+_REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
+
+
+def _phrase(text: str) -> str:
+    """Words only, lower case, single-spaced, padded: for "is this phrase in that sentence"."""
+    return f" {' '.join(re.findall(r'[a-z0-9]+', text.casefold()))} "
 
 
 _DETERMINER_TERMS = frozenset(terms("each every one two any such many most modern"))
