@@ -120,3 +120,9 @@ def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question
     assert answer.kind == "answer"
     first_line = next(line for line in answer.text.split("\n") if not line.startswith("**"))  # past an FAQ's label
     assert expected in first_line
+
+
+def test_everyday_words_for_hallucinating_find_the_hallucination_slide(tutor):
+    answer = tutor.ask("WHY DOES MY CHATBOT MAKE STUFF UP")
+    assert answer.slides[0] == 18
+    assert "(hallucinate)" not in answer.text, "the learner's words are never rewritten in the reply"

@@ -369,7 +369,7 @@ class Answerer:
         units = self.retriever.units[scored.passage.id]
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude))
-        return _Choice(scored, _sentences_from(units, lead, exclude, max_sentences))
+        return _Choice(scored, _sentences_from(units, lead, exclude, max_sentences, whole=qtype != "what-is"))
 
     @staticmethod
     def _unit_score(
@@ -484,10 +484,17 @@ def _whole_group(units: list[Unit], lead: Unit, exclude: frozenset[str]) -> list
     return group
 
 
-def _sentences_from(units: list[Unit], lead: Unit, exclude: frozenset[str], limit: int) -> list[Unit]:
+def _sentences_from(
+    units: list[Unit], lead: Unit, exclude: frozenset[str], limit: int, whole: bool = False
+) -> list[Unit]:
     """The lead sentence and the ones after it in its paragraph, in the deck's order; a lead that
-    leans on the sentence before ("It…", "This…") brings that one along."""
+    leans on the sentence before ("It…", "This…") brings that one along. With ``whole``, a
+    paragraph of at most ``limit`` + 1 sentences is quoted whole: a reason or an explanation often
+    needs the sentence before the one that matched best (a what-is answer must lead with its
+    definition, so it never does this)."""
     paragraph = [u for u in units if u.group == lead.group and u.id not in exclude]
+    if whole and 1 < len(paragraph) <= limit + 1 and sum(len(u.text) for u in paragraph) <= MAX_ANSWER_CHARS:
+        return paragraph
     start = paragraph.index(lead)
     if start > 0 and re.match(r"^(It|This|That|These|They|Those|Such|Its|Their)\b", lead.text):
         start -= 1

@@ -42,10 +42,27 @@ _SHORT_FORM = re.compile(
 )
 
 
+# Everyday phrasings of the deck's ideas: the deck's word is added after them, so both the learner's
+# words and the deck's are searched ("why does my chatbot make stuff up" finds slide 18, not the
+# ELIZA FAQ that shares "chatbot").
+_PARAPHRASES = tuple(
+    (re.compile(pattern, re.IGNORECASE), deck_words)
+    for pattern, deck_words in (
+        (r"\b(?:mak\w*|made) (?:stuff|things|facts|answers|it|sources|quotes) up\b", "hallucinate"),
+        (r"\b(?:lying|lie to|lied to|lies to)\b", "hallucinate"),
+        (r"\bconfidently wrong\b", "hallucinate"),
+    )
+)
+
+
 def expand_abbreviations(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
     """ "whats genai" -> "whats generative ai": the deck's words for learners' short forms, except
-    the short forms in ``keep`` (those the deck itself uses, such as "LLM")."""
-    return _SHORT_FORM.sub(lambda m: m[0] if m[1].casefold() in keep else _SHORT_FORMS[m[1].casefold()], text)
+    the short forms in ``keep`` (those the deck itself uses, such as "LLM"); everyday phrasings get
+    the deck's word added ("make stuff up" -> "make stuff up (hallucinate)")."""
+    text = _SHORT_FORM.sub(lambda m: m[0] if m[1].casefold() in keep else _SHORT_FORMS[m[1].casefold()], text)
+    for pattern, deck_words in _PARAPHRASES:
+        text = pattern.sub(lambda m, deck_words=deck_words: f"{m[0]} ({deck_words})", text)
+    return text
 
 
 def words(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
