@@ -98,20 +98,6 @@ def test_message_cooldown_is_per_user_and_off_at_zero():
     assert per_user_cooldown(0) is None
 
 
-def test_a_slide_that_several_passages_support_outranks_one_lucky_match():
-    import numpy as np
-
-    from bot.domain.retrieval import slide_support
-
-    # Slide 3 has one strong passage; slide 18 three nearly as strong ones.
-    slide_of = np.array([3, 3, 3, 18, 18, 18])
-    scores = np.array([0.76, 0.30, 0.20, 0.70, 0.68, 0.66], dtype=np.float32)
-    adjusted = slide_support(scores, slide_of)
-    assert adjusted.argmax() == 3
-    assert list(np.argsort(-adjusted[:3])) == [0, 1, 2], "the order within a slide is kept"
-    assert adjusted[3] == pytest.approx(0.7 * 0.70 + 0.3 * np.mean([0.70, 0.68, 0.66]), abs=1e-6)
-
-
 @pytest.mark.parametrize(
     ("question", "expected"), [("who invented GANs?", "2014"), ("when was the transformer introduced?", "2017")]
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
-from bot.domain.retrieval import MAX_QUESTION_CHARS, Retriever, fuse, reciprocal_rank_fusion, slide_support
+from bot.domain.retrieval import MAX_QUESTION_CHARS, Retriever, fuse, reciprocal_rank_fusion
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +80,12 @@ class Evaluation:
 
         return decide
 
-    def metrics(self, rank: Ranker, decide: Decider, support: bool = True) -> dict[str, float]:
-        """Recall@1, Recall@3 and MRR over covered questions; decline rates on both kinds.
-        ``support``: rank slides as the retriever does (bot.domain.retrieval.slide_support)."""
+    def metrics(self, rank: Ranker, decide: Decider) -> dict[str, float]:
+        """Recall@1, Recall@3 and MRR over covered questions; decline rates on both kinds."""
         hits1 = hits3 = reciprocal = 0.0
         covered = declined_wrongly = off_topic = declined_rightly = 0
         for item, evidence in zip(self.questions, self.evidence, strict=True):
             ranking = rank(evidence)
-            if support:
-                ranking = slide_support(ranking, self.slide_of)
             sure = decide(evidence, ranking)
             if item.slide is None:
                 off_topic += 1
@@ -125,13 +122,10 @@ class Evaluation:
         for weight in (0.1, 0.2, 0.25, 0.3, 0.4, 0.5):
             candidates[f"weighted-{weight}"] = lambda e, w=weight: fuse(e.dense, e.lexical, w)
         keep = {"recall@1", "recall@3", "mrr"}
-        found = {
+        return {
             name: {k: v for k, v in self.metrics(rank, self.by_evidence()).items() if k in keep}
             for name, rank in candidates.items()
         }
-        hybrid_alone = self.metrics(RANKERS["hybrid"], self.by_evidence(), support=False)
-        found["hybrid-without-slide-support"] = {k: v for k, v in hybrid_alone.items() if k in keep}
-        return found
 
     def thresholds(self) -> list[dict]:
         """Decline rates over a grid of coverage weights and thresholds."""

@@ -36,12 +36,6 @@ LEXICAL_WEIGHT = 0.25
 # An FAQ question alone matches any question sharing its subject ("What was the first chatbot?"
 # against "why do chatbots hallucinate?"); discounted so the passages that answer win.
 QUESTION_RECORD_WEIGHT = 0.95
-# A slide is as good as its best passage, pulled towards the mean of its best SUPPORT_PASSAGES: a
-# slide that several passages answer beats one with a single lucky match ("why do chatbots make
-# things up": slide 18's passages, not one FAQ on slide 3 that says "chatbot"). Measured on the
-# tune half: Recall@1 0.92 -> 0.953; any weight from 0.2 to 0.5 gains.
-SUPPORT_WEIGHT = 0.3
-SUPPORT_PASSAGES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +69,6 @@ class Retriever:
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on import
         self.passages = passages
         self._by_id = {p.id: i for i, p in enumerate(passages)}
-        self.slide_of = np.asarray([p.slide for p in passages], dtype=np.int64)
         self._index = index
         self.embed = embed_one  # question text -> unit vector
         self._vocabulary = vocabulary  # real words: left as they are by the spelling fix
@@ -210,7 +203,6 @@ class Retriever:
         else:
             dense, best = self.dense_scores(vector, question_scores=question_scores)
             fused = dense if mode == "dense" else fuse(dense, lexical)
-        fused = slide_support(fused, self.slide_of)
         order = np.argsort(-fused, kind="stable")[:k]
         results = []
         for position in order:
@@ -234,27 +226,6 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float = LEXICAL_WEIGHT)
     """Dense cosine plus BM25 scaled to [0, 1] by the best lexical match for this question."""
     top = float(lexical.max()) if lexical.size else 0.0
     return dense + weight * (lexical / top) if top > 0 else dense.copy()
-
-
-def slide_support(scores: np.ndarray, slide_of: np.ndarray) -> np.ndarray:
-    """Each passage's score moved by how far its slide's best SUPPORT_PASSAGES fall short of the
-    slide's best: the best passage of each slide then scores ``(1 - w) * best + w * mean(best n)``,
-    and the order within a slide is kept. Vectorised: decks of thousands of slides stay fast."""
-    if scores.size == 0:
-        return scores
-    order = np.lexsort((-scores, slide_of))  # by slide, best first within each slide
-    sorted_slides = slide_of[order]
-    starts = np.flatnonzero(np.r_[True, sorted_slides[1:] != sorted_slides[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    keep = rank < SUPPORT_PASSAGES
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
-    totals = np.bincount(group[keep], weights=scores[order][keep], minlength=len(starts))
-    counts = np.bincount(group[keep], minlength=len(starts))
-    best = scores[order][starts]
-    shortfall = SUPPORT_WEIGHT * (best - totals / counts)
-    adjusted = np.empty_like(scores)
-    adjusted[order] = scores[order] - shortfall[group]
-    return adjusted
 
 
 def reciprocal_rank_fusion(dense: np.ndarray, lexical: np.ndarray, k: int = 60) -> np.ndarray:
