@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.domain.answering import EmptyQuestion
+from bot.domain.retrieval import MAX_QUESTION_CHARS
 from bot.plumbing import per_user_cooldown, split_message
 
 
@@ -48,15 +47,14 @@ def test_empty_question_is_an_error(tutor):
         tutor.ask(" \n\t ")
 
 
-def test_huge_question_is_answered_in_normal_time(tutor):
+def test_huge_question_is_answered_from_its_start_and_kept_whole(tutor):
+    # Speed is bench/qa.py's to measure; here: the models read a bounded prefix, the learner's
+    # words are kept whole in the answer.
     question = "How does temperature change sampling? " + "Please explain in detail. " * 4000
     assert len(question) > 100_000
-    tutor.ask("warm up")
-    started = time.perf_counter()
+    assert len(tutor.knowledge.retriever.prepare(question)) <= MAX_QUESTION_CHARS
     answer = tutor.ask(question)
-    elapsed = time.perf_counter() - started
     assert answer.sources[0].slide == 10
-    assert elapsed < 5, f"a 100,000-character question took {elapsed:.1f} s"
     assert len(answer.question) == len(" ".join(question.split())), (
         "the question is kept, only the models' input is cut"
     )
