@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 
 import pytest
 
 from bot.domain.learners import LearnerStore
+from tests.conftest import KNOWLEDGE
 from tests.e2e.fake_discord import FakeDiscord
 from tests.e2e.processes import BotProcess, bot_env, chroma_server, ingest
 
@@ -30,6 +32,11 @@ async def next_slide(fake: FakeDiscord, channel_id: int) -> str:
 
 
 async def test_two_processes_two_shards_one_database(tmp_path, postgres_url, chroma_port):
+    # Four slides are enough to step through, and keep the Chroma server's ingest short.
+    deck = tmp_path / "deck"
+    deck.mkdir()
+    for path in sorted(KNOWLEDGE.glob("0[1-4]-*.md")):
+        shutil.copy(path, deck / path.name)
     async with FakeDiscord(shard_count=2, second_guild=True, interaction_window=30) as fake:
         shard_a = fake.shard_of(fake.guild_id)
         guild_b, general_b = fake.other_guild_id, fake.other_general_id
@@ -46,6 +53,7 @@ async def test_two_processes_two_shards_one_database(tmp_path, postgres_url, chr
                 chroma_port=chroma_port,
                 shard_count=2,
                 shard_ids=[shard],
+                knowledge_dir=deck,
                 question_cooldown_s=0,
                 **settings,
             )
