@@ -18,15 +18,36 @@ import yarl
 
 from tests.e2e.fake_discord import FakeDiscord
 
+SPEC_TALLY = {"bodies": 0, "refused": 0}  # request bodies checked against Discord's spec, this run
+
 
 @pytest.fixture
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
     """A started loopback Discord. A test fails if the bot called a route the fake does not
-    implement; a test that does so on purpose clears ``fake_discord.unexpected``."""
+    implement, or sent anything Discord would refuse (a body outside Discord's OpenAPI
+    description or its documented limits, an expired token...); a test that does so on purpose
+    clears ``fake_discord.unexpected`` or ``fake_discord.violations``."""
     async with FakeDiscord() as fake:
         yield fake
+        SPEC_TALLY["bodies"] += fake.spec_checked
+        SPEC_TALLY["refused"] += len(fake.violations)
         unexpected = [f"{r.method} {r.path}" for r in fake.unexpected]
         assert not unexpected, f"the bot called routes the fake Discord does not implement: {unexpected}"
+        refused = [f"{v.request.method} {v.request.path}: {v.status} {v.message} {v.problems}" for v in fake.violations]
+        assert not refused, f"the bot sent what Discord would refuse: {refused}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """How many request bodies the loopback Discord held to Discord's spec, and the known
+    discord.py differences it put right (``tests/e2e/fake_discord/openapi/README.md``)."""
+    from tests.e2e.fake_discord.spec import KNOWN_EXCEPTIONS
+
+    if SPEC_TALLY["bodies"]:
+        known = ", ".join(f"{name} x{count}" for name, count in sorted(KNOWN_EXCEPTIONS.items())) or "none"
+        terminalreporter.write_line(
+            f"Discord spec: {SPEC_TALLY['bodies']} request bodies validated, {SPEC_TALLY['refused']} refused "
+            f"(outside tests that provoke refusals on purpose); known discord.py exceptions put right: {known}"
+        )
 
 
 @contextlib.asynccontextmanager

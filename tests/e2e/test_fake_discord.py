@@ -238,6 +238,7 @@ async def test_limits_rejected_and_recorded(fake_discord: FakeDiscord) -> None:
         with pytest.raises(discord.Forbidden):
             await bot.get_channel(fake_discord.readonly_id).send("hi")
         assert [v.code for v in fake_discord.violations] == [50035, 50035, 50035, 50013]
+    fake_discord.violations.clear()  # on purpose here; the fixture fails any other test with one
 
 
 async def test_files_are_recorded(fake_discord: FakeDiscord) -> None:
@@ -307,6 +308,7 @@ async def test_select_ephemeral_and_late_response(fake_discord: FakeDiscord) -> 
         await fake_discord.wait_for_request(lambda r: r.status == 404, method="POST", timeout=2)
         assert [v.code for v in fake_discord.violations] == [10062]
     assert fake_discord.unexpected == []
+    fake_discord.violations.clear()
 
 
 async def _no_identify_delay(shard_id: int | None, *, initial: bool = False) -> None:
@@ -349,6 +351,7 @@ async def test_wrong_token_fails_fast(fake_discord: FakeDiscord) -> None:
         async with start_client(fake_discord, make_bot(), token="wrong"):
             pass
     assert fake_discord.violations[0].status == 401
+    fake_discord.violations.clear()
 
 
 async def test_plain_client(fake_discord: FakeDiscord) -> None:

@@ -5,9 +5,12 @@ in ``conftest.start_client``). The fake plays one guild with a few channels and 
 
 * records every request (:attr:`FakeDiscord.requests`), answers routes it does not implement with
   404 and lists them in :attr:`FakeDiscord.unexpected`;
-* rejects what Discord would reject (message and embed limits, components, empty messages, replies
-  to unknown messages, late or double interaction responses...) and lists it in
-  :attr:`FakeDiscord.violations`;
+* rejects what Discord would reject and lists it in :attr:`FakeDiscord.violations`: every request
+  body is validated against Discord's own OpenAPI description (``spec``, with
+  ``openapi/discord-openapi.json``), plus the documented limits the description lacks (message and
+  embed totals, components, command names, 10 MiB per file, empty messages, replies to unknown
+  messages, late or double interaction responses, interaction tokens older than 15 minutes on
+  :attr:`FakeDiscord.clock`, which a test can move on);
 * lets a test act as Discord's users: post messages, invoke slash commands (checked against the
   schema the bot synced, as Discord's client would: an invocation Discord would never send raises
   :class:`FakeDiscordError`), ask for autocompletion, click buttons, pick select options and
@@ -30,8 +33,8 @@ fixture and ``start_client`` from ``tests/e2e/conftest.py``::
         assert fake_discord.violations == []
 
 The package, by job: ``protocol`` (Discord's numbers and error answers), ``state`` (the world and
-the records), ``gateway`` (the websocket), ``rest`` (the HTTP routes), ``validation`` (Discord's
-rules for what the bot sends) and ``actions`` (:class:`FakeDiscord` itself, with what tests do).
+the records), ``gateway`` (the websocket), ``rest`` (the HTTP routes), ``spec`` (Discord's
+OpenAPI description), ``validation`` (Discord's documented rules for what the bot sends) and ``actions`` (:class:`FakeDiscord` itself, with what tests do).
 """
 
 from tests.e2e.fake_discord.actions import FakeDiscord
@@ -44,6 +47,7 @@ from tests.e2e.fake_discord.protocol import (
     DISCORD_EPOCH_MS,
     EPHEMERAL,
     GUILD_MESSAGES,
+    INTERACTION_TOKEN_LIFE,
     IS_COMPONENTS_V2,
     LOADING,
     MANAGE_GUILD,
@@ -54,7 +58,7 @@ from tests.e2e.fake_discord.protocol import (
     DiscordHTTPError,
     FakeDiscordError,
 )
-from tests.e2e.fake_discord.state import RECORD, FakeInteraction, RecordedFile, Request, Violation
+from tests.e2e.fake_discord.state import RECORD, Clock, FakeInteraction, RecordedFile, Request, Violation
 
 __all__ = [
     "ADMINISTRATOR",
@@ -62,9 +66,11 @@ __all__ = [
     "ATTACHMENT_SIZE_LIMIT",
     "CALLBACKS_ALLOWED",
     "DIRECT_MESSAGES",
+    "Clock",
     "DISCORD_EPOCH_MS",
     "EPHEMERAL",
     "GUILD_MESSAGES",
+    "INTERACTION_TOKEN_LIFE",
     "IS_COMPONENTS_V2",
     "LOADING",
     "MANAGE_GUILD",

@@ -12,7 +12,6 @@ attached.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import math
 import secrets
@@ -274,7 +273,7 @@ class FakeDiscord(Rest):
                 guild_locale="en-US",
                 context=0,
                 authorizing_integration_owners={"0": str(gid)},
-                app_permissions=str(self.permissions_of(self.application_id, gid)),
+                app_permissions=str(self.channel_permissions_of(self.application_id, int(channel["id"]))),
             )
         else:
             channel = self.dm_channel(user)
@@ -294,7 +293,7 @@ class FakeDiscord(Rest):
             user=user,
             channel_id=int(channel["id"]),
             payload=payload,
-            created=asyncio.get_running_loop().time(),
+            created=self.clock.now(),
             message_id=int(message["id"]) if message else None,
         )
         self.interactions.append(ix)

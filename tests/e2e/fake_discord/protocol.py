@@ -12,7 +12,8 @@ from aiohttp import web
 
 API = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # per file
+INTERACTION_TOKEN_LIFE = 15 * 60  # seconds an interaction's token is valid for followups and edits
 
 # Gateway intents (https://discord.com/developers/docs/events/gateway#gateway-intents).
 GUILD_MESSAGES = 1 << 9

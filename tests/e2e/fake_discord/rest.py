@@ -30,11 +30,12 @@ from tests.e2e.fake_discord.protocol import (
     json_response,
     now_iso,
 )
+from tests.e2e.fake_discord.spec import spec_problems
 from tests.e2e.fake_discord.state import RECORD, FakeInteraction, RecordedFile, Request, Violation
 from tests.e2e.fake_discord.validation import (
     check_message,
     choices_problems,
-    command_problems,
+    commands_problems,
     modal_problems,
     raise_problems,
 )
@@ -50,6 +51,7 @@ class Rest(Gateway):
     ) -> None:
         super().__init__(token, interaction_window=interaction_window, second_guild=second_guild)
         self._rate_limits: list[tuple[str, str, float]] = []
+        self.spec_checked = 0  # request bodies validated against Discord's OpenAPI description
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -157,6 +159,9 @@ class Rest(Gateway):
         bot_route = request.path.startswith(API + "/") and not record.path.startswith(("/webhooks/", "/interactions/"))
         if bot_route and request.headers.get("Authorization") != f"Bot {self.token}":
             raise DiscordHTTPError(401, 0, "401: Unauthorized")
+        if record.method in ("POST", "PUT", "PATCH"):
+            self.spec_checked += 1
+            raise_problems(spec_problems(record.method, record.path, record.json))
         return await handler(request)
 
     def _routes(self, app: web.Application) -> None:
@@ -315,9 +320,7 @@ class Rest(Gateway):
             raise DiscordHTTPError(403, 50001, "Missing Access")
         if request.method == "PUT":
             body = request[RECORD].json or []
-            problems = [p for i, c in enumerate(body) for p in command_problems(c, str(i))]
-            if problems:
-                raise DiscordHTTPError(400, 50035, "Invalid Form Body", problems)
+            raise_problems(commands_problems(body))
             old = {(c["name"], c.get("type", 1)): c["id"] for c in self.commands.get(gid, [])}
             self.commands[gid] = [
                 {
@@ -335,9 +338,13 @@ class Rest(Gateway):
         return json_response(self.commands.get(gid, []))
 
     def _interaction(self, token: str) -> FakeInteraction:
+        """The interaction whose token a followup or webhook edit uses; Discord refuses a token
+        older than 15 minutes (401, 50027)."""
         ix = next((ix for ix in self.interactions if ix.token == token), None)
         if ix is None:
             raise DiscordHTTPError(404, 10015, "Unknown Webhook")
+        if self.clock.now() - ix.created > self.token_life:
+            raise DiscordHTTPError(401, 50027, "Invalid Webhook Token")
         return ix
 
     async def _callback(self, request: web.Request) -> web.Response:
@@ -350,8 +357,7 @@ class Rest(Gateway):
             ),
             None,
         )
-        loop_time = asyncio.get_running_loop().time()
-        if ix is None or loop_time - ix.created > self.interaction_window:
+        if ix is None or self.clock.now() - ix.created > self.interaction_window:
             raise DiscordHTTPError(404, 10062, "Unknown interaction")
         if ix.callback_type is not None:
             raise DiscordHTTPError(400, 40060, "Interaction has already been acknowledged.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from typing import Any
 from aiohttp import web
 
 from tests.e2e.fake_discord.protocol import (
+    ADMINISTRATOR,
     API,
     DISCORD_EPOCH_MS,
+    INTERACTION_TOKEN_LIFE,
     MEMBER_PERMISSIONS,
     SEND_MESSAGES,
     DiscordHTTPError,
@@ -77,7 +80,7 @@ class FakeInteraction:
     user: dict[str, Any]
     channel_id: int
     payload: dict[str, Any]  # as dispatched in INTERACTION_CREATE
-    created: float  # loop.time()
+    created: float  # the fake's clock (Clock.now) when dispatched
     message_id: int | None = None  # the message a component sits on
     callback_type: int | None = None  # 4 message, 5 deferred, 6 deferred update, 7 update, 8, 9
     callback_data: dict[str, Any] | None = None
@@ -93,6 +96,25 @@ class FakeInteraction:
             raise FakeDiscordError(f"interaction {self.id} got no response within {timeout} s") from None
         assert self.callback_type is not None
         return self.callback_type
+
+
+class Clock:
+    """The fake's sense of time: the event loop's clock plus whatever a test moved it on by, so
+    a test can let 15 minutes pass at once (interaction tokens expire, rate limits reset)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        """Seconds, on the event loop's clock moved by ``offset``."""
+        return asyncio.get_running_loop().time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def utcnow(self) -> dt.datetime:
+        """The wall clock moved by ``offset`` (for the bot's own sense of time, in tests)."""
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset)
 
 
 def _member_of(user: dict[str, Any], roles: Iterable[int] = ()) -> dict[str, Any]:
@@ -125,6 +147,8 @@ class State:
     ) -> None:
         self.token = token
         self.interaction_window = interaction_window  # seconds the bot has for its first response
+        self.token_life = INTERACTION_TOKEN_LIFE  # seconds an interaction token works for followups
+        self.clock = Clock()
         self._last_id = 0
         self.requests: list[Request] = []
         self.unexpected: list[Request] = []
@@ -306,6 +330,22 @@ class State:
         perms = 0
         for rid in [guild_id, *self._roles_in(user_id, guild_id)]:
             perms |= int(self.roles[rid]["permissions"])
+        return perms
+
+    def channel_permissions_of(self, user_id: int, channel_id: int) -> int:
+        """A member's permissions in a channel: guild-level, then the channel's (or, for a thread,
+        its parent's) overwrites for @everyone and the member's roles, as Discord computes them."""
+        channel = self.channels.get(channel_id) or {}
+        if channel.get("parent_id") and int(channel["parent_id"]) in self.channels:
+            channel = self.channels[int(channel["parent_id"])]
+        guild_id = self.guild_of(channel) or self.guild_id
+        perms = self.permissions_of(user_id, guild_id)
+        if perms & ADMINISTRATOR:
+            return perms
+        roles = {str(guild_id), *(str(r) for r in self._roles_in(user_id, guild_id))}
+        for overwrite in channel.get("permission_overwrites") or []:
+            if overwrite["id"] in roles:
+                perms = (perms & ~int(overwrite["deny"])) | int(overwrite["allow"])
         return perms
 
     def _member(self, user: dict[str, Any], *, with_user: bool = True, guild_id: int | None = None) -> dict[str, Any]:

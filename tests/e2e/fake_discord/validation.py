@@ -5,6 +5,7 @@ components, autocomplete choices, modals and synced commands. A broken rule rais
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,7 @@ def check_message(body: dict[str, Any], files: Sequence[RecordedFile], *, creati
     if len(files) > 10:
         problems.append((p + "files", "Must be 10 or fewer in length."))
     raise_problems(problems)
-    if sum(f.size for f in files) > ATTACHMENT_SIZE_LIMIT:
+    if any(f.size > ATTACHMENT_SIZE_LIMIT for f in files):  # the limit is per file, not summed
         raise DiscordHTTPError(413, 40005, "Request entity too large")
     if creating and not (
         body.get("content") or embeds or files or components or body.get("sticker_ids") or body.get("poll")
@@ -134,13 +135,41 @@ def modal_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def command_problems(command: dict[str, Any], path: str) -> list[tuple[str, str]]:
-    """What Discord refuses in a synced command: names, descriptions, option counts and order."""
+def valid_command_name(name: str) -> bool:
+    """Discord's rule for chat-input command and option names: 1 to 32 of letters, digits, '-', '_' and "'"
+    (``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``), with no letter that has a lowercase form."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 32:
+        return False
+    if any(not (ch.isalnum() or ch in "-_'" or unicodedata.category(ch) in ("Mn", "Mc")) for ch in name):
+        return False  # (Mn/Mc: the combining marks Devanagari and Thai names need)
+    return name == name.lower()
+
+
+MAX_COMMANDS = {1: 100, 2: 15, 3: 15}  # chat input, user, message commands per application
+
+
+def commands_problems(body: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What Discord refuses in a bulk overwrite of commands."""
+    problems = [p for i, c in enumerate(body) for p in command_problems(c, str(i))]
+    kinds = [c.get("type", 1) for c in body]
+    for kind, most in MAX_COMMANDS.items():
+        if kinds.count(kind) > most:
+            problems.append(("", f"Maximum number of application commands of type {kind} reached ({most})"))
+    names = [(c.get("name"), c.get("type", 1)) for c in body]
+    if len(set(names)) != len(names):
+        problems.append(("", "Application command names must be unique"))
+    return problems
+
+
+def command_problems(command: dict[str, Any], path: str, *, option: bool = False) -> list[tuple[str, str]]:
+    """What Discord refuses in a synced command or option: names, descriptions, option counts,
+    order, duplicate names, and choices beside autocomplete."""
     problems: list[tuple[str, str]] = []
-    name, chat = command.get("name", ""), command.get("type", 1) == 1
-    if not 1 <= len(name) <= 32 or (chat and (name != name.lower() or " " in name)):
-        problems.append((f"{path}.name", "Invalid command name"))
-    if chat and not 1 <= len(command.get("description", "")) <= 100:
+    name, chat = command.get("name", ""), option or command.get("type", 1) == 1
+    # User and message commands may use any case and spaces; only their length is ruled.
+    if not (valid_command_name(name) if chat else isinstance(name, str) and 1 <= len(name) <= 32):
+        problems.append((f"{path}.name", "Invalid command name" if not option else "Invalid option name"))
+    if chat and not 1 <= len(command.get("description") or "") <= 100:
         problems.append((f"{path}.description", "Must be between 1 and 100 in length."))
     options = command.get("options") or []
     if len(options) > 25:
@@ -148,8 +177,17 @@ def command_problems(command: dict[str, Any], path: str) -> list[tuple[str, str]
     required = [bool(o.get("required")) for o in options if o.get("type") not in (1, 2)]
     if required != sorted(required, reverse=True):
         problems.append((f"{path}.options", "Required options must be placed before non-required options"))
+    option_names = [o.get("name") for o in options]
+    if len(set(option_names)) != len(option_names):
+        problems.append((f"{path}.options", "Option names must be unique"))
+    choices = command.get("choices") or []
+    if len(choices) > 25:
+        problems.append((f"{path}.choices", "Must be 25 or fewer in length."))
+    if choices and command.get("autocomplete"):
+        problems.append((f"{path}.autocomplete", "Autocomplete cannot be set with choices"))
+    for i, choice in enumerate(choices):
+        if not 1 <= len(str(choice.get("name", ""))) <= 100:
+            problems.append((f"{path}.choices.{i}.name", "Must be between 1 and 100 in length."))
     for i, opt in enumerate(options):
-        if len(opt.get("choices") or []) > 25:
-            problems.append((f"{path}.options.{i}.choices", "Must be 25 or fewer in length."))
-        problems += command_problems({**opt, "type": 1}, f"{path}.options.{i}")
+        problems += command_problems(opt, f"{path}.options.{i}", option=True)
     return problems
