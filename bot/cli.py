@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from bot.domain.errors import ServiceUnavailable
+from bot.domain.errors import ServiceUnavailable, UserError
 from bot.logs import configure_logging
 from bot.plain import format_slide
 from bot.settings import Settings
@@ -70,14 +70,20 @@ def _load_deck(settings: Settings):
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    _, report = _load_tutor(settings)
+    tutor, report = _load_tutor(settings)
+    for change in report.changes:
+        print(f"changed: {change}", file=sys.stderr)
     if args.json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "problems": [str(p) for p in tutor.knowledge.problems]})
     else:
         print(
             f"{report.slides} slides, {report.passages} passages: {report.embedded} embedded, "
             f"{report.deleted} deleted in {report.seconds:.2f} s"
         )
+    problems = tutor.knowledge.problems
+    if args.strict and problems:
+        print(f"slide-tutor ingest: --strict: {len(problems)} problem(s), listed above", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -149,17 +155,27 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
         tutor = Courses(settings, tutor).tutor_for(args.guild)  # the server's course, or the default deck
     questions = (line.rstrip("\n") for line in sys.stdin) if args.question == "-" else [args.question]
+    failed = 0
     for question in questions:
         if args.question == "-" and not question.strip():
             continue
-        answer = tutor.ask(question)
-        if args.json:
-            _print_json(answer.to_dict())
+        try:
+            answer = tutor.ask(question)
+        except UserError as error:  # the index is away, say: one line for this question, the stream goes on
+            failed += 1
+            if args.json:
+                _print_json({"question": question, "error": str(error)})
+            else:
+                print(f"error: {error}")
+                print()
         else:
-            print(answer.text)
-            print()
+            if args.json:
+                _print_json(answer.to_dict())
+            else:
+                print(answer.text)
+                print()
         sys.stdout.flush()
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_tokenize(args: argparse.Namespace, settings: Settings) -> int:
@@ -533,7 +549,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    command("ingest", cmd_ingest, "Load the deck and bring the vector index up to date (only changes are embedded).")
+    p = command(
+        "ingest", cmd_ingest, "Load the deck and bring the vector index up to date (only changes are embedded)."
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when any deck file has a problem (it is still skipped)",
+    )
     command("deck", cmd_deck, "List the slides of the deck.")
     p = command("slide", cmd_slide, "Show one slide: its sections and FAQ.")
     p.add_argument("number", type=int, help="the slide number")
@@ -674,6 +697,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
         return 2
     except ServiceUnavailable as error:
+        print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
+        return 1
+    except UserError as error:  # a known problem the learner would be told: one line
         print(f"slide-tutor {args.command}: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

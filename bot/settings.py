@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     chroma_auth_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
     chroma_ssl: bool = False
     chroma_ssl_ca_file: Path | None = None
+    chroma_wait_s: float = Field(default=60.0, ge=0)
 
     # Generation
     generation_backend: Literal["local", "openai"] = "local"

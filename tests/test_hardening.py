@@ -516,22 +516,36 @@ def test_a_stray_file_claiming_a_slide_number_does_not_replace_the_real_slide(tm
     ]
 
 
-def test_when_no_file_name_decides_the_first_by_file_name_is_kept_and_both_are_named(tmp_path):
+def test_when_no_file_name_decides_neither_is_loaded_and_both_are_named(tmp_path):
     write(tmp_path, "a.md", slide_md(5, "First"))
     write(tmp_path, "b.md", slide_md(5, "Second"))
     write(tmp_path, "07-one.md", slide_md(7, "One"))
     write(tmp_path, "07-two.md", slide_md(7, "Two"))
+    write(tmp_path, "08-real.md", slide_md(8, "Real"))
     (tmp_path / "lecture.pdf").write_bytes(
         make_pdf([["Cover - Slide 9", "Overview", "x."], ["Again - Slide 9", "Overview", "y."]])
     )
     result = load_deck(tmp_path)
-    assert [(s.number, s.title) for s in result.deck] == [(5, "First"), (7, "One"), (9, "Cover")]
+    assert [(s.number, s.title) for s in result.deck] == [(8, "Real")]
     assert sorted(str(p) for p in result.problems) == [
-        "07-two.md: slide 7 is defined twice: kept 07-one.md (it comes first by file name), skipped 07-two.md",
-        "b.md: slide 5 is defined twice: kept a.md (it comes first by file name), skipped b.md",
-        "lecture.pdf: slide 9 is defined twice: kept lecture.pdf#page=1 (it comes first by file name), "
-        "skipped lecture.pdf#page=2",
+        "07-one.md: slide 7 is defined more than once (07-one.md, 07-two.md) and no file name decides: none is loaded",
+        "07-two.md: slide 7 is defined more than once (07-one.md, 07-two.md) and no file name decides: none is loaded",
+        "a.md: slide 5 is defined more than once (a.md, b.md) and no file name decides: none is loaded",
+        "b.md: slide 5 is defined more than once (a.md, b.md) and no file name decides: none is loaded",
+        "lecture.pdf: slide 9 is defined more than once (lecture.pdf#page=1, lecture.pdf#page=2) and no file name "
+        "decides: none is loaded",
     ]
+
+
+def test_a_slide_already_indexed_is_never_replaced_by_another_files_claim(tmp_path):
+    write(tmp_path, "note.md", slide_md(7, "Indexed"))  # its name does not start with 7...
+    write(tmp_path, "07-newcomer.md", slide_md(7, "Newcomer"))  # ...this one's does
+    result = load_deck(tmp_path, indexed={7: "note.md"})
+    assert result.deck.get(7).title == "Indexed"
+    assert [str(p) for p in result.problems] == [
+        "07-newcomer.md: slide 7 is defined twice: kept note.md (the slide already indexed), skipped 07-newcomer.md"
+    ]
+    assert load_deck(tmp_path).deck.get(7).title == "Newcomer", "on a first ingest the file name decides"
 
 
 # --------------------------------------------------------------------------- an empty deck
@@ -552,3 +566,130 @@ def test_a_folder_where_every_file_is_broken_says_so_after_the_files(tmp_path):
     assert len(result.deck) == 0
     assert [p.file for p in result.problems] == ["01-a.md", str(tmp_path)]
     assert result.problems[-1].message == "the knowledge folder gives no slides: every slide file in it has a problem"
+
+
+# --------------------------------------------------------------------------- secrets by their shape
+
+SECRETS = {
+    "a Discord bot token": "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+    "an OpenAI-style API key": "sk-proj-" + "Ab3" * 12,
+    "an AWS access key": "AKIA" + "IOSFODNN7EXAMPL2",
+    "a private key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----",
+    "a secret setting (NAME_TOKEN=value)": "DISCORD_TOKEN=" + TOKEN,
+}
+
+
+@pytest.mark.parametrize("kind", SECRETS)
+def test_content_shaped_like_a_secret_is_refused_and_the_problem_names_the_file_not_the_value(tmp_path, kind):
+    secret = SECRETS[kind]
+    write(tmp_path, "30-good.md", slide_md(30))
+    write(tmp_path, "31-leak.md", slide_md(31) + f"\nThe setup:\n\n{secret}\n")
+    write(tmp_path, "32-leak.txt", f"Setup – Slide 32\nSubtitle\nOverview\n{secret}\n")
+    (tmp_path / "lecture.pdf").write_bytes(make_pdf([["Setup", "Overview", secret.splitlines()[0]]]))
+    result = load_deck(tmp_path)
+    assert result.deck.numbers == [30]
+    problems = {p.file: (p.line, p.message) for p in result.problems}
+    assert problems["31-leak.md"][1] == f"holds what looks like {kind}; not loaded"
+    assert problems["31-leak.md"][0] == (slide_md(31) + "\nThe setup:\n\n").count("\n") + 1
+    assert problems["32-leak.txt"] == (4, f"holds what looks like {kind}; not loaded")
+    if kind != "a private key":  # (the PDF holds only its first line, which is not the key)
+        assert problems["lecture.pdf"] == (None, f"page 1: holds what looks like {kind}; not loaded")
+    assert secret.splitlines()[0] not in everything(result)
+
+
+def test_a_copied_env_file_is_refused_as_a_slide(tmp_path):
+    write(tmp_path, "30-good.md", slide_md(30))
+    write(tmp_path, "71-x.txt", f"# settings\nLOG_LEVEL=INFO\nDISCORD_TOKEN={TOKEN}\nANSWER_CHANNEL_IDS=1\n")
+    result = load_deck(tmp_path)
+    assert result.deck.numbers == [30] and TOKEN not in everything(result)
+    assert [str(p) for p in result.problems] == [
+        "71-x.txt:3: holds what looks like a secret setting (NAME_TOKEN=value); not loaded"
+    ]
+
+
+def test_prose_about_secrets_and_settings_without_values_still_loads(tmp_path):
+    from tests.conftest import ROOT
+
+    prose = (
+        "Keep your API key secret, for example in an environment variable.\n"
+        "Set DISCORD_TOKEN= in your .env file; never share a token or an sk- key.\n"
+        "Use max_tokens=256 and temperature=0.7; scikit-learn and risk-free paths are fine.\n"
+    )
+    write(tmp_path, "31-prose.md", slide_md(31) + prose)
+    assert load_deck(tmp_path).problems == []
+    deck = load_deck(ROOT / "knowledge")
+    assert deck.problems == [] and "Keep your API key secret" in repr(deck.deck.get(21).to_dict())
+
+
+# --------------------------------------------------------------------------- a new deck's changes, --strict, compaction
+
+
+def test_a_new_deck_that_drops_or_replaces_slides_says_so_and_strict_ingest_fails(tmp_path):
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    for number in (1, 2, 3):
+        write(knowledge, f"{number:02d}-topic.md", slide_md(number, f"Topic {number}"))
+    env_dir = tmp_path / "data"
+
+    def ingest(*flags: str):
+        import subprocess
+        import sys
+
+        from tests.conftest import ROOT
+
+        env = {**os.environ, "KNOWLEDGE_DIR": str(knowledge), "DATA_DIR": str(env_dir), "LOG_LEVEL": "ERROR"}
+        env["DISCORD_TOKEN"] = ""
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "ingest", *flags],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    first = ingest("--strict")
+    assert first.returncode == 0, first.stderr
+    (knowledge / "02-topic.md").unlink()
+    (knowledge / "03-topic.md").rename(knowledge / "03-renamed.md")
+    write(knowledge, "04-leak.txt", f"Leak – Slide 4\nSubtitle\nOverview\nDISCORD_TOKEN={TOKEN}\n")
+    second = ingest("--strict", "--json")
+    assert second.returncode == 1
+    assert "changed: slide 2 ('Topic 2', from 02-topic.md) is no longer in the deck" in second.stderr
+    assert "changed: slide 3 is replaced: 'Topic 3' from 03-renamed.md, was 'Topic 3' from 03-topic.md" in second.stderr
+    assert "skipped 04-leak.txt:4: holds what looks like a secret setting" in second.stderr
+    assert "--strict: 1 problem(s)" in second.stderr and TOKEN not in second.stdout + second.stderr
+    import json
+
+    report = json.loads(second.stdout)
+    assert len(report["changes"]) == 2 and report["problems"] == [
+        "04-leak.txt:4: holds what looks like a secret setting (NAME_TOKEN=value); not loaded"
+    ]
+    assert ingest().returncode == 0, "without --strict, problems are reported and skipped"
+
+
+def test_orphaned_segment_folders_are_compacted(tmp_path):
+    import numpy as np
+
+    from bot.domain.index import VectorIndex
+    from bot.domain.passages import passages_from_deck
+
+    (tmp_path / "k").mkdir()
+    write(tmp_path / "k", "01-a.md", slide_md(1, "A"))
+    store = tmp_path / "chroma"
+    index = VectorIndex.open(base_name="slides", embedding_model="m", path=store)
+    rng = np.random.default_rng(0)
+
+    def embed(texts):
+        return rng.random((len(texts), 8), dtype=np.float32)
+
+    for round_ in range(4):  # each changed deck is a new generation; the old one is deleted
+        write(tmp_path / "k", "02-b.md", slide_md(2, f"B{round_}") + "Filler.\n" * 400)
+        deck = load_deck(tmp_path / "k").deck
+        index.ingest(passages_from_deck(deck), embed, len(deck))
+    folders = [p.name for p in store.iterdir() if p.is_dir()]
+    import sqlite3
+
+    live = {row[0] for row in sqlite3.connect(store / "chroma.sqlite3").execute("SELECT id FROM segments")}
+    assert folders and set(folders) <= live, f"orphaned: {set(folders) - live}"
+    assert len(index._generations()) == 1 and index.count() > 0

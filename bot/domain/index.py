@@ -8,22 +8,62 @@ killed part-way leaves the previous index answering; the next run removes the le
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
+import ssl
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
-from bot.domain.errors import ServiceUnavailable
+from bot.domain.errors import ServiceUnavailable, UserError
 from bot.domain.passages import Passage, Record
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 128
+T = TypeVar("T")
+# Pauses between tries of one call to a Chroma server that is not answering (about 4 s in all).
+RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
+
+
+class IndexAway(UserError):
+    """The Chroma server stopped answering while the bot runs (after retries): the learner is told
+    to try again; the outage is logged once for the operator (with where and why)."""
+
+    def __init__(self) -> None:
+        super().__init__("The slide index is not answering right now; please try again in a moment.")
+
+
+def _outage(error: BaseException) -> BaseException | None:
+    """The error that says a Chroma server is away (refused, reset, timed out, restarting), found
+    in ``error`` or what it was raised from (chromadb wraps a refused connection in ValueError);
+    None for any other error (a bad request is not an outage)."""
+    import httpx
+
+    chain: list[BaseException] = []
+    seen: BaseException | None = error
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    if any(isinstance(e, ssl.SSLError) or "certificate" in str(e).lower() for e in chain):
+        return None  # TLS that fails is a setting to fix, not a server that is away
+    for seen in chain:
+        if isinstance(seen, (httpx.TransportError, ConnectionError)):
+            return seen
+        if isinstance(seen, httpx.HTTPStatusError) and seen.response.status_code >= 500:
+            return seen
+    return None
+
+
+def _is_outage(error: BaseException) -> bool:
+    return _outage(error) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +74,7 @@ class IngestReport:
     deleted: int
     seconds: float
     rebuilt: str | None = None  # why the index was rebuilt from scratch, if it was
+    changes: tuple[str, ...] = ()  # slides of the previous deck dropped or replaced by another file
 
     def to_dict(self) -> dict:
         return {
@@ -42,6 +83,7 @@ class IngestReport:
             "embedded": self.embedded,
             "deleted": self.deleted,
             "seconds": round(self.seconds, 3),
+            "changes": list(self.changes),
         }
 
 
@@ -126,6 +168,8 @@ class VectorIndex:
         self.recovered_from: str | None = None  # why a damaged folder was rebuilt, if it was
         self.server: ServerAccess | None = None
         self._collection = None
+        self._down_since: float | None = None  # when the server stopped answering (one outage)
+        self._outage_lock = threading.Lock()
 
     def ping(self) -> None:
         """Raise if the store does not answer (a health probe: one cheap round trip to a server)."""
@@ -150,9 +194,11 @@ class VectorIndex:
         host: str | None = None,
         port: int = 8000,
         server: ServerAccess | None = None,
+        wait_s: float = 0.0,
     ) -> VectorIndex:
         """Embedded Chroma in ``path`` by default; a Chroma server when ``host`` (or ``server``, with
-        a token and TLS) is given. A server that cannot be used raises :class:`IndexUnavailable`.
+        a token and TLS) is given, waited for up to ``wait_s`` seconds (``CHROMA_WAIT_S``) with a
+        progress line in the log. A server that cannot be used raises :class:`IndexUnavailable`.
 
         A local folder that Chroma cannot open is moved aside and rebuilt (logged as a warning).
         """
@@ -163,7 +209,7 @@ class VectorIndex:
         if server is None and host:
             server = ServerAccess(host, port)
         if server is not None:
-            index = cls(server.connect(chroma_settings), base_name, embedding_model)
+            index = cls(_wait_for_server(server, chroma_settings, wait_s), base_name, embedding_model)
             index.server = server
             return index
         if path is None:
@@ -248,6 +294,7 @@ class VectorIndex:
         records = [record for record, _ in owned]
         fingerprint = _fingerprint(records)
         if current is not None and (current.metadata or {}).get("fingerprint") == fingerprint:
+            self.compact()  # (what an ingest killed part-way left behind)
             return IngestReport(slides, len(passages), 0, 0, time.perf_counter() - started)
         stored = self._stored_hashes()
         changed = [r for r in records if stored.get(r.id) != r.content_hash]
@@ -282,14 +329,56 @@ class VectorIndex:
         )
         self._collection = collection
         self._remove_generations(keep=collection)
+        self.compact()
         return IngestReport(
             slides, len(passages), len(changed_passages), len(gone_passages), time.perf_counter() - started, rebuilt
         )
+
+    def indexed_slides(self) -> dict[int, tuple[str, str]]:
+        """Slide number -> (source, title) of the slides in the newest generation ({} if none)."""
+
+        def read() -> dict[int, tuple[str, str]]:
+            collection = self.active()
+            if collection is None:
+                return {}
+            got = collection.get(where={"kind": "passage"}, include=["metadatas"])
+            return {int(m["slide"]): (str(m["source"]), str(m["title"])) for m in got["metadatas"] if m}
+
+        return self._retrying(read)
 
     def _vectors(self, collection, ids: list[str]) -> np.ndarray:
         got = collection.get(ids=ids, include=["embeddings"])
         by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
         return np.asarray([by_id[rid] for rid in ids], dtype=np.float32)
+
+    def compact(self) -> list[str]:
+        """Remove what deleted generations leave behind in an embedded index's folder: segment
+        folders no live collection uses (Chroma keeps them), then reclaim the database's free
+        pages. Returns the folders removed. A Chroma server compacts its own storage."""
+        import sqlite3
+        import uuid
+
+        if self.local_path is None or not (self.local_path / "chroma.sqlite3").exists():
+            return []
+        with contextlib.closing(sqlite3.connect(self.local_path / "chroma.sqlite3", timeout=30)) as db:
+            live = {row[0] for row in db.execute("SELECT id FROM segments")}
+        removed = []
+        for folder in self.local_path.iterdir():
+            try:
+                uuid.UUID(folder.name)
+            except ValueError:
+                continue  # not a segment folder
+            if folder.is_dir() and not folder.is_symlink() and folder.name not in live:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        if removed:
+            log.info("compacted the index: removed %d orphaned segment folder(s)", len(removed))
+            try:
+                with contextlib.closing(sqlite3.connect(self.local_path / "chroma.sqlite3", timeout=30)) as db:
+                    db.execute("VACUUM")
+            except sqlite3.OperationalError as error:  # busy: the folders are gone; the pages wait for next time
+                log.info("could not reclaim the index database's free pages now (%s)", error)
+        return removed
 
     def _remove_generations(self, keep) -> None:
         """Delete every generation but ``keep``: unfinished, superseded, or of another model."""
@@ -298,15 +387,69 @@ class VectorIndex:
                 log.info("removing index generation %s", name)
                 self._client.delete_collection(name)
 
+    # ---------------------------------------------------------------- outages
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, retried with backoff while a Chroma server is away (embedded: just once).
+
+        A server already known to be away gets one try per call, so questions fail fast during an
+        outage; its start and end are logged once each, not per question.
+        """
+        if self.server is None:
+            return call()
+        delays = () if self._down_since is not None else RETRY_DELAYS_S
+        for attempt in range(len(delays) + 1):
+            try:
+                result = call()
+            except Exception as error:
+                if not _is_outage(error):
+                    raise
+                if attempt < len(delays):
+                    time.sleep(delays[attempt])
+                    continue
+                self._went_down(error)
+                raise IndexAway() from None
+            self._came_back()
+            return result
+        raise AssertionError("unreachable")
+
+    def _went_down(self, error: BaseException) -> None:
+        with self._outage_lock:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning(
+                    "the Chroma server at %s is not answering (%s); questions fail until it is back",
+                    self.server.url,
+                    f"{type(_outage(error)).__name__}: {_outage(error)}"[:200],
+                )
+
+    def _came_back(self) -> None:
+        if self._down_since is None:
+            return
+        with self._outage_lock:
+            if self._down_since is not None:
+                log.warning(
+                    "the Chroma server at %s is answering again (away %.1f s)",
+                    self.server.url,
+                    time.monotonic() - self._down_since,
+                )
+                self._down_since = None
+
     # ---------------------------------------------------------------- query
 
     def count(self) -> int:
-        collection = self.active()
-        return collection.count() if collection is not None else 0
+        def count() -> int:
+            collection = self.active()
+            return collection.count() if collection is not None else 0
+
+        return self._retrying(count)
 
     def stored_vectors(self, kind: str) -> tuple[list[str], np.ndarray, list[dict]] | None:
         """Ids, vectors and metadata of the stored records of one ``kind`` (see ``Record.kind``) in the
         newest generation; ``None`` when nothing has been indexed yet."""
+        return self._retrying(lambda: self._stored_vectors(kind))
+
+    def _stored_vectors(self, kind: str) -> tuple[list[str], np.ndarray, list[dict]] | None:
         collection = self.active()
         if collection is None:
             return None
@@ -317,12 +460,19 @@ class VectorIndex:
         return list(got["ids"]), vectors, [dict(meta or {}) for meta in got["metadatas"]]
 
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
-        """The ``k`` nearest records by cosine similarity, best first."""
-        try:
-            return self._query(vector, k)
-        except Exception:  # noqa: BLE001 - another process may have replaced our generation
-            self._collection = None
-            return self._query(vector, k)
+        """The ``k`` nearest records by cosine similarity, best first. Raises
+        :class:`IndexUnavailable` when a Chroma server does not answer (after retries)."""
+
+        def query() -> list[Hit]:
+            try:
+                return self._query(vector, k)
+            except Exception as error:
+                if _is_outage(error):
+                    raise
+                self._collection = None  # another process may have replaced our generation
+                return self._query(vector, k)
+
+        return self._retrying(query)
 
     def _query(self, vector: np.ndarray, k: int) -> list[Hit]:
         collection = self.active()
@@ -337,6 +487,28 @@ class VectorIndex:
                 result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True
             )
         ]
+
+
+def _wait_for_server(server: ServerAccess, chroma_settings, wait_s: float):
+    """A client for ``server`` once it answers, trying for up to ``wait_s`` seconds with a progress
+    line in the log every few seconds; a server that refuses (a token, TLS) is not waited for."""
+    started = time.monotonic()
+    said = None
+    delay = 0.25
+    while True:
+        try:
+            return server.connect(chroma_settings)
+        except IndexUnavailable as error:
+            waited = time.monotonic() - started
+            if not _is_outage(error) or waited >= wait_s:
+                if not wait_s or not _is_outage(error):
+                    raise
+                raise IndexUnavailable(f"{error} (waited {waited:.0f} s, CHROMA_WAIT_S={wait_s:g})") from None
+            if said is None or waited - said >= 5:
+                log.warning("waiting for the Chroma server at %s (%.0f of %g s)…", server.url, waited, wait_s)
+                said = waited
+            time.sleep(min(delay, max(0.0, wait_s - waited)))
+            delay = min(delay * 2, 2.0)
 
 
 def _fingerprint(records: Sequence[Record]) -> str:

@@ -17,7 +17,7 @@ import re
 import stat
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -569,6 +569,63 @@ def _slides_from_pages(pages: list[str], source: str, unit: str, limits: DeckLim
     return slides
 
 
+# --------------------------------------------------------------------------- Secrets
+
+# Secrets recognised by their shape, never by words: "keep your API key secret" is teaching, a
+# value shaped like a key is a leak (a copied .env, a pasted token). Each: what it is, its shape.
+_SECRET_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")),
+    ("a Discord bot token", re.compile(r"(?<![\w.-])[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,40}")),
+    ("an OpenAI-style API key", re.compile(r"(?<![\w-])sk-(?:proj-|svcacct-|ant-)?[A-Za-z0-9_-]{20,}")),
+    ("an AWS access key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    ("a GitHub token", re.compile(r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})")),
+    ("a Slack token", re.compile(r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}")),
+    (
+        "a secret setting (NAME_TOKEN=value)",
+        re.compile(
+            r"^[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY)"
+            r"[A-Z0-9_]*[ \t]*[=:][ \t]*['\"]?[^\s'\"#]{8,}",
+            re.MULTILINE,
+        ),
+    ),
+)
+
+
+def find_secret(text: str) -> tuple[str, int] | None:
+    """(what it looks like, line) of the first thing in ``text`` shaped like a secret, or None."""
+    found = None
+    for kind, shape in _SECRET_SHAPES:
+        match = shape.search(text)
+        if match and (found is None or match.start() < found[1]):
+            found = (kind, match.start())
+    if found is None:
+        return None
+    return found[0], text.count("\n", 0, found[1]) + 1
+
+
+def _all_text(slide: Slide) -> str:
+    parts = [slide.title, slide.subtitle]
+    parts += [f"{section.heading}\n{section.text}" for section in slide.sections]
+    parts += [f"{pair.q}\n{pair.a}" for pair in slide.faq]
+    return "\n".join(parts)
+
+
+def _refuse_secrets(slides: list[Slide], data: bytes, text_format: bool) -> None:
+    """A file holding something shaped like a secret is not loaded: the problem names the file
+    and the line (or the page), never the value."""
+    if text_format:
+        found = find_secret(data.decode("utf-8", "replace"))
+        if found:
+            raise MalformedFile(f"holds what looks like {found[0]}; not loaded", found[1])
+        return
+    for slide in slides:
+        found = find_secret(_all_text(slide))
+        if found:
+            where = slide.source.rsplit("#", 1)[-1].replace("=", " ")
+            raise MalformedFile(f"{where}: holds what looks like {found[0]}; not loaded")
+
+
 # --------------------------------------------------------------------------- The folder
 
 
@@ -662,17 +719,26 @@ def _read_bytes(path: Path, root: Path, limits: DeckLimits = DEFAULT_LIMITS) -> 
         return data
 
 
+TEXT_FORMATS = (".md", ".markdown", ".txt", ".html", ".htm")
+
+
 def load_file(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> list[Slide]:
     source = _safe_name(path.relative_to(folder).as_posix())
     data = _read_bytes(path, folder.resolve(), limits)
-    return LOADERS[path.suffix.lower()](data, source, _number_from_name(path), limits)
+    suffix = path.suffix.lower()
+    slides = LOADERS[suffix](data, source, _number_from_name(path), limits)
+    _refuse_secrets(slides, data, suffix in TEXT_FORMATS)
+    return slides
 
 
-def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
+def load_deck(
+    folder: Path, limits: DeckLimits = DEFAULT_LIMITS, indexed: Mapping[int, str] | None = None
+) -> LoadResult:
     """Load every slide file in ``folder``; malformed files, and files over ``limits``, are reported
     and skipped. Pass ``DeckLimits.from_settings(settings)`` to apply the configured limits.
 
-    Two files claiming the same slide number: see :func:`_keep_one`; each skipped one is reported.
+    Two files claiming the same slide number: see :func:`_keep_one` (``indexed`` maps the slide
+    numbers already in the index to their source); every file left out is reported.
     """
     if not folder.is_dir():
         return LoadResult(Deck(()), [Problem(str(folder), None, "knowledge folder does not exist")])
@@ -694,7 +760,11 @@ def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
             continue
         for slide in loaded:
             claims.setdefault(slide.number, []).append((slide, name))
-    slides = [_keep_one(number, claimed, problems) for number, claimed in claims.items()]
+    slides = []
+    for number, claimed in claims.items():
+        kept = _keep_one(number, claimed, problems, (indexed or {}).get(number))
+        if kept is not None:
+            slides.append(kept)
     if not slides:
         why = "every slide file in it has a problem" if files else "it has no slide files (md, txt, html, pdf, pptx)"
         problems.append(Problem(str(folder), None, f"the knowledge folder gives no slides: {why}"))
@@ -703,19 +773,39 @@ def load_deck(folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> LoadResult:
     return LoadResult(Deck(tuple(slides)), problems)
 
 
-def _keep_one(number: int, claimed: list[tuple[Slide, str]], problems: list[Problem]) -> Slide:
-    """Of the slides claiming ``number`` (in file-name order), keep the first whose file name starts
-    with the number (``07-attention.md`` is slide 7, whatever ``00-notes.md`` says), else the first;
-    every other one is a problem naming both files."""
+def _keep_one(
+    number: int, claimed: list[tuple[Slide, str]], problems: list[Problem], indexed_source: str | None
+) -> Slide | None:
+    """Of the slides claiming ``number`` (in file-name order), the one to load; each other one is a
+    problem naming both files. A slide already indexed is never replaced by another file's claim;
+    otherwise the one file whose name starts with the number wins (``07-attention.md`` is slide
+    7, whatever ``00-notes.md`` says); where that does not decide, neither is loaded."""
+    if len(claimed) == 1:
+        return claimed[0][0]
+    indexed = [slide for slide, _ in claimed if slide.source == indexed_source]
     named = [slide for slide, name in claimed if _number_from_name(Path(name)) == number]
-    kept = named[0] if named else claimed[0][0]
+    if indexed:
+        kept, why = indexed[0], "the slide already indexed"
+    elif len(named) == 1:
+        kept, why = named[0], f"its file name starts with {number}"
+    else:
+        sources = ", ".join(slide.source for slide, _ in claimed)
+        for name in dict.fromkeys(name for _, name in claimed):
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    f"slide {number} is defined more than once ({sources}) and no file name decides: none is loaded",
+                )
+            )
+        return None
     for slide, name in claimed:
-        if slide is kept:
-            continue
-        why = f"its file name starts with {number}" if named and slide not in named else "it comes first by file name"
-        problems.append(
-            Problem(name, None, f"slide {number} is defined twice: kept {kept.source} ({why}), skipped {slide.source}")
-        )
+        if slide is not kept:
+            problems.append(
+                Problem(
+                    name, None, f"slide {number} is defined twice: kept {kept.source} ({why}), skipped {slide.source}"
+                )
+            )
     return kept
 
 

@@ -7,6 +7,7 @@ the event loop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -45,7 +46,23 @@ def open_index(settings: Settings) -> VectorIndex:
         embedding_model=settings.embedding_model,
         path=None if settings.chroma_host else settings.chroma_dir,
         server=server_access(settings),
+        wait_s=settings.chroma_wait_s,
     )
+
+
+def deck_changes(before: dict[int, tuple[str, str]], deck: Deck) -> list[str]:
+    """What a new deck does to the slides indexed ``before`` (number -> (source, title)): each
+    slide it drops, and each it replaces with another file's."""
+    changes = []
+    for number, (source, title) in sorted(before.items()):
+        slide = deck.get(number)
+        if slide is None:
+            changes.append(f"slide {number} ('{title}', from {source}) is no longer in the deck")
+        elif slide.source != source:
+            changes.append(
+                f"slide {number} is replaced: '{slide.title}' from {slide.source}, was '{title}' from {source}"
+            )
+    return changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,7 @@ class Tutor:
         self.embedder = embedder
         self.index = index
         self._load = load or (lambda: load_deck(settings.knowledge_dir, DeckLimits.from_settings(settings)))
+        self._own_deck = load is None  # the knowledge folder, whose duplicates the index helps settle
         self._knowledge: Knowledge | None = None
         self._reload_lock = threading.Lock()
 
@@ -99,11 +117,19 @@ class Tutor:
         """Re-read the deck's files and re-ingest; answers switch to the new deck at once, and keep
         coming from the old one until then."""
         with self._reload_lock:
-            result = self._load()
+            before = self.index.indexed_slides()
+            if self._own_deck:  # (a server's course numbers its own slides: no duplicates to settle)
+                indexed = {number: source for number, (source, _) in before.items()}
+                result = load_deck(self.settings.knowledge_dir, DeckLimits.from_settings(self.settings), indexed)
+            else:
+                result = self._load()
             passages = passages_from_deck(result.deck)
             report = self.index.ingest(passages, self.embedder.encode, len(result.deck), progress=progress)
+            report = dataclasses.replace(report, changes=tuple(deck_changes(before, result.deck)))
             if report.rebuilt:
                 log.warning("index rebuilt: %s", report.rebuilt)
+            for change in report.changes:
+                log.warning("deck changed: %s", change)
             retriever = Retriever(passages, self.index, self.embedder.encode_one, self.embedder.vocabulary)
             self._knowledge = Knowledge(result.deck, passages, result.problems, retriever, Answerer(retriever))
             return report
