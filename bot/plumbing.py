@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime as dt
 import functools
 import logging
 import threading
@@ -29,12 +30,17 @@ from typing import TypeVar
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import escape_markdown, escape_mentions
 
 from bot.domain.errors import UserError
+from bot.domain.messages import clean_message
+from bot.domain.text import shorten
 
 log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 2000
+INTERACTION_TOKEN_LIFE_S = 15 * 60  # Discord refuses followups and edits on an older interaction token
+TOKEN_MARGIN_S = 60.0  # a reply still being updated moves off the token this long before it expires
 GENERIC_APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again in a moment."
 NO_MENTIONS = discord.AllowedMentions.none()
 T = TypeVar("T")
@@ -104,6 +110,33 @@ async def respond(interaction: discord.Interaction, *, ephemeral: bool = False, 
         await interaction.followup.send(ephemeral=ephemeral, **message)
     else:
         await interaction.response.send_message(ephemeral=ephemeral, **message)
+
+
+def utcnow() -> dt.datetime:
+    """Now, for interaction token lifetimes (tests move it with the loopback Discord's clock)."""
+    return discord.utils.utcnow()
+
+
+def token_seconds_left(interaction: discord.Interaction) -> float:
+    """Seconds until ``interaction``'s token expires (15 minutes after Discord created it)."""
+    expires = interaction.created_at + dt.timedelta(seconds=INTERACTION_TOKEN_LIFE_S)
+    return (expires - utcnow()).total_seconds()
+
+
+def can_post_in(interaction: discord.Interaction) -> bool:
+    """Whether the bot may post a normal message where ``interaction`` happened (a DM always)."""
+    if interaction.guild_id is None:
+        return True
+    permissions = interaction.app_permissions
+    in_thread = isinstance(interaction.channel, discord.Thread)
+    return permissions.send_messages_in_threads if in_thread else permissions.send_messages
+
+
+def learner_text(text: str, limit: int) -> str:
+    """A learner's text fit to show back in public: masked links keep only their text, mentions
+    and links go, what is left is escaped (no markdown, no pings), within ``limit`` characters."""
+    cleaned = clean_message(text)
+    return escape_mentions(escape_markdown(shorten(cleaned, limit))) if cleaned else "(nothing to show)"
 
 
 def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -32,7 +32,6 @@ from typing import TypeVar
 import discord
 from discord import app_commands
 from discord.ext import commands
-from discord.utils import escape_markdown, escape_mentions
 
 from bot.client import TutorBot
 from bot.domain.conversation import Key, Reply
@@ -47,6 +46,7 @@ from bot.plumbing import (
     NO_MENTIONS,
     cooldown_message,
     in_time,
+    learner_text,
     off_loop,
     per_user_cooldown,
     question_cooldown,
@@ -109,10 +109,7 @@ class Asker:
 def echo(question: str) -> str:
     """The learner's question quoted back, without their markup: masked links keep only their
     text, mentions and links go, and what is left is escaped."""
-    cleaned = clean_message(question)
-    if not cleaned:
-        return ""
-    return f"> {escape_mentions(escape_markdown(shorten(cleaned, MAX_ECHO_CHARS)))}"
+    return f"> {learner_text(question, MAX_ECHO_CHARS)}" if clean_message(question) else ""
 
 
 # --------------------------------------------------------------------------- buttons under answers
@@ -303,9 +300,13 @@ class Ask(commands.Cog):
         if not addressed:
             if not in_answer_channel:
                 return  # a channel where the bot answers only when asked
-            if not tutoring.expects_reply(key, message.content) and not await off_loop(
-                tutoring.covers, message.content, key.place
-            ):
+            try:
+                for_the_tutor = tutoring.expects_reply(key, message.content) or await off_loop(
+                    tutoring.covers, message.content, key.place
+                )
+            except UserError:  # the index is away (logged once by the index): not a reason to speak up
+                return
+            if not for_the_tutor:
                 return  # chatter between learners: not a question, and nothing the slides answer
         small_talk = is_small_talk(message.content)
         send: Send = functools.partial(message.reply, mention_author=False)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -57,6 +58,8 @@ from bot.plain import prediction_table
 from bot.plumbing import (
     MESSAGE_LIMIT,
     NO_MENTIONS,
+    TOKEN_MARGIN_S,
+    can_post_in,
     cooldown_message,
     generation_cooldown,
     in_time,
@@ -66,6 +69,7 @@ from bot.plumbing import (
     report_error,
     send_ephemeral,
     send_in_parts,
+    token_seconds_left,
 )
 
 log = logging.getLogger(__name__)
@@ -196,25 +200,83 @@ class _Progress:
         return "".join(self.pieces)
 
 
-Edit = Callable[[str, "discord.ui.View | None"], Awaitable[object]]
+class ReplyGone(Exception):
+    """The reply can no longer be updated: it was deleted, or its interaction token is expiring
+    and there is nowhere to carry on. The generation stops."""
 
 
-def edit_original(interaction: discord.Interaction) -> Edit:
-    """Edits of a (deferred) interaction's original response."""
+class Edit:
+    """Where a streamed reply is shown: ``await edit(content, view)`` updates it; ``due()`` is how
+    many seconds may pass before the next update must happen (None: no deadline)."""
 
-    async def edit(content: str, view: discord.ui.View | None) -> None:
-        await interaction.edit_original_response(content=content, view=view, allowed_mentions=NO_MENTIONS)
+    async def __call__(self, content: str, view: discord.ui.View | None) -> None:
+        raise NotImplementedError
 
-    return edit
+    def due(self) -> float | None:
+        return None
 
 
-def edit_message(message: discord.Message) -> Edit:
+class edit_message(Edit):  # noqa: N801 - used like the function it replaced
     """Edits of a message the bot sent (a reply, or a followup)."""
 
-    async def edit(content: str, view: discord.ui.View | None) -> None:
-        await message.edit(content=content, view=view, allowed_mentions=NO_MENTIONS)
+    def __init__(self, message: discord.Message) -> None:
+        self.message = message
 
-    return edit
+    async def __call__(self, content: str, view: discord.ui.View | None) -> None:
+        await self.message.edit(content=content, view=view, allowed_mentions=NO_MENTIONS)
+
+
+class edit_original(Edit):  # noqa: N801 - used like the function it replaced
+    """Edits of a deferred interaction's original response, while its token lives. Discord
+    refuses edits on a token older than 15 minutes, and a long line for the generator can outlast
+    it: a minute before that, the reply moves to a normal message in the channel (the original
+    then points to it), and edits go there. Where the bot may not post, the generation stops
+    with a note that says why (the command refuses such a wait up front when it can tell)."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+        self.moved: discord.Message | None = None
+
+    def due(self) -> float | None:
+        if self.moved is not None:
+            return None
+        return max(0.0, token_seconds_left(self.interaction) - TOKEN_MARGIN_S)
+
+    async def __call__(self, content: str, view: discord.ui.View | None) -> None:
+        if self.moved is not None:
+            await self.moved.edit(content=content, view=view, allowed_mentions=NO_MENTIONS)
+            return
+        if self.due():
+            await self.interaction.edit_original_response(content=content, view=view, allowed_mentions=NO_MENTIONS)
+            return
+        header = content.split("\n", 1)[0]
+        channel = self.interaction.channel
+        if not can_post_in(self.interaction) or channel is None:
+            await self.interaction.edit_original_response(
+                content=compose(header, "", f"{STOPPED} {TOKEN_EXPIRING}, and I can't post in this channel."),
+                view=None,
+                allowed_mentions=NO_MENTIONS,
+            )
+            raise ReplyGone("the interaction token is expiring")
+        try:
+            self.moved = await channel.send(content, view=view, allowed_mentions=NO_MENTIONS)  # type: ignore[union-attr]
+        except discord.HTTPException as error:
+            with contextlib.suppress(discord.HTTPException):
+                await self.interaction.edit_original_response(
+                    content=compose(header, "", f"{STOPPED} {TOKEN_EXPIRING}, and I could not post here."),
+                    view=None,
+                    allowed_mentions=NO_MENTIONS,
+                )
+            raise ReplyGone(f"the interaction token is expiring and posting failed ({error})") from error
+        log.info("a generation outlived its interaction token; it carries on in message %s", self.moved.id)
+        await self.interaction.edit_original_response(
+            content=compose(header, "", f"-# {TOKEN_EXPIRING}: it carries on in {self.moved.jump_url}"),
+            view=None,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+TOKEN_EXPIRING = "Discord lets a command's reply be updated for 15 minutes only"
 
 
 async def stream_reply(
@@ -269,8 +331,8 @@ async def stream_reply(
     try:
         while not task.done():
             waiter = asyncio.create_task(progress.changed.wait())
-            try:
-                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            try:  # (wakes at the edit's deadline too: a reply on an expiring token must move in time)
+                await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED, timeout=edit.due())
             finally:
                 waiter.cancel()
             if not task.done() and (delay := throttle()):
@@ -279,12 +341,15 @@ async def stream_reply(
                 break
             progress.changed.clear()  # what is rendered now includes every change so far
             content = _live_content(header, progress)
-            if content == shown:
+            if content == shown and edit.due() != 0:
                 continue
             try:
                 await show(content, live=True)
             except discord.NotFound:
                 log.info("the reply to a generation was deleted; stopping it")
+                return
+            except ReplyGone as gone:
+                log.info("stopping a generation: %s", gone)
                 return
             except discord.HTTPException:
                 log.warning("could not update a streaming reply; trying again at the next step", exc_info=True)
@@ -314,7 +379,8 @@ async def stream_reply(
         status = STOPPED if stats.finish_reason == "cancelled" else None
         content = compose(header, stats.text or "(the model wrote nothing)", status, stats_footer(stats))
     await asyncio.sleep(throttle())
-    await show(content, live=False)
+    with contextlib.suppress(ReplyGone):  # (its note is already shown)
+        await show(content, live=False)
 
 
 def _live_content(header: str, progress: _Progress) -> str:
@@ -369,6 +435,7 @@ class Generate(commands.Cog):
         work = self._example_slide(kind, topic, place_scope(interaction.guild_id), interaction.user.id)
         slide, topic = await in_time(interaction, work)  # reads the learner's place: may wait
         self._refuse_when_full()
+        self._refuse_when_too_long(interaction)
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
         service = await self._service()
@@ -441,6 +508,21 @@ class Generate(commands.Cog):
         loaded = self.bot.services.loaded_generation
         if loaded is not None and loaded.is_full:
             raise UserError(busy_message(loaded.waiting))
+
+    def _refuse_when_too_long(self, interaction: discord.Interaction) -> None:
+        """Refuse a generation whose worst-case wait and run would outlast the interaction's token
+        where its reply cannot move to a normal message (the bot may not post in the channel)."""
+        loaded = self.bot.services.loaded_generation
+        if loaded is None or can_post_in(interaction):
+            return
+        turns = math.ceil((loaded.waiting + loaded.running + 1) / loaded.concurrency)
+        worst = turns * loaded.timeout_s
+        if worst > token_seconds_left(interaction) - TOKEN_MARGIN_S:
+            raise UserError(
+                f"The text generator has a long line: this could take up to {math.ceil(worst / 60)} minutes, longer "
+                "than Discord lets me update a command's reply, and I can't post in this channel. "
+                "Please try again in a few minutes."
+            )
 
     def _request(
         self, kind: str, topic: str, slide: Slide | None, temperature: float, length: int | None

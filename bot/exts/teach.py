@@ -25,7 +25,7 @@ from bot.domain.similarity import COSINE_EXPLANATION, MAX_TEXT_CHARS, Comparison
 from bot.domain.text import shorten
 from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, Tokenizers, TokenizerUnavailable
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
-from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, in_time, off_loop, question_cooldown, respond
+from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, in_time, learner_text, off_loop, question_cooldown, respond
 
 log = logging.getLogger(__name__)
 
@@ -261,8 +261,8 @@ def comparison_embed(comparison: Comparison) -> discord.Embed:
     embed = discord.Embed(
         title=f"Similarity {comparison.score:.2f}: {comparison.reading}", colour=COLOUR, description="\n".join(lines)
     )
-    embed.add_field(name="First text", value=shorten(comparison.text, EMBED_FIELD_VALUE), inline=False)
-    embed.add_field(name="Second text", value=shorten(comparison.other, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="First text", value=learner_text(comparison.text, EMBED_FIELD_VALUE // 2), inline=False)
+    embed.add_field(name="Second text", value=learner_text(comparison.other, EMBED_FIELD_VALUE // 2), inline=False)
     embed.set_footer(text="≥0.8 nearly the same meaning · 0.6 closely · 0.4 somewhat · 0.2 loosely related")
     return embed
 
@@ -280,7 +280,7 @@ def neighbours_embed(text: str, neighbours: Sequence[Neighbour]) -> discord.Embe
         "(1 = same meaning, 0 = unrelated). Search by meaning finds these even without shared words.",
     ]
     embed = discord.Embed(title="Nearest slides to your text", colour=COLOUR, description="\n".join(lines))
-    embed.add_field(name="Your text", value=shorten(text, EMBED_FIELD_VALUE), inline=False)
+    embed.add_field(name="Your text", value=learner_text(text, EMBED_FIELD_VALUE // 2), inline=False)
     embed.set_footer(text="Add other: to compare two texts, picture: True to see the map.")
     return embed
 
@@ -299,7 +299,7 @@ def pipeline_embed(pipeline: Pipeline) -> discord.Embed:
     embed = discord.Embed(
         title="Your text through the model: slide 13's four steps",
         colour=COLOUR,
-        description=f"> {shorten(' '.join(pipeline.text.split()), 300)}",
+        description=f"> {learner_text(pipeline.text, 300)}",
     )
     for step in pipeline.steps():
         embed.add_field(

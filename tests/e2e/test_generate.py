@@ -345,3 +345,88 @@ async def test_generation_failures_are_one_clear_line(fake_discord, services_fac
                 lambda r: "model is not available" in str(r.json), path="/webhooks/*", start=start, timeout=60
             )
             assert said.json["flags"] & EPHEMERAL and "went wrong" not in said.json["content"]
+
+
+# ------------------------------------------------------------------ Discord's 15-minute interaction tokens
+
+
+def channel_posts(fake, channel_id: int) -> list:
+    """The bot's normal (non-interaction) messages posted in a channel."""
+    return [r for r in fake.requests if r.method == "POST" and r.path == f"/channels/{channel_id}/messages"]
+
+
+async def test_a_generation_that_outlives_its_token_carries_on_in_a_channel_message(
+    fake_discord, services, paced, monkeypatch
+):
+    from bot import plumbing
+    from tests.e2e.fake_discord import INTERACTION_TOKEN_LIFE
+
+    fake = fake_discord
+    monkeypatch.setattr(plumbing, "utcnow", fake.clock.utcnow)  # the bot's clock moves with the fake's
+    async with running_bot(fake, services):
+        ix = await fake.invoke_command("generate", {"kind": "story", "topic": "a lighthouse keeper", "length": 400})
+        await original(fake, ix, lambda c: "writing…" in c)
+        fake.clock.advance(INTERACTION_TOKEN_LIFE - plumbing.TOKEN_MARGIN_S + 1)  # 14 minutes later
+        post = await fake.wait_for_request(
+            lambda r: r.method == "POST" and r.path == f"/channels/{fake.general_id}/messages", timeout=30
+        )
+        await fake.wait_for_bot_message(lambda m: "carries on in" in m["content"], timeout=30)
+        fake.clock.advance(120)  # the token has now expired: the bot must not use it again
+        final = await fake.wait_for_bot_message(
+            lambda m: FOOTER.search(m["content"]) and "webhook_id" not in m, timeout=60
+        )
+    assert "writing…" in post.json["content"] and post.json["components"], "it moved with its Stop button"
+    pointer = fake.messages[ix.original_message_id]
+    assert f"/{fake.general_id}/{final['id']}" in pointer["content"], "the original points to the new message"
+    assert pointer["components"] == []
+    assert final["content"].startswith("✍️ **Story** · a lighthouse keeper") and final["components"] == []
+    assert [r for r in fake.requests if ix.token in r.path and r.status == 401] == [], "nothing on an expired token"
+    assert_no_pings(fake)
+
+
+async def test_a_reply_waiting_in_line_moves_before_its_token_expires(fake_discord, services, paced, monkeypatch):
+    """The wait itself outlives the token: the bot wakes for the deadline, not only for progress."""
+    from bot import plumbing
+    from tests.e2e.fake_discord import INTERACTION_TOKEN_LIFE
+
+    fake = fake_discord
+    # Tokens "expire" 3 s after their interaction here (the margin leaves 3 s of life); the
+    # extension copies the margin when it loads, so it is set before the bot starts.
+    monkeypatch.setattr(plumbing, "TOKEN_MARGIN_S", INTERACTION_TOKEN_LIFE - 3)
+
+    def moved(*words: str):
+        return lambda m: "webhook_id" not in m and all(w in m["content"] for w in words)
+
+    async with running_bot(fake, services, generation_max_new_tokens=400):
+        first = await fake.invoke_command("generate", {"kind": "story", "topic": "a long road", "length": 400})
+        first_moved = await fake.wait_for_bot_message(moved("✍️ **Story** · a long road"), timeout=60)
+        second = await fake.invoke_command("generate", {"kind": "poem", "topic": "patience", "length": 20})
+        second_moved = await fake.wait_for_bot_message(moved("✍️ **Poem** · patience"), timeout=60)
+        await fake.click_button(int(first_moved["id"]), f"generate:stop:{first.id}", user=fake.user)
+        final = await fake.wait_for_bot_message(
+            lambda m: m["id"] == second_moved["id"] and FOOTER.search(m["content"]), timeout=60
+        )
+    assert "carries on in" in fake.messages[second.original_message_id]["content"]
+    assert final["content"].startswith("✍️ **Poem** · patience")
+    [post] = [r for r in channel_posts(fake, fake.general_id) if "patience" in r.json["content"]]
+    assert "Waiting in line" in post.json["content"], "it moved while waiting, before any progress"
+
+
+async def test_a_long_line_is_refused_up_front_where_the_reply_could_not_move(fake_discord, services, paced):
+    fake = fake_discord
+    async with running_bot(fake, services, generation_timeout_s=500, generation_max_new_tokens=400):
+        first = await fake.invoke_command("generate", {"kind": "story", "topic": "a long road", "length": 400})
+        live = await original(fake, first, lambda c: "writing…" in c)
+        # In a channel where the bot may not post, a second turn (up to 2 x 500 s) could outlast the token.
+        refused = await fake.invoke_command(
+            "generate", {"kind": "poem", "topic": "waiting"}, channel_id=fake.readonly_id, user=fake.teacher
+        )
+        assert await refused.wait_response() == 4
+        assert refused.callback_data["flags"] & EPHEMERAL
+        assert "long line" in refused.callback_data["content"]
+        # Where it may post, the same request waits in line (its reply can move if it must).
+        queued = await fake.invoke_command("generate", {"kind": "poem", "topic": "waiting", "length": 20})
+        await original(fake, queued, lambda c: "Waiting in line" in c)
+        await fake.click_button(int(live["id"]), stop_button(live), user=fake.user)
+        await original(fake, queued, FOOTER.search)
+    assert channel_posts(fake, fake.readonly_id) == []

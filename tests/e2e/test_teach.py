@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -296,3 +297,25 @@ def test_command_line_refuses_empty_text() -> None:
     assert main(["tokenize", "  "]) == 2
     assert main(["similar", ""]) == 2
     assert main(["similar", "dog", " "]) == 2
+
+
+# ---------------------------------------------------------------------------- learners' markup is not echoed
+
+MASKED = "[Verify your account](https://evil.example/login) **now** <@123> @everyone"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("similar", {"text": MASKED}), ("similar", {"text": "a cat", "other": MASKED}), ("pipeline", {"text": MASKED})],
+)
+async def test_similar_and_pipeline_never_echo_a_masked_link_or_markup(fake_discord, services, command) -> None:
+    fake = fake_discord
+    name, options = command
+    async with running_bot(fake, services):
+        await fake.invoke_command(name, options)
+        message = await fake.wait_for_bot_message(timeout=60)
+    # What renders as markdown: code spans (the pipeline's tokens, shown as they are) are inert.
+    shown = re.sub(r"```.*?```|`[^`]*`", "", json.dumps(message["embeds"], ensure_ascii=False) + message["content"])
+    assert "evil.example" not in shown and "](" not in shown and "**now**" not in shown
+    assert "<@123>" not in shown and "@everyone" not in shown.replace("@\u200beveryone", "")
+    assert "Verify your account" in shown, "the words themselves are shown"
