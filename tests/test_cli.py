@@ -71,7 +71,7 @@ def test_ingest_and_ask_from_standard_input(tutor):
     ingest = run_cli("ingest", "--json", data_dir=data_dir)
     assert ingest.returncode == 0, ingest.stderr
     report = json.loads(ingest.stdout)
-    assert set(report) == {"slides", "passages", "embedded", "deleted", "seconds"}
+    assert set(report) == {"slides", "passages", "embedded", "deleted", "seconds", "changes", "problems"}
     assert report["slides"] == 22 and report["embedded"] == 0
 
     questions = "what is lora?\n\nHOW DOES TEMPERATURE AFFECT SAMPLING\nwhat's the best pizza topping?\n"

@@ -206,7 +206,7 @@ def test_start_up_waits_for_the_server_with_a_progress_line(tmp_path, caplog):
     finally:
         timer.join()
         server.stop()
-    assert any("waiting for the Chroma server at 127.0.0.1:" in r.getMessage() for r in caplog.records)
+    assert any("waiting for the Chroma server at http://127.0.0.1:" in r.getMessage() for r in caplog.records)
 
 
 def test_start_up_gives_up_after_chroma_wait_s_with_one_clear_line(tmp_path):

@@ -124,6 +124,8 @@ async def test_a_bad_token_is_one_clear_line(fake_discord, tutor):
     assert isinstance(error, discord.LoginFailure)
     problem = startup_problem(error)
     assert problem.startswith("Discord refused the token: check DISCORD_TOKEN") and "\n" not in problem
+    assert [v.status for v in fake_discord.violations] == [401]
+    fake_discord.violations.clear()  # refused on purpose here; the fixture fails any other test with one
 
 
 async def test_a_missing_message_content_intent_is_one_clear_line(fake_discord, tutor):
