@@ -381,12 +381,20 @@ async def test_predictions_need_the_local_backend() -> None:
 
 # --- prompts, guard, helpers ----------------------------------------------------------------
 def test_every_kind_builds_a_system_and_user_message() -> None:
+    from bot.domain.generation._prompts import WORKED_EXAMPLES
+
+    # Brainstorm has no worked example: the model copied its ideas into the learner's topic.
+    assert "brainstorm" not in WORKED_EXAMPLES and {"story", "example"} <= set(WORKED_EXAMPLES)
     for kind in KINDS:
         messages = build_messages(kind, "a lighthouse", slide_text="Vectors\nOverview: Embeddings map text to vectors.")
-        # The system prompt, a worked example of the kind (a turn and its answer), the request.
-        assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+        # The system prompt, a worked example of the kind (a turn and its answer) where it has one,
+        # the request.
+        shot = ["user", "assistant"] if kind in WORKED_EXAMPLES else []
+        assert [m.role for m in messages] == ["system", *shot, "user"]
         assert "creative" in messages[0].content.lower()
         assert ("Embeddings map text" in messages[-1].content) == (kind == "example")
+        if kind != "example":  # the learner's topic is the last thing the model reads
+            assert messages[-1].content.endswith("a lighthouse.")
         assert [m.role for m in build_messages(kind, "x", "T\nA: b c d e f.", worked_example=False)] == [
             "system",
             "user",

@@ -20,11 +20,15 @@ SYSTEM_PROMPT = (
     "Keep it short, friendly and suitable for a classroom."
 )
 
+# The topic comes last, right before the model writes: a small model keeps to what it read last.
 _INSTRUCTIONS: dict[str, str] = {
     "story": "Write a short story, at most three paragraphs, about {topic}.",
-    "marketing": "Write three short, catchy marketing lines for {topic}. One line each, numbered 1 to 3.",
-    "brainstorm": "Brainstorm six creative ideas about {topic}. One idea per line, numbered, each a full sentence.",
-    "poem": "Write a short poem, at most eight lines, about {topic}. Every line different.",
+    "marketing": "Write three short, catchy marketing lines, one line each, numbered 1 to 3, for {topic}.",
+    "brainstorm": (
+        "Brainstorm six creative ideas, numbered 1 to 6, one idea per line, each a full sentence. "
+        "Every idea is about {topic}."
+    ),
+    "poem": "Write a short poem, at most eight lines, every line different, about {topic}.",
 }
 
 _EXAMPLE_INSTRUCTION = (
@@ -33,8 +37,10 @@ _EXAMPLE_INSTRUCTION = (
     "Only the example, in two to four sentences."
 )
 
-# One worked example per kind, shown to the model as an earlier turn of the chat: a small model
+# A worked example per kind, shown to the model as an earlier turn of the chat: a small model
 # copies its shape (numbered items, distinct lines, a natural end) far better than it follows words.
+# It copies the example's content too: brainstorm has none (its ideas leaked into the learner's
+# topic, meaning-to-topic 0.56 -> 0.35 on bench/generate.py); its instruction spells out the shape.
 WORKED_EXAMPLES: dict[str, tuple[str, str]] = {
     "story": (
         "a lighthouse keeper who collects lost letters",
@@ -49,15 +55,6 @@ WORKED_EXAMPLES: dict[str, tuple[str, str]] = {
         "1. Fix your ride, fuel your day: espresso while we true your wheels.\n"
         "2. Flat tyre at nine, rolling again by ten.\n"
         "3. Good coffee, honest repairs, and a bike that feels new.",
-    ),
-    "brainstorm": (
-        "ways a museum could use augmented reality",
-        "1. Visitors point a phone at a skeleton and watch the dinosaur grow muscles and skin.\n"
-        "2. Faded frescoes show their original colours through a tablet.\n"
-        "3. A treasure hunt leads children from room to room with virtual clues.\n"
-        "4. Sign-language guides appear beside each painting on request.\n"
-        "5. Ancient tools show how they were held and used.\n"
-        "6. Visitors leave virtual notes that the next visitors can read.",
     ),
     "poem": (
         "autumn rain",
@@ -114,8 +111,8 @@ def build_messages(
     kind: str, topic: str, slide_text: str | None = None, *, worked_example: bool = True
 ) -> tuple[ChatMessage, ...]:
     """Chat messages for one /generate request: the system prompt, a worked example of the kind
-    (an earlier user turn and its answer), then the request. ``example`` needs the slide's text
-    (``slide_context``) and is grounded in a few of its own sentences."""
+    (an earlier user turn and its answer) where the kind has one, then the request. ``example``
+    needs the slide's text (``slide_context``) and is grounded in a few of its own sentences."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     topic = shorten(" ".join(topic.split()), MAX_TOPIC_CHARS)
@@ -126,15 +123,18 @@ def build_messages(
         title = slide_text.strip().splitlines()[0]
         grounding = "\n".join(grounding_sentences(slide_text, topic))
         user = _EXAMPLE_INSTRUCTION.format(title=title, slide=grounding, about=about)
-        shot = _EXAMPLE_INSTRUCTION.format(title=_EXAMPLE_TITLE, slide=WORKED_EXAMPLES[kind][0], about="")
     else:
         if not topic:
             raise ValueError("a topic is needed")
         user = _INSTRUCTIONS[kind].format(topic=topic)
-        shot = _INSTRUCTIONS[kind].format(topic=WORKED_EXAMPLES[kind][0])
     messages = [ChatMessage("system", SYSTEM_PROMPT)]
-    if worked_example:
-        messages += [ChatMessage("user", shot), ChatMessage("assistant", WORKED_EXAMPLES[kind][1])]
+    if worked_example and kind in WORKED_EXAMPLES:
+        shot_topic, shot_answer = WORKED_EXAMPLES[kind]
+        if kind == "example":
+            shot = _EXAMPLE_INSTRUCTION.format(title=_EXAMPLE_TITLE, slide=shot_topic, about="")
+        else:
+            shot = _INSTRUCTIONS[kind].format(topic=shot_topic)
+        messages += [ChatMessage("user", shot), ChatMessage("assistant", shot_answer)]
     messages.append(ChatMessage("user", user))
     return tuple(messages)
 
