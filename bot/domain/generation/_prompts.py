@@ -25,8 +25,8 @@ _INSTRUCTIONS: dict[str, str] = {
     "story": "Write a short story, at most three paragraphs, about {topic}.",
     "marketing": "Write three short, catchy marketing lines, one line each, numbered 1 to 3, for {topic}.",
     "brainstorm": (
-        "Brainstorm six creative ideas, numbered 1 to 6, one idea per line, each a full sentence. "
-        "Every idea is about {topic}."
+        "Brainstorm six creative ideas about {topic}. Number them 1 to 6, one idea per line, "
+        "each a full sentence that mentions {topic}."
     ),
     "poem": "Write a short poem, at most eight lines, every line different, about {topic}.",
 }
@@ -39,8 +39,9 @@ _EXAMPLE_INSTRUCTION = (
 
 # A worked example per kind, shown to the model as an earlier turn of the chat: a small model
 # copies its shape (numbered items, distinct lines, a natural end) far better than it follows words.
-# It copies the example's content too: brainstorm has none (its ideas leaked into the learner's
-# topic, meaning-to-topic 0.56 -> 0.35 on bench/generate.py); its instruction spells out the shape.
+# It copies the example's content too: brainstorm has none (its museum ideas leaked into the
+# learner's topic: meaning-to-topic 0.35 on bench/generate.py, 0.55 with none and every idea told
+# to mention the topic, baseline 0.56); its instruction spells out the shape.
 WORKED_EXAMPLES: dict[str, tuple[str, str]] = {
     "story": (
         "a lighthouse keeper who collects lost letters",
