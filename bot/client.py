@@ -121,7 +121,8 @@ class TutorBot(commands.AutoShardedBot):
             self.services = self._given_services
         elif not self._commands_only:
             self.services = await off_loop(Services.load, self.settings)
-        self.services.home_loop = asyncio.get_running_loop()  # generation from worker threads runs here
+        if not self._commands_only:  # (sync registers commands only: no services)
+            self.services.home_loop = asyncio.get_running_loop()  # generation from worker threads runs here
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)
