@@ -54,32 +54,7 @@ MIGRATIONS += (
             slide    INTEGER,
             slides   TEXT             NOT NULL,
             asked_at DOUBLE PRECISION NOT NULL,
-            vector   BLOB
-        );
-        CREATE INDEX question_log_place_time ON question_log (place, asked_at);
-        CREATE INDEX question_log_time ON question_log (asked_at);
-        CREATE INDEX question_log_learner ON question_log (learner);
-        CREATE TABLE votes (
-            question_id BIGINT           NOT NULL,
-            learner     TEXT             NOT NULL,
-            vote        INTEGER          NOT NULL,
-            voted_at    DOUBLE PRECISION NOT NULL,
-            PRIMARY KEY (question_id, learner)
-        );
-        CREATE INDEX votes_learner ON votes (learner)
-        """,
-        postgresql="""
-        CREATE TABLE question_log (
-            id       {auto_id},
-            place    TEXT             NOT NULL,
-            channel  TEXT             NOT NULL,
-            learner  TEXT             NOT NULL,
-            question TEXT             NOT NULL,
-            kind     TEXT             NOT NULL,
-            slide    INTEGER,
-            slides   TEXT             NOT NULL,
-            asked_at DOUBLE PRECISION NOT NULL,
-            vector   BYTEA
+            vector   {bytes}
         );
         CREATE INDEX question_log_place_time ON question_log (place, asked_at);
         CREATE INDEX question_log_time ON question_log (asked_at);
