@@ -57,6 +57,27 @@ def vector_of(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32)
 
 
+_INSERT_QUESTION = (
+    "INSERT INTO question_log (place, channel, learner, question, kind, slide, slides, asked_at, vector) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _question_row(place, channel, learner, question: str, kind: str, slides, vector, at: float) -> tuple:
+    """A question_log row: ids as text, the question cut to 2,000 characters, the first slide apart."""
+    return (
+        str(place),
+        str(channel),
+        str(learner),
+        question[:2000],
+        kind,
+        int(slides[0]) if slides else None,
+        _slides_text(slides),
+        at,
+        vector_bytes(vector) if vector is not None else None,
+    )
+
+
 class Feedback:
     """The question log and votes over the state database (a :class:`bot.domain.storage.Database`).
     Thread-safe (the database is); every call is blocking I/O."""
@@ -80,19 +101,8 @@ class Feedback:
     ) -> int:
         """Keep one answered (or declined) question; returns its id."""
         row = self.db.query_one(
-            "INSERT INTO question_log (place, channel, learner, question, kind, slide, slides, asked_at, vector) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                str(place),
-                str(channel),
-                str(learner),
-                question[:2000],
-                kind,
-                int(slides[0]) if slides else None,
-                _slides_text(slides),
-                time.time() if at is None else at,
-                vector_bytes(vector) if vector is not None else None,
-            ),
+            f"{_INSERT_QUESTION} RETURNING id",
+            _question_row(place, channel, learner, question, kind, slides, vector, time.time() if at is None else at),
         )
         assert row is not None
         return int(row[0])
@@ -101,22 +111,8 @@ class Feedback:
         """Bulk rows of (place, channel, learner, question, kind, slides, vector|None, at), for benchmarks
         and imports."""
         with self.db.transaction() as tx:
-            for place, channel, learner, question, kind, slides, vector, at in rows:
-                tx.execute(
-                    "INSERT INTO question_log (place, channel, learner, question, kind, slide, slides, asked_at, "
-                    "vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        str(place),
-                        str(channel),
-                        str(learner),
-                        question[:2000],
-                        kind,
-                        int(slides[0]) if slides else None,
-                        _slides_text(slides),
-                        at,
-                        vector_bytes(vector) if vector is not None else None,
-                    ),
-                )
+            for row in rows:
+                tx.execute(_INSERT_QUESTION, _question_row(*row))
 
     def question(self, question_id: int) -> tuple[str, str, str] | None:
         """(place, question, kind) of a logged question."""
