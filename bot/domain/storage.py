@@ -351,7 +351,7 @@ class Database:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _set_wal(conn)
             if str(mode).lower() != "wal":
                 log.warning("state database %s is in %s journal mode, not WAL", self.path, mode)
             conn.execute("PRAGMA synchronous = FULL")
@@ -426,6 +426,24 @@ class Database:
                 if version < target:
                     self._set_version(tx, target)
                     log.info("state database %s: schema %d -> %d", redact(self.url), version, target)
+
+
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, waiting out other processes that open the same new file at the same moment.
+
+    SQLite answers this pragma "database is locked" at once, without the busy handler, while
+    another connection holds the file mid-switch; so it is retried here within the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)
 
 
 def _is_damaged(error: sqlite3.DatabaseError) -> bool:
