@@ -57,10 +57,22 @@ def _load_services(settings: Settings):
     return services
 
 
-def _load_deck(settings: Settings):
+def _load_deck(settings: Settings, guild: int | None = None):
+    """The default deck in KNOWLEDGE_DIR; with ``guild``, that server's own course if it has one
+    (as the bot answers there), else the default deck."""
     from bot.domain.loaders import DeckLimits, load_deck
 
-    result = load_deck(settings.knowledge_dir, DeckLimits.from_settings(settings))
+    limits = DeckLimits.from_settings(settings)
+    if guild is not None:
+        from bot.domain.courses import CourseFiles
+
+        files = CourseFiles(settings.data_dir / "courses", limits)
+        if files.files(guild):
+            result = files.load(guild)
+            for problem in result.problems:
+                print(f"skipped {problem}", file=sys.stderr)
+            return result.deck
+    result = load_deck(settings.knowledge_dir, limits)
     for problem in result.problems:
         print(f"skipped {problem}", file=sys.stderr)
     return result.deck
@@ -88,7 +100,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deck(args: argparse.Namespace, settings: Settings) -> int:
-    deck = _load_deck(settings)
+    deck = _load_deck(settings, args.guild)
     if args.json:
         _print_json([{"number": s.number, "title": s.title} for s in deck])
     else:
@@ -105,7 +117,7 @@ def print_slide(slide, as_json: bool) -> None:
 
 
 def cmd_slide(args: argparse.Namespace, settings: Settings) -> int:
-    deck = _load_deck(settings)
+    deck = _load_deck(settings, args.guild)
     slide = deck.get(args.number)
     if slide is None:
         raise UsageError(f"there is no slide {args.number}; valid slides are {deck.range_text()}")
@@ -123,10 +135,11 @@ def _step(args: argparse.Namespace, settings: Settings, offset: int) -> int:
     user = local_user() if args.user is None else args.user.strip()
     if not user:
         raise UsageError("--user must not be empty")
-    deck = _load_deck(settings)
+    deck = _load_deck(settings, args.guild)
+    scope = f"guild:{args.guild}" if args.guild is not None else LOCAL_SCOPE  # as `chat --guild` keeps it
     try:
         with LearnerStore(settings.state_url, wait_s=settings.database_wait_s) as places:
-            slide = places.step(deck, LOCAL_SCOPE, user, offset)
+            slide = places.step(deck, scope, user, offset)
     except (SlideNotFound, NewerSchema) as error:
         raise UsageError(str(error)) from error
     except StorageUnavailable as error:
@@ -211,7 +224,7 @@ def cmd_similar(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(str(EmptyText("second text")))
     services = _load_services(settings)
     try:
-        return _print_similar(args, services.similarity)
+        return _print_similar(args, services.similarity_for(args.guild))  # the server's course, or the default
     finally:
         services.close()
 
@@ -248,7 +261,7 @@ def _print_similar(args: argparse.Namespace, similarity) -> int:
 GENERATE_KINDS = ("story", "marketing", "brainstorm", "poem", "example")
 
 
-def _example_slide_text(settings: Settings, prompt: str, number: int | None) -> tuple[str, str]:
+def _example_slide_text(settings: Settings, prompt: str, number: int | None, guild: int | None) -> tuple[str, str]:
     """The slide text for ``--kind example`` (``--slide N``, or "slide N" in the prompt) and the
     rest of the prompt."""
     from bot.domain.errors import UserError
@@ -256,7 +269,7 @@ def _example_slide_text(settings: Settings, prompt: str, number: int | None) -> 
 
     try:
         slide, prompt = example_slide(
-            _load_deck(settings), f"slide {number} {prompt}" if number else prompt, lambda: None
+            _load_deck(settings, guild), f"slide {number} {prompt}" if number else prompt, lambda: None
         )
     except UserError as error:
         raise UsageError(f"{error} (--slide N names one)") from None
@@ -283,7 +296,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--max-new-tokens must be between 1 and 4096")
     slide_text = None
     if args.kind == "example":
-        slide_text, prompt = _example_slide_text(settings, prompt, args.slide)
+        slide_text, prompt = _example_slide_text(settings, prompt, args.slide, args.guild)
     try:
         service = GenerationService.from_settings(settings, progress=_progress())
     except GenerationError as error:
@@ -426,13 +439,10 @@ def cmd_insights(args: argparse.Namespace, settings: Settings) -> int:
     """The figures of /insights: one server, or (no --guild) every server and the terminal together."""
     from pathlib import Path
 
-    from bot.domain.courses import CourseFiles
     from bot.domain.insights import csv_within, gather, picture
-    from bot.domain.loaders import DeckLimits
 
     place = str(args.guild) if args.guild is not None else None
-    files = CourseFiles(settings.data_dir / "courses", DeckLimits.from_settings(settings))
-    deck = files.load(args.guild).deck if args.guild is not None and files.files(args.guild) else _load_deck(settings)
+    deck = _load_deck(settings, args.guild)
     learners, feedback = _state(settings)
     try:
         insights = gather(feedback, learners, place, deck)
@@ -557,9 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit with status 1 when any deck file has a problem (it is still skipped)",
     )
-    command("deck", cmd_deck, "List the slides of the deck.")
+    p = command("deck", cmd_deck, "List the slides of the deck.")
+    p.add_argument("--guild", type=int, metavar="ID", help="this server's course (default: the default deck)")
     p = command("slide", cmd_slide, "Show one slide: its sections and FAQ.")
     p.add_argument("number", type=int, help="the slide number")
+    p.add_argument("--guild", type=int, metavar="ID", help="from this server's course (default: the default deck)")
     places_note = (
         "Places are kept per user in DATA_DIR/state.sqlite3 (or DATABASE_URL) and shared with the terminal session "
         "(`python -m bot run` without a token); not started, both commands show the first slide, "
@@ -573,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.epilog = places_note
         p.add_argument(
             "--user", metavar="NAME", help="whose place to move (default: your login name, as in the terminal session)"
+        )
+        p.add_argument(
+            "--guild", type=int, metavar="ID", help="this server's course, and the place `chat --guild ID` keeps there"
         )
     p = command("ask", cmd_ask, "Answer a question from the slides, citing them.")
     p.add_argument("question", help="the question, or - to read one question per line from standard input")
@@ -597,6 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("other", nargs="?", help="a second text: print the similarity of the two instead of neighbours")
     p.add_argument("--top", type=int, default=5, help="how many nearest passages to list (default 5)")
     p.add_argument("--png", metavar="PATH", help="also draw the text(s) among the slides and write the PNG there")
+    p.add_argument(
+        "--guild",
+        type=int,
+        metavar="ID",
+        help="nearest slides and the map from this server's course (default: the default deck)",
+    )
     p = command(
         "generate",
         cmd_generate,
@@ -611,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to write (default story); example illustrates a slide: give --slide N",
     )
     p.add_argument("--slide", type=int, metavar="N", help="for --kind example: the slide to illustrate")
+    p.add_argument(
+        "--guild",
+        type=int,
+        metavar="ID",
+        help="for --kind example: a slide of this server's course (default: the default deck)",
+    )
     p.add_argument(
         "--max-new-tokens",
         type=int,

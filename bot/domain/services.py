@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.conversation import Key, Reply
-from bot.domain.courses import Courses, CourseTutoring
+from bot.domain.courses import Courses, CourseTutoring, place_guild
 from bot.domain.feedback import Feedback, Vote
 from bot.domain.insights import Insights, gather
 from bot.domain.learners import LearnerStore
@@ -44,7 +44,9 @@ class Services:
         self.tutor = tutor
         self.learners = learners
         self.tokenizers = tokenizers
-        self.similarity = Similarity(tutor)
+        self.similarity = Similarity(tutor)  # the default deck's (DMs, the terminal): see similarity_for
+        self._similarities: dict[int, Similarity] = {}  # per server with a course of its own
+        self._similarity_lock = threading.Lock()
         self.judge = QuizJudge(tutor.embedder)
         self.courses = Courses(settings, tutor)  # each server's own course, or the default deck
         self.feedback = Feedback(learners.database, settings.question_log_days)
@@ -90,6 +92,20 @@ class Services:
         """The deck a place answers from: its server's course, or the default deck (blocking on a
         server's first use after a start)."""
         return self.courses.tutor_for(place).deck
+
+    def similarity_for(self, place: str | int | None) -> Similarity:
+        """Similarity (nearest slides, the map) over a place's deck: its server's course, or the
+        default deck (blocking on a server's first use after a start). One per course, kept while
+        that course is: its map is fitted once per version of the deck."""
+        tutor = self.courses.tutor_for(place)
+        if tutor is self.tutor:
+            return self.similarity
+        guild = place_guild(place)
+        with self._similarity_lock:
+            similarity = self._similarities.get(guild)
+            if similarity is None or similarity.tutor is not tutor:  # (a course reset and uploaded again)
+                similarity = self._similarities[guild] = Similarity(tutor)
+        return similarity
 
     def judge_and_record(self, scope: str, user: str, question: QuizQuestion, answer: str) -> Verdict:
         """Judge a learner's quiz answer and keep the score (blocking: the embedding model, the database)."""

@@ -430,7 +430,7 @@ class Generate(commands.Cog):
             raise UserError("Give a topic, e.g. *a robot learning to paint*.")
         if looks_like_course_question(topic):
             await interaction.response.defer(thinking=True)
-            await self._answer_from_slides(interaction.followup.send, topic)
+            await self._answer_from_slides(interaction.followup.send, topic, place_scope(interaction.guild_id))
             return
         work = self._example_slide(kind, topic, place_scope(interaction.guild_id), interaction.user.id)
         slide, topic = await in_time(interaction, work)  # reads the learner's place: may wait
@@ -470,7 +470,7 @@ class Generate(commands.Cog):
         if not topic and kind != "example":
             raise UserError(f"Tell me what it should be about, e.g. *write a {kind} about a robot learning to paint*.")
         if looks_like_course_question(topic):
-            await self._answer_from_slides(send, topic)
+            await self._answer_from_slides(send, topic, scope)
             return
         slide, topic = await self._example_slide(kind, topic, scope, owner.id)
         self._refuse_when_full()
@@ -535,8 +535,9 @@ class Generate(commands.Cog):
             temperature=temperature,
         )
 
-    async def _answer_from_slides(self, send: Callable[..., Awaitable[object]], question: str) -> None:
-        reply = await off_loop(self.bot.services.tutoring.instead_of_generating, question)
+    async def _answer_from_slides(self, send: Callable[..., Awaitable[object]], question: str, scope: str) -> None:
+        """A course question asked as a generation topic: answered from the place's own deck."""
+        reply = await off_loop(self.bot.services.tutoring.instead_of_generating, question, scope)
         if reply is not None:  # None only if the guard changed its mind: nothing to say then
             await send_in_parts(send, reply.text, slides_view(reply.slides))
 

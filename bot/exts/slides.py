@@ -281,12 +281,13 @@ class _SlidesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"slides
         raise NotImplementedError
 
 
-def _slide_or_error(interaction: discord.Interaction, number: int) -> Slide:
-    slide = services_of(interaction).deck.get(number)
+async def _slide_or_error(interaction: discord.Interaction, number: int, deck: Deck | None = None) -> Slide:
+    """Slide ``number`` of the presser's deck (their server's course, or the default deck)."""
+    if deck is None:
+        deck = await deck_of(services_of(interaction), scope_of(interaction))
+    slide = deck.get(number)
     if slide is None:
-        raise UserError(
-            f"Slide {number} is no longer in the deck; slides are {services_of(interaction).deck.range_text()}."
-        )
+        raise UserError(f"Slide {number} is no longer in the deck; slides are {deck.range_text()}.")
     return slide
 
 
@@ -329,12 +330,10 @@ class FaqButton(_SlidesButton, template=r"slides:faq:(?P<number>\d{1,4})"):
         return cls(int(match["number"]))
 
     async def act(self, interaction: discord.Interaction) -> None:
-        slide = _slide_or_error(interaction, self.number)
+        slide = await in_time(interaction, _slide_or_error(interaction, self.number), ephemeral=True)
         view = discord.ui.View(timeout=None)
         view.add_item(QuizButton(slide.number))
-        await interaction.response.send_message(
-            embed=faq_embed(slide), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await respond(interaction, embed=faq_embed(slide), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 class QuizButton(_SlidesButton, template=r"slides:quiz:(?P<number>\d{1,4})"):
@@ -353,7 +352,7 @@ class QuizButton(_SlidesButton, template=r"slides:quiz:(?P<number>\d{1,4})"):
         return cls(int(match["number"]), label=item.label or "Quiz me")
 
     async def act(self, interaction: discord.Interaction) -> None:
-        slide = _slide_or_error(interaction, self.number)
+        slide = await _slide_or_error(interaction, self.number)
         await slides_cog(interaction).open_quiz(interaction, slide)
 
 
@@ -398,9 +397,9 @@ class AnswerButton(_SlidesButton, template=rf"slides:question:{QUESTION_ID}"):
         return cls(f"{match['slide']}:{match['index']}:{match['check']}")
 
     async def act(self, interaction: discord.Interaction) -> None:
-        deck = services_of(interaction).deck
+        deck = await deck_of(services_of(interaction), scope_of(interaction))
         question = question_from_custom_id(deck, re.fullmatch(QUESTION_ID, self.name))
-        slide = _slide_or_error(interaction, question.slide)
+        slide = await _slide_or_error(interaction, question.slide, deck)
         await interaction.response.send_modal(answer_modal(questions_for(slide), question))
 
 
@@ -425,8 +424,8 @@ class ShowSlideButton(discord.ui.DynamicItem[discord.ui.Button], template=r"slid
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            slide = _slide_or_error(interaction, self.number)
-            await interaction.response.send_message(embed=slide_embed(slide), ephemeral=True)
+            slide = await in_time(interaction, _slide_or_error(interaction, self.number), ephemeral=True)
+            await respond(interaction, embed=slide_embed(slide), ephemeral=True)
         except Exception as error:  # noqa: BLE001 - routed to the one error path
             await report_error(interaction, error)
 

@@ -25,6 +25,7 @@ from bot.domain.similarity import COSINE_EXPLANATION, MAX_TEXT_CHARS, Comparison
 from bot.domain.text import shorten
 from bot.domain.tokenizers import LABELS, TOKENIZER_NAMES, Tokenization, Tokenizers, TokenizerUnavailable
 from bot.exts._render import COLOUR, EMBED_DESCRIPTION, EMBED_FIELD_VALUE
+from bot.exts.slides import place_scope
 from bot.plumbing import MESSAGE_LIMIT, NO_MENTIONS, in_time, learner_text, off_loop, question_cooldown, respond
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,10 @@ class Teach(commands.Cog):
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
 
-    @property
-    def similarity(self):
-        return self.bot.services.similarity
+    def similarity(self, interaction: discord.Interaction) -> Similarity:
+        """Similarity over the caller's deck: their server's course, or the default deck (blocking
+        on a course's first use after a start: call it off the event loop)."""
+        return self.bot.services.similarity_for(place_scope(interaction.guild_id))
 
     # ------------------------------------------------------------------ /tokenize
 
@@ -94,7 +96,7 @@ class Teach(commands.Cog):
         if other is not None and not other.strip():
             raise EmptyText("second text")
         await interaction.response.defer(thinking=True)
-        result, png = await off_loop(_similar, self.similarity, text, other, picture)
+        result, png = await off_loop(lambda: _similar(self.similarity(interaction), text, other, picture))
         embed = comparison_embed(result) if isinstance(result, Comparison) else neighbours_embed(text, result)
         kwargs = {}
         if png is not None:
@@ -116,7 +118,8 @@ class Teach(commands.Cog):
             raise EmptyText()
         await interaction.response.defer(thinking=True)
         predict = await self._predictor()
-        pipeline = await off_loop(build_pipeline, text, self.similarity, self.bot.services.tokenizers, predict)
+        tokenizers = self.bot.services.tokenizers
+        pipeline = await off_loop(lambda: build_pipeline(text, self.similarity(interaction), tokenizers, predict))
         await interaction.followup.send(embed=pipeline_embed(pipeline), allowed_mentions=NO_MENTIONS)
 
     async def _predictor(self) -> Predict:
