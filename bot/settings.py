@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     max_deck_file_mb: float = Field(default=10.0, gt=0)
     max_pages_per_file: int = Field(default=200, ge=1)
     max_slide_text_kb: int = Field(default=64, ge=1)
+    # Each deck file is read in a worker process held to these (bot.domain.isolation).
+    deck_file_timeout_s: float = Field(default=60.0, gt=0)
+    deck_file_memory_mb: int = Field(default=1024, ge=256)
 
     @field_validator(
         "discord_token",

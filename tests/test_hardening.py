@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from pathlib import Path
@@ -120,6 +121,51 @@ def make_pdf(pages: list[list[str]], *, to_unicode: bytes | None = None, stream_
     return bytes(out)
 
 
+def bomb_pdf(streams: list[bytes], pages: int = 1) -> bytes:
+    """A PDF whose every page shows the same content, ``streams``, each deflated: a few KB on
+    disk that unpack to as much as pypdf allows, which no limit on the file's size sees."""
+    import zlib
+
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"", b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    refs = []
+    for raw in streams:
+        packed = zlib.compress(raw, 9)
+        objects.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(packed), packed))
+        refs.append(b"%d 0 R" % len(objects))
+    kids = []
+    for _ in range(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+            b"/Contents [%s] >>" % b" ".join(refs)
+        )
+        kids.append(b"%d 0 R" % len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(kids), pages)
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+# 8 KB: pages of 990,000 empty text operators each, just under pypdf's 2,000,000 tokens per
+# content stream, which take pypdf about 30 s a page to read here and yield no text (so no
+# limit on a page's text stops it). The deck limit allows 200 such pages: hours.
+@functools.cache
+def slow_pdf(pages: int = 3) -> bytes:
+    return bomb_pdf([b"BT /F1 12 Tf 72 720 Td " + b"() Tj " * 990_000 + b"ET"], pages=pages)
+
+
+# 140 KB: two content streams of 70 MB of spaces, unpacked whole before pypdf's own limit says no.
+@functools.cache
+def hog_pdf() -> bytes:
+    return bomb_pdf([b"BT /F1 12 Tf 72 720 Td (Hog) Tj ET", b" " * (70 << 20), b" " * (70 << 20)])
+
+
 PDF_PAGES = [
     ["Attention Basics", "Why transformers look everywhere", "Overview", "Attention lets tokens mix."],
     ["Positional Encoding", "Order matters", "Overview", "Transformers add position information."],
@@ -227,10 +273,10 @@ def test_any_unexpected_error_in_a_loader_is_a_problem_and_the_rest_loads(tmp_pa
     def broken(data, source, number, limits):
         raise AttributeError("'NoneType' object has no attribute 'text'")
 
-    monkeypatch.setitem(loaders.LOADERS, ".htm", broken)
+    monkeypatch.setitem(loaders.LOADERS, ".htm", broken)  # (in this process: read here, not in a worker)
     write(tmp_path, "30-good.md", slide_md(30))
     write(tmp_path, "31-bad.htm", "<p>x</p>")
-    result = load_deck(tmp_path)
+    result = load_deck(tmp_path, read=load_file)
     assert result.deck.numbers == [30]
     assert [str(p) for p in result.problems] == [
         "31-bad.htm: cannot be loaded (AttributeError: 'NoneType' object has no attribute 'text')"
@@ -464,8 +510,10 @@ def test_limits_are_settings_with_the_same_defaults(monkeypatch):
     monkeypatch.setenv("MAX_DECK_FILE_MB", "2.5")
     monkeypatch.setenv("MAX_PAGES_PER_FILE", "20")
     monkeypatch.setenv("MAX_SLIDE_TEXT_KB", "16")
+    monkeypatch.setenv("DECK_FILE_TIMEOUT_S", "7.5")
+    monkeypatch.setenv("DECK_FILE_MEMORY_MB", "512")
     limits = DeckLimits.from_settings(Settings(_env_file=None))
-    assert limits == DeckLimits(file_mb=2.5, pages=20, slide_text_kb=16)
+    assert limits == DeckLimits(file_mb=2.5, pages=20, slide_text_kb=16, file_seconds=7.5, file_memory_mb=512)
     assert limits.file_bytes == 2_621_440 and limits.slide_chars == 16_384
 
 
@@ -501,6 +549,81 @@ def test_html_markup_is_limited_to_16_times_the_slide_text(tmp_path):
     assert load_deck(tmp_path, DeckLimits(slide_text_kb=2)).problems == []
     result = load_deck(tmp_path, DeckLimits(slide_text_kb=1))
     assert str(result.problems[0]) == "41-x.html: markup is 19 KB, over 16 × MAX_SLIDE_TEXT_KB=1"
+
+
+# --------------------------------------------------------------------------- time and memory per file
+
+
+def test_a_file_that_hangs_its_parser_is_stopped_at_the_time_limit_and_the_rest_loads(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    write(tmp_path, "30-good.md", slide_md(30))
+    (tmp_path / "90-slow.pdf").write_bytes(slow_pdf())
+    write(tmp_path, "31-good.md", slide_md(31))
+    result = load_deck(tmp_path, DeckLimits(file_seconds=2))
+    assert result.deck.numbers == [30, 31]
+    assert [str(p) for p in result.problems] == [
+        "90-slow.pdf: took longer than 2 s to read, over DECK_FILE_TIMEOUT_S; not loaded"
+    ]
+    (tmp_path / "90-slow.pdf").unlink()
+    again = load_deck(tmp_path, DeckLimits(file_seconds=2))  # the stopped worker was replaced
+    assert again.deck.numbers == [30, 31] and again.problems == []
+
+
+def test_a_file_that_needs_too_much_memory_is_stopped_and_the_rest_loads(tmp_path):
+    from bot.domain.loaders import DeckLimits
+
+    write(tmp_path, "30-good.md", slide_md(30))
+    (tmp_path / "91-hog.pdf").write_bytes(hog_pdf())
+    (tmp_path / "lecture.pdf").write_bytes(make_pdf(PDF_PAGES))
+    result = load_deck(tmp_path, DeckLimits(file_memory_mb=160))
+    assert result.deck.numbers == [1, 2, 30]
+    assert [str(p) for p in result.problems] == [
+        "91-hog.pdf: needed more than 160 MB to read, over DECK_FILE_MEMORY_MB; not loaded"
+    ]
+    # Under the default limit pypdf's own limit refuses it, as a problem too.
+    [problem] = load_deck(tmp_path).problems
+    assert problem.file == "91-hog.pdf" and problem.message.startswith("not a readable PDF (LimitReachedError")
+
+
+def test_a_course_upload_that_hangs_its_parser_is_refused_with_the_reason(tmp_path):
+    from bot.domain.courses import CourseFiles
+    from bot.domain.loaders import DeckLimits
+
+    files = CourseFiles(tmp_path / "courses", DeckLimits(file_seconds=2))
+    with pytest.raises(MalformedFile, match=r"^took longer than 2 s to read, over DECK_FILE_TIMEOUT_S"):
+        files.check(1, "slow.pdf", slow_pdf())
+    assert [s.number for s in files.check(1, "lecture.pdf", make_pdf(PDF_PAGES))] == [1, 2]
+
+
+def test_ingest_skips_a_file_past_deck_file_timeout_s_and_exits(tmp_path):
+    """The whole way: the setting, ``python -m bot ingest``, the index holding the other slides,
+    and a process that ends (its workers with it)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    write(knowledge, "01-topic.md", slide_md(1, "Topic 1"))
+    (knowledge / "90-slow.pdf").write_bytes(slow_pdf())
+    env = {**os.environ, "KNOWLEDGE_DIR": str(knowledge), "DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "ERROR"}
+    env.update(DISCORD_TOKEN="", DECK_FILE_TIMEOUT_S="2")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "ingest", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "skipped 90-slow.pdf: took longer than 2 s to read, over DECK_FILE_TIMEOUT_S; not loaded" in done.stderr
+    import json
+
+    report = json.loads(done.stdout)
+    assert report["slides"] == 1 and len(report["problems"]) == 1
 
 
 # --------------------------------------------------------------------------- duplicate numbers

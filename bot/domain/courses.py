@@ -34,7 +34,7 @@ from bot.domain.conversation import Conversations, Key, Reply, Tutoring
 from bot.domain.deck import Deck, Slide
 from bot.domain.errors import UserError
 from bot.domain.index import IngestReport
-from bot.domain.loaders import LOADERS, DeckLimits, LoadResult, MalformedFile, Problem, load_file
+from bot.domain.loaders import LOADERS, DeckLimits, LoadResult, MalformedFile, Problem, load_file_isolated
 from bot.domain.tutor import Tutor
 from bot.settings import Settings
 
@@ -159,7 +159,7 @@ class CourseFiles:
         staged = incoming / name
         staged.write_bytes(data)
         try:
-            return load_file(staged, incoming, self.limits)
+            return load_file_isolated(staged, incoming, self.limits)
         finally:
             staged.unlink(missing_ok=True)
 
@@ -202,7 +202,7 @@ class CourseFiles:
         taken: set[int] = set()
         for entry in self.files(guild):
             try:
-                loaded = load_file(folder / entry.name, folder, self.limits)
+                loaded = load_file_isolated(folder / entry.name, folder, self.limits)
             except MalformedFile as error:
                 problems.append(Problem(entry.name, error.line, str(error)))
                 continue

@@ -58,6 +58,18 @@ class Slide:
             "source": self.source,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Slide:
+        """The slide :meth:`to_dict` gave."""
+        return cls(
+            int(data["number"]),
+            str(data["title"]),
+            str(data["subtitle"]),
+            tuple(Section(str(s["heading"]), str(s["text"])) for s in data["sections"]),
+            tuple(FaqPair(str(p["q"]), str(p["a"])) for p in data["faq"]),
+            str(data["source"]),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Deck:

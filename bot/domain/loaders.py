@@ -10,6 +10,7 @@ rules (PDF and PowerPoint text goes through the plain-text parser), and each is 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -18,6 +19,7 @@ import stat
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from bot.domain import isolation
 from bot.domain.deck import Deck, FaqPair, Section, Slide
 from bot.domain.text import shorten
 
@@ -67,10 +70,19 @@ class DeckLimits:
     file_mb: float = 10.0  # MAX_DECK_FILE_MB: bytes on disk; for a pptx, also what its text parts unpack to
     pages: int = 200  # MAX_PAGES_PER_FILE: PDF pages or PowerPoint slides in one file
     slide_text_kb: int = 64  # MAX_SLIDE_TEXT_KB: text of one slide (a Markdown, text or HTML file is one)
+    # Held by the worker process that reads the file (load_file_isolated):
+    file_seconds: float = 60.0  # DECK_FILE_TIMEOUT_S: time to read one file
+    file_memory_mb: int = 1024  # DECK_FILE_MEMORY_MB: memory of the process reading it (address space)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeckLimits:
-        return cls(settings.max_deck_file_mb, settings.max_pages_per_file, settings.max_slide_text_kb)
+        return cls(
+            settings.max_deck_file_mb,
+            settings.max_pages_per_file,
+            settings.max_slide_text_kb,
+            settings.deck_file_timeout_s,
+            settings.deck_file_memory_mb,
+        )
 
     @property
     def file_bytes(self) -> int:
@@ -483,7 +495,7 @@ def parse_pdf(data: bytes, source: str, limits: DeckLimits = DEFAULT_LIMITS) -> 
             pages.append(page.extract_text() or "")
             if len(pages[-1]) > limits.slide_chars:  # stop reading at the first page over the limit
                 break
-    except MalformedFile:
+    except (MalformedFile, MemoryError):  # (out of memory: the worker reading the file says so)
         raise
     except Exception as error:  # pypdf on a damaged file raises nearly anything (TypeError, LimitReachedError, ...)
         raise MalformedFile(f"not a readable PDF ({_reason(error)})") from None
@@ -522,7 +534,7 @@ def _pptx_text_parts(data: bytes, limits: DeckLimits) -> bytes:
                     budget -= len(blob)
                     copy.writestr(member.filename, blob)
             return copy_buffer.getvalue()
-    except MalformedFile:
+    except (MalformedFile, MemoryError):
         raise
     except Exception as error:  # zipfile on a damaged archive: BadZipFile, EOFError, zlib.error, ...
         raise MalformedFile(f"not a readable PowerPoint file ({_reason(error)})") from None
@@ -537,7 +549,7 @@ def parse_pptx(data: bytes, source: str, limits: DeckLimits = DEFAULT_LIMITS) ->
         if len(slides) > limits.pages:
             raise MalformedFile(f"has {len(slides)} slides, over MAX_PAGES_PER_FILE={limits.pages}")
         pages = [_pptx_slide_text(slide) for slide in slides]
-    except MalformedFile:
+    except (MalformedFile, MemoryError):
         raise
     except Exception as error:  # python-pptx on a damaged package raises nearly anything
         raise MalformedFile(f"not a readable PowerPoint file ({_reason(error)})") from None
@@ -723,6 +735,7 @@ TEXT_FORMATS = (".md", ".markdown", ".txt", ".html", ".htm")
 
 
 def load_file(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> list[Slide]:
+    """The slides of one file, read in this process (see :func:`load_file_isolated`)."""
     source = _safe_name(path.relative_to(folder).as_posix())
     data = _read_bytes(path, folder.resolve(), limits)
     suffix = path.suffix.lower()
@@ -731,11 +744,73 @@ def load_file(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> 
     return slides
 
 
+def _problem(error: Exception) -> tuple[str, int | None]:
+    """What went wrong reading a file, as a problem's message and line."""
+    if isinstance(error, MalformedFile):
+        return str(error), error.line
+    if isinstance(error, OSError):
+        return f"cannot be read ({error.strerror or error})", None
+    log.debug("loading a deck file failed", exc_info=error)
+    return f"cannot be loaded ({_reason(error)})", None
+
+
+def _load_in_worker(path: str, folder: str, limits: dict) -> dict:
+    """The worker's side of :func:`load_file_isolated`: slides, or the problem, as JSON-able data.
+    (Running out of memory is left to the worker, which reports it.)"""
+    try:
+        return {"slides": [slide.to_dict() for slide in load_file(Path(path), Path(folder), DeckLimits(**limits))]}
+    except MemoryError:
+        raise
+    except Exception as error:  # one bad file never takes the deck down: it is reported, the rest loads
+        message, line = _problem(error)
+        return {"problem": message, "line": line}
+
+
+_WORKER_LIMIT = "(DECK_FILE_TIMEOUT_S / DECK_FILE_MEMORY_MB)"
+
+
+def load_file_isolated(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LIMITS) -> list[Slide]:
+    """The slides of one file, read by a worker process (:mod:`bot.domain.isolation`) that
+    ``limits.file_seconds`` and ``limits.file_memory_mb`` hold: a parser that hangs or swells on a
+    hostile file costs the file, not the bot. Raises :class:`MalformedFile` for every problem."""
+    try:
+        answer = isolation.shared(__name__).call(
+            f"{__name__}:_load_in_worker",
+            [str(path), str(folder), dataclasses.asdict(limits)],
+            seconds=limits.file_seconds,
+            memory_mb=limits.file_memory_mb,
+        )
+    except isolation.TookTooLong:
+        raise MalformedFile(
+            f"took longer than {limits.file_seconds:g} s to read, over DECK_FILE_TIMEOUT_S; not loaded"
+        ) from None
+    except isolation.NeededTooMuchMemory:
+        raise MalformedFile(
+            f"needed more than {limits.file_memory_mb} MB to read, over DECK_FILE_MEMORY_MB; not loaded"
+        ) from None
+    except isolation.WorkerError as error:  # a crash in C code, a worker that cannot start
+        log.warning("reading %s: %s", path.name, error)
+        raise MalformedFile(f"could not be read ({shorten(str(error), 200, flatten=True)})") from None
+    if "problem" in answer:
+        raise MalformedFile(answer["problem"], answer["line"])
+    return [Slide.from_dict(item) for item in answer["slides"]]
+
+
+FileReader = Callable[[Path, Path, DeckLimits], list[Slide]]
+
+
 def load_deck(
-    folder: Path, limits: DeckLimits = DEFAULT_LIMITS, indexed: Mapping[int, str] | None = None
+    folder: Path,
+    limits: DeckLimits = DEFAULT_LIMITS,
+    indexed: Mapping[int, str] | None = None,
+    read: FileReader = load_file_isolated,
 ) -> LoadResult:
     """Load every slide file in ``folder``; malformed files, and files over ``limits``, are reported
     and skipped. Pass ``DeckLimits.from_settings(settings)`` to apply the configured limits.
+
+    Each file is read by ``read``: by default in worker processes that hold the time and memory
+    limits (the files are read two at a time when there are two workers); ``read=load_file``
+    reads them here, unguarded.
 
     Two files claiming the same slide number: see :func:`_keep_one` (``indexed`` maps the slide
     numbers already in the index to their source); every file left out is reported.
@@ -744,19 +819,24 @@ def load_deck(
         return LoadResult(Deck(()), [Problem(str(folder), None, "knowledge folder does not exist")])
     claims: dict[int, list[tuple[Slide, str]]] = {}
     files, problems = _scan(folder)
-    for path in files:
-        name = _safe_name(path.relative_to(folder).as_posix())
+
+    def read_one(path: Path) -> list[Slide] | Exception:
         try:
-            loaded = load_file(path, folder, limits)
-        except MalformedFile as error:
-            problems.append(Problem(name, error.line, str(error)))
-            continue
-        except OSError as error:
-            problems.append(Problem(name, None, f"cannot be read ({error.strerror or error})"))
-            continue
+            return read(path, folder, limits)
         except Exception as error:  # one bad file never takes the deck down: it is reported, the rest loads
-            log.debug("loading %s failed", name, exc_info=True)
-            problems.append(Problem(name, None, f"cannot be loaded ({_reason(error)})"))
+            return error
+
+    workers = isolation.shared(__name__).size if read is load_file_isolated else 1
+    if workers > 1 and len(files) > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deck-file") as threads:
+            outcomes = list(threads.map(read_one, files))
+    else:
+        outcomes = [read_one(path) for path in files]
+    for path, loaded in zip(files, outcomes, strict=True):
+        name = _safe_name(path.relative_to(folder).as_posix())
+        if isinstance(loaded, Exception):
+            message, line = _problem(loaded)
+            problems.append(Problem(name, line, message))
             continue
         for slide in loaded:
             claims.setdefault(slide.number, []).append((slide, name))
