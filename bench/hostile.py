@@ -5,13 +5,18 @@ seeded mutator of tests/test_fuzz_loaders.py) goes through the PDF loader and th
 with the real deck; the hostile set (links out of the folder, a link loop, a FIFO, a YAML alias
 bomb, YAML nested 20,000 deep, a 50 MB sparse Markdown file, a pptx whose picture unpacks to
 128 MiB and one whose text does, a non-UTF-8 file name, a stray file claiming slide 7, a copied
-.env, unclosed HTML tags, pypdf breakers) is loaded and ingested into a real index, which is then
-asked a question.
+.env, unclosed HTML tags, pypdf breakers, a 200-page PDF that takes pypdf hours and one whose
+content unpacks to 140 MB) is loaded with the default limits and ingested into a real index,
+which is then asked a question. Last, the 140 MB one is loaded under DECK_FILE_MEMORY_MB=256.
 
 Prints one JSON line: {"pdf_mutants", "crashes", "escapes", "mutants_loaded", "mutants_refused",
-"slowest_mutant_s", "hostile_files", "hostile_problems_named", "hostile_unnamed", "deck_intact",
-"index_answers", "peak_rss_mb", "seconds"}. A crash is ``load_deck`` raising or the process dying;
-an escape is a loader raising anything but ``MalformedFile`` (``load_deck`` reports it anyway).
+"slowest_mutant_s", "mutants_load_deck_s", "hostile_files", "hostile_problems_named",
+"hostile_unnamed", "hostile_load_s", "slow_file", "memory_file", "deck_intact", "index_answers",
+"peak_rss_mb", "peak_worker_rss_mb", "seconds"}. A crash is ``load_deck`` raising or the process
+dying; an escape is a loader raising anything but ``MalformedFile`` (``load_deck`` reports it
+anyway). ``load_deck`` reads each file in a worker process (bot.domain.isolation): the time limit
+(``slow_file``: its problem and when it came) and the memory limit (``memory_file``) hold there,
+and ``peak_worker_rss_mb`` is the largest worker's peak.
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from pathlib import Path
 
 from _common import ROOT, emit, scratch_settings
 
+from bot.domain import isolation
 from bot.domain.loaders import LOADERS, DeckLimits, MalformedFile, load_deck
 from tests.test_fuzz_loaders import TOKENS, mutate
 from tests.test_hardening import (
     ALIAS_BOMB,
     HOSTILE_PDFS,
     PDF_PAGES,
+    hog_pdf,
     inflate_member,
     make_pdf,
     make_pptx,
     slide_md,
+    slow_pdf,
     tiny_png,
 )
 
@@ -45,15 +53,15 @@ OPS = ["flip", "cut", "drop", "duplicate", "insert"]
 DECK = ROOT / "knowledge"
 
 
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
 
 
 def pdf_mutants(limits: DeckLimits, folder: Path) -> dict:
     base = make_pdf(PDF_PAGES * 3)
     rng = random.Random(SEED)
     crashes = escapes = loaded = refused = 0
-    slowest = 0.0
+    slowest = load_deck_s = 0.0
     for _ in range(MUTANTS):
         ops = [(rng.choice(OPS), rng.getrandbits(32)) for _ in range(rng.randint(1, 6))]
         data = mutate(base, ops)
@@ -67,12 +75,14 @@ def pdf_mutants(limits: DeckLimits, folder: Path) -> dict:
             escapes += 1
         slowest = max(slowest, time.perf_counter() - started)
         (folder / "lecture.pdf").write_bytes(data)
+        started = time.perf_counter()
         try:
             result = load_deck(folder, limits)
             if len(result.deck) < 22:
                 crashes += 1  # the real deck lost slides because of one file
         except Exception:  # noqa: BLE001 - counted: a crash
             crashes += 1
+        load_deck_s += time.perf_counter() - started
     return {
         "pdf_mutants": MUTANTS,
         "crashes": crashes,
@@ -80,6 +90,7 @@ def pdf_mutants(limits: DeckLimits, folder: Path) -> dict:
         "mutants_loaded": loaded,
         "mutants_refused": refused,
         "slowest_mutant_s": round(slowest, 3),
+        "mutants_load_deck_s": round(load_deck_s, 1),  # the real deck and the mutant, 1,500 times
         "token_kinds": len(TOKENS),
     }
 
@@ -108,7 +119,19 @@ def hostile_set(folder: Path, outside: Path) -> list[str]:
     (folder / "82-tags.html").write_text("<h1>T</h1><p>Overview</p>" + "<a " * 40_000, encoding="utf-8")
     for name, data in HOSTILE_PDFS.items():
         (folder / f"9{name}").write_bytes(data)
-    return ["71-env.txt", "72-more", "73-loop.md", "75-bomb.md", "76-deep.md", "77-huge.md", "79-text.pptx"]
+    (folder / "83-slow.pdf").write_bytes(slow_pdf(pages=200))
+    (folder / "84-hog.pdf").write_bytes(hog_pdf())
+    return [
+        "71-env.txt",
+        "72-more",
+        "73-loop.md",
+        "75-bomb.md",
+        "76-deep.md",
+        "77-huge.md",
+        "79-text.pptx",
+        "83-slow.pdf",
+        "84-hog.pdf",
+    ]
     # (74-pipe.md is not a file and is skipped; 00-anything.md is named as a duplicate; 81 and 82 too)
 
 
@@ -126,8 +149,11 @@ def main() -> None:
         outside.mkdir()
         must_name = hostile_set(folder, outside)
         must_name += ["00-anything.md", "81-copied.txt", *(f"9{name}" for name in HOSTILE_PDFS)]
+        at = time.perf_counter()
         loaded = load_deck(folder, limits)
+        result["hostile_load_s"] = round(time.perf_counter() - at, 1)
         named = {problem.file for problem in loaded.problems}
+        result["slow_file"] = [p.message for p in loaded.problems if p.file == "83-slow.pdf"]
         result["hostile_files"] = len(list(folder.iterdir())) - len(list(DECK.iterdir()))
         result["hostile_problems_named"] = len(named & set(must_name))
         result["hostile_unnamed"] = sorted(set(must_name) - named)
@@ -142,9 +168,16 @@ def main() -> None:
         tutor, _ = Tutor.load(settings)
         answer = tutor.ask("What is tokenization?")
         result["index_answers"] = bool(answer.sources) and answer.sources[0].slide == 13
+
+        alone = work / "hog"
+        alone.mkdir()
+        (alone / "84-hog.pdf").write_bytes(hog_pdf())
+        result["memory_file"] = [str(p) for p in load_deck(alone, DeckLimits(file_memory_mb=256)).problems][:1]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    isolation.shared("bot.domain.loaders").close()  # (a worker's peak counts once it has ended)
     result["peak_rss_mb"] = peak_rss_mb()
+    result["peak_worker_rss_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
     result["seconds"] = round(time.perf_counter() - started, 1)
     emit(result)
 

@@ -1,7 +1,9 @@
 """Ingestion speed on a synthetic deck of about 5,000 passages, next to the raw embedding rate.
 
 Prints one JSON line: cold ingest seconds, unchanged re-ingest seconds, passages per second, and
-the embedding model's own rate on the same texts in the same run.
+the embedding model's own rate on the same texts in the same run. Then what reading each file in
+a worker process (the time and memory limits, bot.domain.isolation) costs on the real deck:
+``deck_read_*_s`` (best of 5) read here and in the workers, ``workers_start_s`` their start.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import emit, scratch_settings
+from _common import ROOT, emit, scratch_settings
 
+from bot.domain import isolation
 from bot.domain.embedding import Embedder
-from bot.domain.loaders import load_deck
+from bot.domain.loaders import load_deck, load_file
 from bot.domain.passages import passages_from_deck
 from bot.domain.tutor import Tutor, open_index
 
@@ -42,6 +45,31 @@ def write_synthetic_deck(folder: Path, slides: int, seed: int = 7) -> None:
         for _ in range(16):
             lines += [f"### {sentence(rng)[:-1]}?", sentence(rng)]
         (folder / f"{number:04d}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def deck_read_cost() -> dict:
+    """Reading the real deck here and in the worker processes; the workers' start apart."""
+    deck = ROOT / "knowledge"
+    isolation.shared("bot.domain.loaders").close()
+    started = time.perf_counter()
+    load_deck(deck)
+    first = time.perf_counter() - started
+
+    def best(**kwargs) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            load_deck(deck, **kwargs)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    here, workers = best(read=load_file), best()
+    return {
+        "deck_files": len(list(deck.glob("*.md"))),
+        "deck_read_here_s": round(here, 3),
+        "deck_read_in_workers_s": round(workers, 3),
+        "workers_start_s": round(first - workers, 2),
+    }
 
 
 def main() -> None:
@@ -76,6 +104,7 @@ def main() -> None:
             "passages_per_s": round(cold.passages / cold_s, 1),
             "raw_embedding_passages_per_s": round(len(passages) / raw_s, 1),
             "ratio": round(raw_s / cold_s, 3),
+            **deck_read_cost(),
         }
     )
 
