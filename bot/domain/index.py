@@ -243,14 +243,41 @@ class VectorIndex:
         self._collection = None
         self._remove_generations(keep=None)
 
+    def _is_generation(self, name: str) -> bool:
+        """Whether a collection is one of our generations (``<base>-g<digits>``): a server's course,
+        ``<base>-guild<id>-g<digits>``, shares the prefix but is another index's."""
+        prefix = f"{self.base_name}-g"
+        return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
     def _generations(self) -> list[tuple[str, dict]]:
         """(name, metadata) of our collections, newest first."""
         found = []
         for collection in self._client.list_collections():
             name = collection if isinstance(collection, str) else collection.name
-            if name.startswith(f"{self.base_name}-g"):
+            if self._is_generation(name):
                 found.append((name, self._client.get_collection(name, embedding_function=None).metadata or {}))
-        return sorted(found, key=lambda item: item[0], reverse=True)
+        return sorted(found, key=lambda item: (len(item[0]), item[0]), reverse=True)
+
+    def newest(self) -> str | None:
+        """The name of the newest complete generation in the store now, read afresh (another process,
+        the host's ``python -m bot ingest``, may have made one since); None when there is none."""
+
+        def newest() -> str | None:
+            for name, meta in self._generations():
+                if meta.get("complete") and meta.get("embedding_model") == self.embedding_model:
+                    return name
+            return None
+
+        return self._retrying(newest)
+
+    @property
+    def in_use(self) -> str | None:
+        """The name of the generation this process reads (None before the first read)."""
+        return self._collection.name if self._collection is not None else None
+
+    def follow(self) -> None:
+        """Read the newest complete generation from the next call on (after another process's ingest)."""
+        self._collection = None
 
     def active(self):
         """The newest complete generation built with our embedding model, or ``None``."""

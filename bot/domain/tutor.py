@@ -94,6 +94,7 @@ class Tutor:
         self._own_deck = load is None  # the knowledge folder, whose duplicates the index helps settle
         self._knowledge: Knowledge | None = None
         self._reload_lock = threading.Lock()
+        self.generation: str | None = None  # the index generation the knowledge was loaded with
 
     @classmethod
     def load(cls, settings: Settings, progress: bool = False) -> tuple[Tutor, IngestReport]:
@@ -113,10 +114,13 @@ class Tutor:
     def deck(self) -> Deck:
         return self.knowledge.deck
 
-    def reload(self, progress: bool = False) -> IngestReport:
+    def reload(self, progress: bool = False, follow: bool = False) -> IngestReport:
         """Re-read the deck's files and re-ingest; answers switch to the new deck at once, and keep
-        coming from the old one until then."""
+        coming from the old one until then. ``follow``: start from the newest generation in the
+        store (another process's ingest) rather than the one this process last read."""
         with self._reload_lock:
+            if follow:
+                self.index.follow()
             before = self.index.indexed_slides()
             if self._own_deck:  # (a server's course numbers its own slides: no duplicates to settle)
                 indexed = {number: source for number, (source, _) in before.items()}
@@ -132,7 +136,22 @@ class Tutor:
                 log.warning("deck changed: %s", change)
             retriever = Retriever(passages, self.index, self.embedder.encode_one, self.embedder.vocabulary)
             self._knowledge = Knowledge(result.deck, passages, result.problems, retriever, Answerer(retriever))
+            self.generation = self.index.in_use
             return report
+
+    def refresh(self) -> IngestReport | None:
+        """Follow an ingest made by another process (the host's ``python -m bot ingest`` after
+        changing the deck's files): when the index's newest complete generation is not the one this
+        deck was loaded with, re-read the files and switch to it. Nothing is embedded when the files
+        are those that process ingested (their fingerprint matches). None when nothing changed.
+        Blocking (a round trip to the index; the files and the retriever when it changed)."""
+        if self._knowledge is None or self._reload_lock.locked():
+            return None  # not loaded yet, or a reload under way (it reads the newest generation itself)
+        newest = self.index.newest()
+        if newest is None or newest == self.generation:
+            return None
+        log.info("the index has a newer generation (%s, was %s): reloading the deck", newest, self.generation)
+        return self.reload(follow=True)
 
     def ask(self, question: str) -> Answer:
         return self.knowledge.answerer.answer(question)

@@ -9,17 +9,24 @@ while the old deck keeps answering. Replies are private: they are for the instru
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.client import TutorBot
 from bot.domain.courses import CourseChange, shown_name
+from bot.domain.errors import UserError
 from bot.exts._checks import instructors_only
 from bot.plumbing import NO_MENTIONS, off_loop, split_message, storage_call
 
+log = logging.getLogger(__name__)
+
 MB = 1024 * 1024
+# How often the bot looks for a default deck the host re-ingested (its files, then `python -m bot
+# ingest`): one cheap look at the index's generations; the deck is re-read only when one is new.
+DEFAULT_DECK_CHECK_S = 30.0
 
 
 def _files_line(change: CourseChange) -> str:
@@ -92,10 +99,39 @@ class Course(commands.Cog):
 
     def __init__(self, bot: TutorBot) -> None:
         self.bot = bot
+        self._check_failed = False
 
     @property
     def courses(self):
         return self.bot.services.courses
+
+    async def cog_load(self) -> None:
+        if hasattr(self.bot, "services"):  # (a commands-only client, `sync`, has no deck to follow)
+            self.follow_default_deck.start()
+
+    async def cog_unload(self) -> None:
+        self.follow_default_deck.cancel()
+
+    @tasks.loop(seconds=DEFAULT_DECK_CHECK_S)
+    async def follow_default_deck(self) -> None:
+        """The host changed the default deck and ran `python -m bot ingest` while the bot runs:
+        answers come from the new deck within ``DEFAULT_DECK_CHECK_S``, without a restart."""
+        try:
+            report = await off_loop(self.bot.services.tutor.refresh)
+        except UserError:  # the index is away: its outage is logged once by the index
+            return
+        except Exception:  # noqa: BLE001 - a failed look is logged once; the next one may work
+            if not self._check_failed:
+                log.warning("looking for a re-ingested default deck failed", exc_info=True)
+            self._check_failed = True
+            return
+        self._check_failed = False
+        if report is not None:
+            log.info(
+                "the default deck was re-ingested on the host: now %d slides, %d passages",
+                report.slides,
+                report.passages,
+            )
 
     @course.command(name="upload", description="Add a file to this server's course (md, txt, html, pdf, pptx).")
     @app_commands.describe(file="A Markdown, text, HTML, PDF or PowerPoint file; a file of the same name is replaced")

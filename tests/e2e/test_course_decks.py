@@ -62,7 +62,8 @@ async def test_every_slide_command_uses_the_callers_servers_course(two_servers, 
     fake = two_servers
     services.generation = lambda: FakeGeneration()
     here, there = fake.general_id, fake.other_general_id
-    async with running_bot(fake, services, question_cooldown_s=0, generation_cooldown_s=0):
+    async with running_bot(fake, services, question_cooldown_s=0, generation_cooldown_s=0) as bot:
+        assert bot.get_cog("Course").follow_default_deck.is_running(), "a re-ingested default deck is followed"
         upload = await command(
             fake, here, "course upload", {"file": ("baking.pdf", make_pdf(BAKING_PAGES))}, fake.manager
         )
