@@ -112,6 +112,15 @@ async def test_every_slide_command_uses_the_callers_servers_course(two_servers, 
         assert modal["title"] == "Quiz · Slide 1"
         assert "starter" in str(modal["components"]).lower()
 
+        # /next from the start and /quiz on it: this server's first slide.
+        first = await command(fake, here, "next", {}, fake.manager)
+        assert first["embeds"][0]["title"].startswith("Slide 1 · Sourdough Starter")
+        quiz = await fake.invoke_command("quiz", channel_id=here, user=fake.manager)
+        assert await quiz.wait_response(SLOW) == 9 and quiz.callback_data["title"] == "Quiz · Slide 1"
+        assert "starter smell sour" in str(quiz.callback_data["components"]), "the course's own question"
+        first = await command(fake, there, "next", {}, fake.manager)
+        assert first["embeds"][0]["title"].startswith("Slide 1 · What Is Generative AI?")
+
         other = await command(fake, there, "slide", {"number-or-title": "1"})
         assert other["embeds"][0]["title"].startswith("Slide 1 · What Is Generative AI?")
         faq = await press(fake, other, "slides:faq:1")
