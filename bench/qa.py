@@ -123,7 +123,7 @@ def run_size(size: str, embedder: Embedder, questions: list[str], scratch: Path)
     settings.data_dir.mkdir(parents=True)
     tutor = Tutor(settings, embedder, open_index(settings))
     started = time.perf_counter()
-    report = tutor.reload()  # cold: a new, empty index
+    report = tutor.reload(progress=True)  # cold: a new, empty index (a progress bar on stderr)
     ingest_s = time.perf_counter() - started
     records = sum(len(passage.records()) for passage in tutor.knowledge.passages)
     result = {
@@ -133,7 +133,11 @@ def run_size(size: str, embedder: Embedder, questions: list[str], scratch: Path)
         "records": records,
         "ingest_s": round(ingest_s, 1),
     }
-    print(f"{size}: {report.slides} slides, {records} records ingested in {ingest_s:.0f} s", file=sys.stderr)
+    print(
+        f"{size}: {report.slides} slides, {records} records ingested in {ingest_s:.0f} s"
+        f" ({records / ingest_s:.1f} records/s)",
+        file=sys.stderr,
+    )
     result.update(measure(tutor, questions))
     print(f"{size}: {json.dumps(result)}", file=sys.stderr)
     return result

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.domain.tutor import Tutor, open_index
@@ -79,6 +80,24 @@ def test_incremental_ingest_embeds_only_changes(tmp_path, embedder):
     answer = tutor.ask("what feeds an eruption?")
     assert answer.confident and answer.sources[0].slide == 2
     assert "Magma chambers" in answer.text
+
+
+def test_progress_ingest_embeds_in_length_order_and_keeps_each_vector_with_its_record():
+    from bot.domain.index import EMBED_BATCH, _embed_with_progress
+
+    texts = [f"Record {n}: " + "about tides and volcanoes. " * (n % 7) for n in range(EMBED_BATCH * 5)]
+    calls: list[list[str]] = []
+
+    def embed(batch: list[str]) -> np.ndarray:  # a vector that says which text it came from
+        calls.append(batch)
+        return np.asarray([[float(text.split(":")[0].split()[1]), len(text)] for text in batch], dtype=np.float32)
+
+    vectors = _embed_with_progress(embed, texts, progress=True)
+    assert len(calls) > 1  # cut into chunks for the bar
+    lengths = [len(text) for call in calls for text in call]
+    assert lengths == sorted(lengths, reverse=True)  # similar lengths batched together
+    assert sorted(text for call in calls for text in call) == sorted(texts)  # each text once
+    assert vectors.tolist() == [[float(n), len(text)] for n, text in enumerate(texts)]
 
 
 def test_changing_the_embedding_model_rebuilds_cleanly(tmp_path, embedder):

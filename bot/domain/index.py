@@ -554,14 +554,21 @@ def _drop_cached_systems() -> None:
 
 
 def _embed_with_progress(embed: Callable[[list[str]], np.ndarray], texts: list[str], progress: bool) -> np.ndarray:
+    """``embed(texts)``, with a progress bar for a big deck. The model pads each batch to its longest
+    text, so the chunks the bar counts are cut from the texts in order of length (similar lengths
+    together, as one call would batch them) and the vectors put back in the texts' order."""
     if not progress or len(texts) <= EMBED_BATCH:
         return embed(texts)
     from tqdm import tqdm
 
-    parts = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    vectors: np.ndarray | None = None
     with tqdm(total=len(texts), desc="Embedding passages", unit="passage") as bar:
         for start in range(0, len(texts), EMBED_BATCH * 4):
-            chunk = texts[start : start + EMBED_BATCH * 4]
-            parts.append(embed(chunk))
+            chunk = order[start : start + EMBED_BATCH * 4]
+            part = embed([texts[i] for i in chunk])
+            if vectors is None:
+                vectors = np.empty((len(texts), part.shape[1]), dtype=part.dtype)
+            vectors[chunk] = part
             bar.update(len(chunk))
-    return np.concatenate(parts)
+    return vectors
