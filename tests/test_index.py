@@ -82,6 +82,35 @@ def test_incremental_ingest_embeds_only_changes(tmp_path, embedder):
     assert "Magma chambers" in answer.text
 
 
+def test_a_deck_bigger_than_one_read_is_read_in_pages(tmp_path, embedder, monkeypatch):
+    # A 2,000-slide deck's records failed to read in one Chroma get (SQLite's variable limit);
+    # a page of 7 records here makes the same 3-slide deck span many pages.
+    from bot.domain import index as index_module
+
+    monkeypatch.setattr(index_module, "GET_PAGE", 7)
+    knowledge = write_deck(tmp_path / "k")
+    tutor = build(make_settings(tmp_path, knowledge_dir=knowledge), embedder)
+    assert tutor.reload().embedded == 12
+    records = [record for passage in tutor.knowledge.passages for record in passage.records()]
+    units = [record for record in records if record.kind == "unit"]
+    assert len(records) > 3 * 7 and len(units) > 7
+    ids, vectors, metadatas = tutor.index.stored_vectors("unit")
+    assert sorted(ids) == sorted(record.id for record in units)  # every page, each record once
+    expected = dict(zip([r.id for r in units], embedder.encode([r.text for r in units]), strict=True))
+    assert np.allclose(vectors, np.stack([expected[rid] for rid in ids]), atol=1e-5)
+    assert {meta["kind"] for meta in metadatas} == {"unit"}
+    assert sorted(tutor.index.indexed_slides()) == [1, 2, 3]
+
+    changed = dict(TOPICS)
+    changed[2] = ("Volcanoes", "Magma chambers feed eruptions of lava, gas and ash.")
+    (knowledge / "02.md").unlink()
+    write_deck(knowledge, changed)
+    report = tutor.reload()  # the stored hashes and the kept vectors are read in pages too
+    assert (report.embedded, report.deleted) == (1, 0)
+    assert tutor.index.count() == len(records)
+    assert tutor.ask("what feeds an eruption?").sources[0].slide == 2
+
+
 def test_progress_ingest_embeds_in_length_order_and_keeps_each_vector_with_its_record():
     from bot.domain.index import EMBED_BATCH, _embed_with_progress
 

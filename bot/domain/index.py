@@ -28,6 +28,9 @@ from bot.domain.passages import Passage, Record
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 128
+# Records read per Chroma ``get``: reading a big deck's records in one call fails in SQLite ("too
+# many SQL variables" past 32,766 records; 2,000 slides make about 190,000).
+GET_PAGE = 10_000
 T = TypeVar("T")
 # Pauses between tries of one call to a Chroma server that is not answering (about 4 s in all).
 RETRY_DELAYS_S = (0.25, 0.5, 1.0, 2.0)
@@ -294,7 +297,7 @@ class VectorIndex:
         collection = self.active()
         if collection is None:
             return {}
-        got = collection.get(include=["metadatas"])
+        got = _get_all(collection, ["metadatas"])
         return {rid: (meta or {}).get("hash", "") for rid, meta in zip(got["ids"], got["metadatas"], strict=True)}
 
     def ingest(
@@ -368,14 +371,16 @@ class VectorIndex:
             collection = self.active()
             if collection is None:
                 return {}
-            got = collection.get(where={"kind": "passage"}, include=["metadatas"])
+            got = _get_all(collection, ["metadatas"], where={"kind": "passage"})
             return {int(m["slide"]): (str(m["source"]), str(m["title"])) for m in got["metadatas"] if m}
 
         return self._retrying(read)
 
     def _vectors(self, collection, ids: list[str]) -> np.ndarray:
-        got = collection.get(ids=ids, include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        by_id = {}
+        for start in range(0, len(ids), GET_PAGE):
+            got = collection.get(ids=ids[start : start + GET_PAGE], include=["embeddings"])
+            by_id.update(zip(got["ids"], got["embeddings"], strict=True))
         return np.asarray([by_id[rid] for rid in ids], dtype=np.float32)
 
     def compact(self) -> list[str]:
@@ -480,10 +485,10 @@ class VectorIndex:
         collection = self.active()
         if collection is None:
             return None
-        got = collection.get(where={"kind": kind}, include=["embeddings", "metadatas"])
+        got = _get_all(collection, ["embeddings", "metadatas"], where={"kind": kind})
         if not got["ids"]:
             return [], np.empty((0, 0), dtype=np.float32), []
-        vectors = np.asarray(got["embeddings"], dtype=np.float32)
+        vectors = got["embeddings"]
         return list(got["ids"]), vectors, [dict(meta or {}) for meta in got["metadatas"]]
 
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
@@ -536,6 +541,27 @@ def _wait_for_server(server: ServerAccess, chroma_settings, wait_s: float):
                 said = waited
             time.sleep(min(delay, max(0.0, wait_s - waited)))
             delay = min(delay * 2, 2.0)
+
+
+def _get_all(collection, include: list[str], where: dict | None = None) -> dict:
+    """Every record ``collection.get`` would return (ids, and ``include``: "metadatas" as a list,
+    "embeddings" as one float32 array), read ``GET_PAGE`` records at a time. A generation does not
+    change once complete, so the pages add up to one consistent read."""
+    got: dict = {"ids": [], "metadatas": [], "embeddings": []}
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=GET_PAGE, offset=offset)
+        got["ids"] += page["ids"]
+        if "metadatas" in include:
+            got["metadatas"] += page["metadatas"]
+        if "embeddings" in include and len(page["ids"]):
+            got["embeddings"].append(np.asarray(page["embeddings"], dtype=np.float32))
+        if len(page["ids"]) < GET_PAGE:
+            break
+        offset += GET_PAGE
+    if "embeddings" in include:
+        got["embeddings"] = np.concatenate(got["embeddings"]) if got["embeddings"] else np.empty((0, 0), np.float32)
+    return got
 
 
 def _fingerprint(records: Sequence[Record]) -> str:
