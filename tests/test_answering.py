@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.answering import EmptyQuestion
+from bot.domain.answering import EmptyQuestion, question_type, subject_of
 from bot.domain.retrieval import MAX_QUESTION_CHARS
 from bot.plumbing import per_user_cooldown, split_message
 
@@ -110,3 +110,20 @@ def test_everyday_words_for_hallucinating_find_the_hallucination_slide(tutor):
     answer = tutor.ask("WHY DOES MY CHATBOT MAKE STUFF UP")
     assert answer.slides[0] == 18
     assert "(hallucinate)" not in answer.text, "the learner's words are never rewritten in the reply"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "subject"),
+    [
+        ("can you tell me what an embedding is?", "what-is", "embedding"),
+        ("tell me what a token is", "what-is", "token"),
+        ("could you explain attention", "what-is", "attention"),
+        ("can you explain to me what RAG is", "what-is", "rag"),
+        ("i want to know what perplexity means", "what-is", "perplexity"),
+        ("please define overfitting", "what-is", "overfitting"),
+        ("explain how attention works", "how", "how attention works"),
+    ],
+)
+def test_polite_openings_do_not_change_what_is_asked(question, kind, subject):
+    assert question_type(question) == kind
+    assert subject_of(question) == subject

@@ -36,6 +36,7 @@ from bot.domain.messages import (
     request_in_words,
     same_as_what,
     small_talk,
+    without_steering,
 )
 from bot.domain.text import words
 
@@ -237,6 +238,9 @@ class Tutoring:
 
     def _respond(self, key: Key, message: str) -> Reply:
         text = clean_message(message)[:2000]
+        if asks_for_secrets(text.casefold()):
+            return Reply("decline", SECRETS_TEXT)
+        text = without_steering(text)
         folded = text.casefold()
         conversation = self.conversations.get(key)
         request = request_in_words(folded)
@@ -248,8 +252,6 @@ class Tutoring:
         smalltalk = small_talk(folded)
         if smalltalk is not None:
             return self._smalltalk_reply(smalltalk)
-        if asks_for_secrets(folded):
-            return Reply("decline", SECRETS_TEXT)
         answerer = self.tutor.knowledge.answerer
         follow_up = self._follow_up(conversation, folded)
         if follow_up is not None:

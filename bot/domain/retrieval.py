@@ -18,10 +18,10 @@ import numpy as np
 
 from bot.domain.index import Hit, VectorIndex
 from bot.domain.passages import Passage
-from bot.domain.text import STOPWORDS, expand_abbreviations, stem, terms, words
+from bot.domain.text import STOPWORDS, edit_distance, expand_abbreviations, stem, terms, words
 
 Mode = Literal["hybrid", "dense", "bm25"]
-_SPELLED = re.compile(r"[A-Za-z]{6,}")
+_SPELLED = re.compile(r"[A-Za-z]{5,}")
 
 # Questions are cut to this many characters before any model sees them: the embedding model reads
 # at most 256 word pieces (about 1,000 characters), so more only costs time.
@@ -143,9 +143,7 @@ class Retriever:
             word = match[0].casefold()
             if word in STOPWORDS or word in self._vocabulary or word in self._known_words:
                 return match[0]
-            candidates = self._words_by_initial.get(word[0], [])
-            close = difflib.get_close_matches(word, candidates, n=1, cutoff=EMBEDDING_SPELLING_CUTOFF)
-            return close[0] if close else match[0]
+            return self._deck_word_for(word, EMBEDDING_SPELLING_CUTOFF) or match[0]
 
         return _SPELLED.sub(fix, question)
 
@@ -156,10 +154,33 @@ class Retriever:
             if word in self._known_words or word in self._vocabulary or len(word) < 4 or not word.isalpha():
                 fixed.append(word)
                 continue
-            candidates = self._words_by_initial.get(word[0], [])
-            close = difflib.get_close_matches(word, candidates, n=1, cutoff=SPELLING_CUTOFF)
-            fixed.append(close[0] if close else word)
+            fixed.append(self._deck_word_for(word, SPELLING_CUTOFF) or word)
         return fixed
+
+    def names(self, question: str) -> list[str]:
+        """The question's names and specifics ("langchain", "jieba", "70b"): words with a digit, and
+        words that are not everyday words (the embedding model's vocabulary) or inflections of one
+        ("hyped", "pdfs"), nor misspellings of a deck word."""
+        found = []
+        for word in words(question):
+            if len(word) < 3:
+                continue
+            if word.isalpha() and (
+                word in self._vocabulary
+                or word.endswith(("ed", "ing", "ly"))
+                or (word.endswith("s") and word[:-1] in self._vocabulary)
+                or (word not in self._known_words and self._deck_word_for(word, SPELLING_CUTOFF))
+            ):
+                continue
+            found.append(word)
+        return list(dict.fromkeys(found))
+
+    def _deck_word_for(self, word: str, cutoff: float) -> str | None:
+        """The deck word ``word`` is a misspelling of, if any. Misspellings nearly always keep the
+        first letter and change only a few letters: "blockchain" is not a misspelt "blocking"."""
+        close = difflib.get_close_matches(word, self._words_by_initial.get(word[0], []), n=3, cutoff=cutoff)
+        allowed = max(1 if len(word) < 6 else 2, len(word) // 4)
+        return next((candidate for candidate in close if edit_distance(word, candidate) <= allowed), None)
 
     def lexical_scores(self, question: str) -> np.ndarray:
         query = self.query_terms(question)

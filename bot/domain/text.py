@@ -20,7 +20,8 @@ STOPWORDS = frozenset(
     no nor not now of off on once only or other our out over own same she should so some such than
     that the their them then there these they this those through to too under until up very was we
     were what when where which while who whom why will with would you your yours explain tell please
-    mean means meant thing things really kind sort get got vs versus difference whats what's""".split()
+    mean means meant thing things really kind sort get got vs versus difference whats what's
+    wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
@@ -75,6 +76,20 @@ def words(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
 def stem(word: str) -> str:
     """Snowball stems: "hallucinate" and "hallucinations" meet at "hallucin"."""
     return _STEMMER.stemWord(word)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Letters inserted, deleted, changed or swapped to turn ``a`` into ``b`` (optimal string alignment)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def terms(text: str) -> list[str]:
