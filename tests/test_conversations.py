@@ -128,12 +128,6 @@ def test_asking_for_the_bots_instructions_or_secrets_is_declined(tutoring, messa
     assert reply.kind == "decline" and "can't share" in reply.text
 
 
-def test_a_name_the_slides_dont_cover_makes_the_answer_partial(tutoring):
-    reply = tutoring.respond(_key("names"), "how do i use langchain for rag")
-    assert reply.kind == "partial" and reply.slides[0] == 14
-    assert "don't go into langchain" in reply.text
-
-
 def test_a_word_that_only_looks_like_a_deck_word_is_not_corrected_into_it(tutoring):
     # "blockchain" is not a misspelt "blocking"; "neurl" is a misspelt "neural".
     assert tutoring.respond(_key("chain"), "explain blockchain to me").kind == "decline"

@@ -48,9 +48,6 @@ SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
 HEADING_WEIGHT = 0.2  # ... and opens the key concept headed with that subject
 STEP_WEIGHT = 0.1  # a how question, and the unit is a step
 LEANING_PENALTY = 0.15  # a what-is lead that leans on what came before ("It…", "This is why…")
-# Names not on the slides used make an answer partial only in short questions: a long message mentions
-# much in passing ("we have like 500 pdfs at work ...").
-MAX_TERMS_FOR_NAMES = 8
 LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
 
 _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
@@ -103,12 +100,6 @@ def _plain(question: str) -> str:
     return _EMBEDDED_WHAT.sub(
         lambda m: f"what {'does' if m[2] == 'means' else m[2]} {m[1]}" + (" mean" if m[2] == "means" else ""), text
     )
-
-
-def _listed(words: list[str]) -> str:
-    """ "a", "a and b", "a, b and c": at most three, without repeats."""
-    words = list(dict.fromkeys(words))[:3]
-    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else "".join(words)
 
 
 def question_type(question: str) -> QuestionType:
@@ -288,12 +279,11 @@ class Answerer:
 
     def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
         """The question's words that none of the slides used contain ("GPU", "70B"); with
-        ``rare_only``, only names and specifics the deck uses in at most RARE_PASSAGES passages."""
+        ``rare_only``, only words the deck uses elsewhere, in at most RARE_PASSAGES passages."""
         known: set[str] = set()
         for choice in choices:
             for passage in self._by_slide.get(choice.scored.passage.slide, []):
                 known |= self.retriever.term_sets[self._position[passage.id]]
-        names = set(self.retriever.names(question)) if len(terms(question)) <= MAX_TERMS_FOR_NAMES else set()
         missing = []
         for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
             folded = word.casefold()
@@ -302,12 +292,13 @@ class Answerer:
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
                 continue
             if rare_only and not (
-                (any(c.isdigit() for c in folded) or folded in names)
-                and self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
+                any(c.isdigit() for c in folded)
+                and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
             ):
-                continue  # only names and specifics ("LangChain", "70B"), not everyday words, typos or slang
+                continue  # only specifics ("70B", "GPT-5") the deck uses elsewhere; not typos or slang
             missing.append(word)
-        return _listed(missing)
+        missing = list(dict.fromkeys(missing))[:3]
+        return " and ".join([", ".join(missing[:-1]), missing[-1]]) if len(missing) > 1 else "".join(missing)
 
     # ------------------------------------------------------------------ choosing what to quote
 

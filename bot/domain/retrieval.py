@@ -157,24 +157,6 @@ class Retriever:
             fixed.append(self._deck_word_for(word, SPELLING_CUTOFF) or word)
         return fixed
 
-    def names(self, question: str) -> list[str]:
-        """The question's names and specifics ("langchain", "jieba", "70b"): words with a digit, and
-        words that are not everyday words (the embedding model's vocabulary) or inflections of one
-        ("hyped", "pdfs"), nor misspellings of a deck word."""
-        found = []
-        for word in words(question):
-            if len(word) < 3:
-                continue
-            if word.isalpha() and (
-                word in self._vocabulary
-                or word.endswith(("ed", "ing", "ly"))
-                or (word.endswith("s") and word[:-1] in self._vocabulary)
-                or (word not in self._known_words and self._deck_word_for(word, SPELLING_CUTOFF))
-            ):
-                continue
-            found.append(word)
-        return list(dict.fromkeys(found))
-
     def _deck_word_for(self, word: str, cutoff: float) -> str | None:
         """The deck word ``word`` is a misspelling of, if any. Misspellings nearly always keep the
         first letter and change only a few letters: "blockchain" is not a misspelt "blocking"."""
