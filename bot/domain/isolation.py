@@ -74,16 +74,25 @@ class _Worker:
             stdout=subprocess.PIPE,
             env=env,
         )
+        self.preload = preload
         self._buffer = b""
+        self._ready = False
+
+    def _wait_until_ready(self) -> None:
+        """The worker's imports are done (its start is not part of any call's time)."""
+        if self._ready:
+            return
         try:
             ready = self._read_line(time.monotonic() + START_SECONDS)
         except TimeoutError:
             ready = None
         if ready != {"ready": True}:
             self.kill()
-            raise WorkerDied(f"the worker process for {preload} did not start")
+            raise WorkerDied(f"the worker process for {self.preload} did not start")
+        self._ready = True
 
     def call(self, function: str, args: list, seconds: float, memory_mb: int) -> Any:
+        self._wait_until_ready()
         request = {"function": function, "args": args, "seconds": seconds, "memory_mb": memory_mb}
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -180,6 +189,24 @@ class Workers:
                 worker = None
             self._idle.put(worker)
 
+    def start(self) -> None:
+        """Start the idle slots' workers now, without waiting for them: they import while the
+        caller does something else (loads a model), and the first calls find them ready."""
+        slots = []
+        while True:
+            try:
+                slots.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        for worker in slots:
+            if not self._closed and (worker is None or not worker.alive):
+                try:
+                    worker = _Worker(self.preload)
+                except OSError as error:  # the first call tries again, and reports it
+                    log.warning("could not start a worker process for %s: %s", self.preload, error)
+                    worker = None
+            self._idle.put(worker)
+
     def close(self) -> None:
         """End the idle workers (a call in flight ends its own when it returns)."""
         self._closed = True
@@ -228,7 +255,11 @@ def _serve(preload: str) -> None:
     importlib.import_module(preload)
 
     def answer(message: dict) -> None:
-        answers.write(json.dumps(message).encode() + b"\n")
+        try:
+            line = json.dumps(message).encode()
+        except (TypeError, ValueError) as error:  # a result JSON cannot carry
+            line = json.dumps({"kind": "TypeError", "message": f"the result is not JSON ({error})"}).encode()
+        answers.write(line + b"\n")
         answers.flush()
 
     answer({"ready": True})

@@ -796,6 +796,12 @@ def load_file_isolated(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LI
     return [Slide.from_dict(item) for item in answer["slides"]]
 
 
+def start_readers() -> None:
+    """Start the worker processes :func:`load_file_isolated` uses, to import while the caller
+    does something else (they start on the first file otherwise)."""
+    isolation.shared(__name__).start()
+
+
 FileReader = Callable[[Path, Path, DeckLimits], list[Slide]]
 
 

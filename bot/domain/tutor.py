@@ -17,7 +17,7 @@ from bot.domain.answering import Answer, Answerer
 from bot.domain.deck import Deck
 from bot.domain.embedding import Embedder
 from bot.domain.index import IngestReport, ServerAccess, VectorIndex
-from bot.domain.loaders import DeckLimits, LoadResult, Problem, load_deck
+from bot.domain.loaders import DeckLimits, LoadResult, Problem, load_deck, start_readers
 from bot.domain.passages import Passage, passages_from_deck
 from bot.domain.retrieval import Retriever
 from bot.settings import Settings
@@ -100,6 +100,7 @@ class Tutor:
     def load(cls, settings: Settings, progress: bool = False) -> tuple[Tutor, IngestReport]:
         """Load the models and the deck, and bring the index up to date (embedding what changed)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        start_readers()  # the processes that read the deck's files start while the model loads
         index = open_index(settings)  # first: an unusable server is reported before the model loads
         tutor = cls(settings, Embedder(settings.embedding_model), index)
         return tutor, tutor.reload(progress=progress)
