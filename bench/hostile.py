@@ -16,7 +16,7 @@ Prints one JSON line: {"pdf_mutants", "crashes", "escapes", "mutants_loaded", "m
 dying; an escape is a loader raising anything but ``MalformedFile`` (``load_deck`` reports it
 anyway). ``load_deck`` reads each file in a worker process (bot.domain.isolation): the time limit
 (``slow_file``: its problem and when it came) and the memory limit (``memory_file``) hold there,
-and ``peak_worker_rss_mb`` is the largest worker's peak.
+and ``peak_worker_rss_mb`` is the largest peak of a worker that read a file to the end.
 """
 
 from __future__ import annotations
@@ -53,8 +53,27 @@ OPS = ["flip", "cut", "drop", "duplicate", "insert"]
 DECK = ROOT / "knowledge"
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+WORKER_PEAK_KB = [0]
+
+
+def note_worker_peaks() -> None:
+    """The largest peak (VmHWM) of the live deck workers so far. (Not RUSAGE_CHILDREN: a child
+    spawned by a big parent starts with the parent's peak. A worker killed at a limit is held
+    under DECK_FILE_MEMORY_MB by its RLIMIT_AS.)"""
+    for worker in list(isolation.shared("bot.domain.loaders")._idle.queue):
+        if worker is None:
+            continue
+        try:
+            status = Path(f"/proc/{worker.process.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                WORKER_PEAK_KB[0] = max(WORKER_PEAK_KB[0], int(line.split()[1]))
 
 
 def pdf_mutants(limits: DeckLimits, folder: Path) -> dict:
@@ -83,6 +102,7 @@ def pdf_mutants(limits: DeckLimits, folder: Path) -> dict:
         except Exception:  # noqa: BLE001 - counted: a crash
             crashes += 1
         load_deck_s += time.perf_counter() - started
+        note_worker_peaks()
     return {
         "pdf_mutants": MUTANTS,
         "crashes": crashes,
@@ -152,6 +172,7 @@ def main() -> None:
         at = time.perf_counter()
         loaded = load_deck(folder, limits)
         result["hostile_load_s"] = round(time.perf_counter() - at, 1)
+        note_worker_peaks()
         named = {problem.file for problem in loaded.problems}
         result["slow_file"] = [p.message for p in loaded.problems if p.file == "83-slow.pdf"]
         result["hostile_files"] = len(list(folder.iterdir())) - len(list(DECK.iterdir()))
@@ -175,9 +196,8 @@ def main() -> None:
         result["memory_file"] = [str(p) for p in load_deck(alone, DeckLimits(file_memory_mb=256)).problems][:1]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    isolation.shared("bot.domain.loaders").close()  # (a worker's peak counts once it has ended)
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["peak_worker_rss_mb"] = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    result["peak_rss_mb"] = peak_rss_mb()  # this process: the model and Chroma included
+    result["peak_worker_rss_mb"] = round(WORKER_PEAK_KB[0] / 1024, 1)
     result["seconds"] = round(time.perf_counter() - started, 1)
     emit(result)
 

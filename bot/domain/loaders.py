@@ -788,7 +788,7 @@ def load_file_isolated(path: Path, folder: Path, limits: DeckLimits = DEFAULT_LI
         raise MalformedFile(
             f"needed more than {limits.file_memory_mb} MB to read, over DECK_FILE_MEMORY_MB; not loaded"
         ) from None
-    except isolation.WorkerError as error:  # a crash in C code, a worker that cannot start
+    except (isolation.WorkerError, OSError) as error:  # a crash in C code, a worker that cannot start
         log.warning("reading %s: %s", path.name, error)
         raise MalformedFile(f"could not be read ({shorten(str(error), 200, flatten=True)})") from None
     if "problem" in answer:
