@@ -75,3 +75,8 @@ def test_a_worker_ends_when_its_parent_closes_the_pool():
     assert worker.process.poll() is not None
     with pytest.raises(isolation.WorkerDied):
         call(pool, "os:getpid")
+
+
+def test_a_result_of_megabytes_comes_back_whole(workers):
+    assert call(workers, "operator:mul", "é", 3_000_000) == "é" * 3_000_000
+    assert call(workers, "os:getpid") > 0

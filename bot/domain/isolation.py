@@ -111,20 +111,23 @@ class _Worker:
         if answer.get("memory"):
             self.kill()  # it ends itself; waiting here keeps the next call off a dying process
             raise NeededTooMuchMemory(memory_mb)
-        raise Raised(str(answer.get("kind")), str(answer.get("message")), answer.get("line"))
+        line = answer.get("line")
+        raise Raised(str(answer.get("kind")), str(answer.get("message")), line if isinstance(line, int) else None)
 
     def _read_line(self, deadline: float) -> dict | None:
         """The next JSON line from the worker; None once it has ended; TimeoutError past ``deadline``."""
         stream = self.process.stdout
-        while b"\n" not in self._buffer:
+        chunks = [self._buffer]
+        while b"\n" not in chunks[-1]:  # (a result of megabytes comes in many chunks: joined once)
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([stream], [], [], left)[0]:
+                self._buffer = b"".join(chunks)
                 raise TimeoutError
-            chunk = os.read(stream.fileno(), 1 << 16)
+            chunk = os.read(stream.fileno(), 1 << 20)
             if not chunk:
                 return None
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
+            chunks.append(chunk)
+        line, _, self._buffer = b"".join(chunks).partition(b"\n")
         try:
             answer = json.loads(line)
         except ValueError:
