@@ -8,11 +8,18 @@ cosine of the output with its topic. "baseline" is today's prompts and decoding 
 before issue 15 (frozen copies below); "new" is ``build_request`` and the service's checks.
 
 Speed: the same prompt forced to ``--speed-tokens`` new tokens, alternating paths, medians:
-bare ``model.generate()`` with the baseline settings and with the new ones (new / baseline
-tokens/s), and the new settings through the service versus bare (service / bare). While the
+bare ``model.generate()`` with the baseline settings as the code before issue 15 ran them (the
+whole prompt read every time) and with the new ones as the backend runs them (the chat's fixed
+opening, system prompt and worked example, read once and its cache reused): new / baseline
+tokens/s; also against the baseline with its opening cached too, and the new settings without
+the cache (how they ran before it). The new settings through the service versus bare (service /
+bare). Each as wall-clock and CPU-time rates (CPU time is steadier on a shared machine). While the
 service generates, a ticker task sleeping 10 ms records how late the event loop wakes it.
 
-    python bench/generate.py [--baseline] [--table] [--max-new-tokens 48] [--prompts N] [--threads 1]
+``--split tune`` / ``held-out``: the prompts tuned on (each kind's 1st, 3rd, ...) or the others.
+
+    python bench/generate.py [--baseline] [--table] [--split all|tune|held-out] [--no-speed | --no-quality]
+                             [--max-new-tokens 48] [--prompts N] [--kinds K,..] [--threads 1]
 
 ``--baseline`` adds the baseline column (otherwise only the new settings are scored). Prints one
 JSON line; with ``--table``, a readable side-by-side table on stderr too. Goals: distinct-2 >= 0.75
@@ -75,6 +82,22 @@ PROMPTS: tuple[tuple[str, str], ...] = (
     ("example", "slide 13"),
     ("example", "slide 14 a cooking recipe"),
 )
+
+
+def split(name: str) -> list[tuple[str, str]]:
+    """The prompts of a split: "tune" takes each kind's 1st, 3rd, ... prompt (what prompts and
+    decoding were tuned on since the split was made), "held-out" the others, "all" every one."""
+    if name == "all":
+        return list(PROMPTS)
+    seen: dict[str, int] = {}
+    chosen = []
+    for kind, topic in PROMPTS:
+        index = seen.get(kind, 0)
+        seen[kind] = index + 1
+        if (index % 2 == 0) == (name == "tune"):
+            chosen.append((kind, topic))
+    return chosen
+
 
 # --- today's prompts, frozen as they were before issue 15 (the baseline) -----------------------
 BASELINE_SYSTEM = (
@@ -144,26 +167,26 @@ def summary(rows: list[dict]) -> dict[str, object]:
 
 
 # --- speed ------------------------------------------------------------------------------------------
-def bare_generate(backend: LocalBackend, request: GenerationRequest) -> tuple[float, int, str]:
-    """Seconds, new tokens and text of one plain ``model.generate()`` call."""
+def bare_generate(
+    backend: LocalBackend, request: GenerationRequest, *, reuse_prefix: bool = True
+) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds, new tokens and text of one plain ``model.generate()`` call with
+    the backend's settings for ``request`` (``reuse_prefix``: with its cached chat opening, as the
+    backend runs it; off: as the code before issue 15 ran every request)."""
     import torch
-    from transformers import LogitsProcessorList
 
-    inputs = backend.encode(request.messages)
-    kwargs = backend.generation_kwargs(request)
-    prompt_tokens = int(inputs["input_ids"].shape[-1])
-    kwargs["logits_processor"] = LogitsProcessorList(backend.logits_processors(request, prompt_tokens))
+    inputs, kwargs = backend.prepare(request, reuse_prefix=reuse_prefix)
     torch.manual_seed(request.seed)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with torch.inference_mode():
         output = backend.model.generate(**inputs, **kwargs)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     new = output[0, inputs["input_ids"].shape[-1] :]
-    return seconds, int(new.shape[-1]), backend.tokenizer.decode(new, skip_special_tokens=True)
+    return seconds, cpu_seconds, int(new.shape[-1]), backend.tokenizer.decode(new, skip_special_tokens=True)
 
 
-async def service_generate(service: GenerationService, request) -> tuple[float, object, list[float]]:
-    """Wall seconds seen by the caller, the stats, and event-loop lags (ms) while generating."""
+async def service_generate(service: GenerationService, request) -> tuple[float, float, object, list[float]]:
+    """Wall and CPU seconds seen by the caller, the stats, and event-loop lags (ms) while generating."""
     loop = asyncio.get_running_loop()
     lags: list[float] = []
     done = asyncio.Event()
@@ -176,12 +199,12 @@ async def service_generate(service: GenerationService, request) -> tuple[float, 
 
     tick_task = loop.create_task(ticker())
     await asyncio.sleep(0)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     stats = await service.generate(request)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     done.set()
     await tick_task
-    return seconds, stats, lags
+    return seconds, cpu_seconds, stats, lags
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -190,7 +213,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+PATHS = ("baseline_bare", "baseline_cached_bare", "new_uncached_bare", "new_bare", "new_service")
+
+
 async def speed(backend: LocalBackend, tokens: int, runs: int) -> dict[str, object]:
+    """Tokens/s of four paths, alternating: today's settings as today's code ran them
+    (``baseline_bare``: the whole prompt read each time), today's settings with the chat opening
+    cached as the new backend does (``baseline_cached_bare``), the new settings bare and through
+    the service, and the new settings with the whole prompt read each time (``new_uncached_bare``:
+    how the new decoding ran before its opening was cached). Wall-clock and CPU-time (this process, all threads) rates; CPU time is the steadier
+    figure on a shared machine, where other programs take turns on the cores."""
     topic = "a robot learning to paint"
     old = replace(baseline_request("story", topic, None, tokens, 1234), min_new_tokens=tokens)
     # Forced to the same length: natural_end would stop early; the new prompt, penalties and n-gram
@@ -201,43 +233,56 @@ async def speed(backend: LocalBackend, tokens: int, runs: int) -> dict[str, obje
         kind="custom",
     )
     service = GenerationService(backend, max_new_tokens=tokens, timeout_s=600)
-    bare_generate(backend, replace(new, max_new_tokens=8, min_new_tokens=8))  # warm-up
+    for warm in (old, new):  # warm-up (and the cached openings built, as a running bot has them)
+        bare_generate(backend, replace(warm, max_new_tokens=8, min_new_tokens=8))
     await service.generate(replace(new, max_new_tokens=8, min_new_tokens=8))
-    rates: dict[str, list[float]] = {"baseline_bare": [], "new_bare": [], "new_service": []}
+    rates: dict[str, list[float]] = {path: [] for path in PATHS}
+    cpu_rates: dict[str, list[float]] = {path: [] for path in PATHS}
     lags: list[float] = []
     first_text: list[float] = []
     same_text = True
     for i in range(runs):
-        order = list(rates) if i % 2 == 0 else list(reversed(rates))
+        order = list(PATHS) if i % 2 == 0 else list(reversed(PATHS))
         bare_text = service_text = None
         for path in order:
             if path == "new_service":
-                seconds, stats, run_lags = await service_generate(service, new)
-                rates[path].append(stats.tokens / seconds)
+                seconds, cpu_seconds, stats, run_lags = await service_generate(service, new)
+                count = stats.tokens
                 lags.extend(run_lags)
                 first_text.append(stats.time_to_first_chunk_s)
                 service_text = stats.text
             else:
-                seconds, count, text = bare_generate(backend, old if path == "baseline_bare" else new)
-                rates[path].append(count / seconds)
+                request = new if path.startswith("new") else old
+                seconds, cpu_seconds, count, text = bare_generate(
+                    backend, request, reuse_prefix=path not in ("baseline_bare", "new_uncached_bare")
+                )
                 if path == "new_bare":
                     bare_text = text
+            rates[path].append(count / seconds)
+            cpu_rates[path].append(count / cpu_seconds)
         same_text = same_text and bare_text == service_text
-    medians = {path: statistics.median(values) for path, values in rates.items()}
-    return {
-        "new_tokens": tokens,
-        "runs": runs,
-        "baseline_bare_tokens_per_second": round(medians["baseline_bare"], 2),
-        "new_bare_tokens_per_second": round(medians["new_bare"], 2),
-        "new_service_tokens_per_second": round(medians["new_service"], 2),
-        "new_vs_baseline": round(medians["new_bare"] / medians["baseline_bare"], 3),
-        "service_vs_bare": round(medians["new_service"] / medians["new_bare"], 3),
-        "runs_tokens_per_second": {path: [round(v, 2) for v in values] for path, values in rates.items()},
-        "time_to_first_text_s": round(statistics.median(first_text), 3),
-        "loop_lag_p99_ms": round(percentile(lags, 99), 2),
-        "loop_lag_max_ms": round(max(lags), 2),
-        "same_text_both_paths": same_text,
-    }
+    wall = {path: statistics.median(values) for path, values in rates.items()}
+    cpu = {path: statistics.median(values) for path, values in cpu_rates.items()}
+    result: dict[str, object] = {"new_tokens": tokens, "runs": runs}
+    for path in PATHS:
+        result[f"{path}_tokens_per_second"] = round(wall[path], 2)
+    result.update(
+        new_vs_baseline=round(wall["new_bare"] / wall["baseline_bare"], 3),
+        new_vs_baseline_cached=round(wall["new_bare"] / wall["baseline_cached_bare"], 3),
+        new_uncached_vs_baseline=round(wall["new_uncached_bare"] / wall["baseline_bare"], 3),
+        service_vs_bare=round(wall["new_service"] / wall["new_bare"], 3),
+        cpu_tokens_per_second={path: round(cpu[path], 2) for path in PATHS},
+        cpu_new_vs_baseline=round(cpu["new_bare"] / cpu["baseline_bare"], 3),
+        cpu_new_vs_baseline_cached=round(cpu["new_bare"] / cpu["baseline_cached_bare"], 3),
+        cpu_new_uncached_vs_baseline=round(cpu["new_uncached_bare"] / cpu["baseline_bare"], 3),
+        cpu_service_vs_bare=round(cpu["new_service"] / cpu["new_bare"], 3),
+        runs_tokens_per_second={path: [round(v, 2) for v in values] for path, values in rates.items()},
+        time_to_first_text_s=round(statistics.median(first_text), 3),
+        loop_lag_p99_ms=round(percentile(lags, 99), 2),
+        loop_lag_max_ms=round(max(lags), 2),
+        same_text_both_paths=same_text,
+    )
+    return result
 
 
 # --- quality ------------------------------------------------------------------------------------------
@@ -313,14 +358,15 @@ TABLE_ROWS = (
 
 
 def table(result: dict) -> str:
-    quality = result["quality"]
+    quality = result.get("quality", {})
     configs = [c for c in ("baseline", "new") if c in quality]
-    lines = [f"{'':42}" + "".join(f"{c:>12}" for c in configs)]
-    for key, label in TABLE_ROWS:
+    lines = [f"{'':42}" + "".join(f"{c:>12}" for c in configs)] if configs else []
+    for key, label in TABLE_ROWS if configs else ():
         lines.append(f"{label:42}" + "".join(f"{quality[c]['all'][key]!s:>12}" for c in configs))
-    lines.append("")
-    lines.append(f"{'per kind: distinct-2 min / mean / meaning':42}")
-    for kind in quality[configs[0]]["by_kind"]:
+    if configs:
+        lines.append("")
+        lines.append(f"{'per kind: distinct-2 min / mean / meaning':42}")
+    for kind in quality[configs[0]]["by_kind"] if configs else ():
         cells = []
         for c in configs:
             k = quality[c]["by_kind"][kind]
@@ -331,9 +377,17 @@ def table(result: dict) -> str:
         lines.append("")
         lines.append(
             f"speed ({s['new_tokens']} tokens forced, median of {s['runs']}): baseline bare "
-            f"{s['baseline_bare_tokens_per_second']} tok/s, new bare {s['new_bare_tokens_per_second']}, "
-            f"new service {s['new_service_tokens_per_second']}; new/baseline {s['new_vs_baseline']}, "
-            f"service/bare {s['service_vs_bare']}, loop lag p99 {s['loop_lag_p99_ms']} ms"
+            f"{s['baseline_bare_tokens_per_second']} tok/s (opening cached "
+            f"{s['baseline_cached_bare_tokens_per_second']}), new bare {s['new_bare_tokens_per_second']}, "
+            f"new service {s['new_service_tokens_per_second']}; new/baseline {s['new_vs_baseline']} "
+            f"(vs cached baseline {s['new_vs_baseline_cached']}; uncached new/baseline "
+            f"{s['new_uncached_vs_baseline']}), service/bare {s['service_vs_bare']}, "
+            f"loop lag p99 {s['loop_lag_p99_ms']} ms"
+        )
+        lines.append(
+            f"  CPU time: new/baseline {s['cpu_new_vs_baseline']} (vs cached baseline "
+            f"{s['cpu_new_vs_baseline_cached']}; uncached new/baseline {s['cpu_new_uncached_vs_baseline']}), "
+            f"service/bare {s['cpu_service_vs_bare']}"
         )
     return "\n".join(lines)
 
@@ -349,6 +403,13 @@ def main() -> None:
     parser.add_argument("--speed-tokens", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3, help="speed runs per path")
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--no-quality", action="store_true", help="speed only")
+    parser.add_argument(
+        "--split",
+        choices=("all", "tune", "held-out"),
+        default="all",
+        help="tune: the 1st, 3rd, ... prompt of each kind (the ones prompts were tuned on); held-out: the others",
+    )
     parser.add_argument("--samples", action="store_true", help="include every output's text in the JSON")
     parser.add_argument("--table", action="store_true", help="also print a side-by-side table on stderr")
     parser.add_argument(
@@ -368,7 +429,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
     embedder = Embedder()
     deck = load_deck(ROOT / "knowledge").deck
-    prompts = [p for p in PROMPTS if not args.kinds or p[0] in args.kinds.split(",")][: args.prompts]
+    prompts = [p for p in split(args.split) if not args.kinds or p[0] in args.kinds.split(",")][: args.prompts]
     configs = ["baseline", "new"] if args.baseline else ["new"]
 
     async def run_all() -> dict[str, object]:
@@ -377,15 +438,17 @@ def main() -> None:
             "device": backend.device,
             "torch_threads": torch.get_num_threads(),
             "prompts": len(prompts),
+            "split": args.split,
             "seeds": list(SEEDS),
             "max_new_tokens": args.max_new_tokens,
             "load_s": round(load_s, 2),
         }
         if not args.no_speed:
             result["speed"] = await speed(backend, args.speed_tokens, args.runs)
-        result["quality"] = await quality_runs(
-            backend, embedder, deck, prompts, configs, args.max_new_tokens, args.samples
-        )
+        if not args.no_quality:
+            result["quality"] = await quality_runs(
+                backend, embedder, deck, prompts, configs, args.max_new_tokens, args.samples
+            )
         return result
 
     started = time.perf_counter()

@@ -283,6 +283,29 @@ def test_chat_template_carries_the_slide_text(tiny: LocalBackend) -> None:
     assert prompt.endswith("<|im_start|>assistant\n")
 
 
+def test_the_chats_opening_is_read_once_and_reused_with_the_same_text(tiny: LocalBackend) -> None:
+    import torch
+
+    def greedy(request: GenerationRequest, reuse_prefix: bool) -> list[int]:
+        inputs, kwargs = tiny.prepare(request, reuse_prefix=reuse_prefix)
+        assert ("cache" in kwargs) == reuse_prefix
+        with torch.inference_mode():
+            output = tiny.model.generate(**inputs, **kwargs)
+        return output[0, inputs["input_ids"].shape[-1] :].tolist()
+
+    first = request_for(16, temperature=0)
+    other = replace(first, messages=(*first.messages[:-1], ChatMessage("user", "Write a poem about tea.")))
+    assert greedy(first, False) == greedy(first, True) == greedy(first, True)  # built, then reused
+    assert greedy(other, False) == greedy(other, True)  # the same opening, another request
+    opening = first.messages[:-1]
+    ids, cache = tiny._prefixes[opening]
+    assert cache.get_seq_length() == len(ids)  # generating never grows the kept cache
+    # An opening too short to be worth it, or a chat of one message, reads the whole prompt.
+    short = GenerationRequest((ChatMessage("system", "Hi."), ChatMessage("user", "Tell me a story.")))
+    alone = GenerationRequest((ChatMessage("user", "Tell me a story."),))
+    assert "cache" not in tiny.prepare(short)[1] and "cache" not in tiny.prepare(alone)[1]
+
+
 # --- the real SmolLM2 ---------------------------------------------------------------------------
 def test_smollm2_is_converted_once_to_safetensors(smol: LocalBackend, smol_models_dir: Path) -> None:
     folder = smol_models_dir / DEFAULT_GENERATION_MODEL

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +21,13 @@ from ._types import BackendError, ChatMessage, GenerationRequest, GenerationStre
 log = logging.getLogger(__name__)
 
 _END = object()
+
+# The model's keys and values for a chat's fixed opening (every message but the last: the system
+# prompt and a kind's worked example) are kept and reused, so only the learner's own request is
+# read again. The worked examples made the prompt 2.4x longer (88 -> 211 tokens for a story), and
+# reading it was most of what made the new decoding slower than before (bench/generate.py).
+PREFIX_CACHE_SIZE = 8  # openings kept (about 9 MB each for SmolLM2-135M)
+MIN_PREFIX_TOKENS = 32  # shorter openings are read again (not worth a cache entry)
 
 
 def pick_device() -> str:
@@ -57,6 +66,9 @@ class LocalBackend:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generation")
         self._lock = threading.Lock()  # the executor already serialises; this guards direct calls
         self._word_tokens = None  # which token ids have a letter (built on first use)
+        # messages of an opening -> (its token ids, the model's cache after reading them), or None
+        # where the opening is too short or its tokens are not a prefix of the whole chat's.
+        self._prefixes: OrderedDict[tuple[ChatMessage, ...], tuple[Any, Any] | None] = OrderedDict()
 
     @classmethod
     def load(
@@ -89,12 +101,12 @@ class LocalBackend:
         return cls(model, tokenizer, name, device)
 
     # --- blocking parts, run on the worker thread -------------------------------------------
-    def encode(self, messages: tuple[ChatMessage, ...]) -> dict[str, Any]:
+    def encode(self, messages: tuple[ChatMessage, ...], *, generation_prompt: bool = True) -> dict[str, Any]:
         """Token ids of the chat, formatted with the model's chat template, on the model's device."""
         if getattr(self.tokenizer, "chat_template", None):
             encoded = self.tokenizer.apply_chat_template(
                 [m.as_dict() for m in messages],
-                add_generation_prompt=True,
+                add_generation_prompt=generation_prompt,
                 tokenize=True,
                 return_dict=True,
                 return_tensors="pt",
@@ -136,6 +148,57 @@ class LocalBackend:
             )
         ]
 
+    def prefix_cache(self, messages: tuple[ChatMessage, ...], input_ids) -> Any | None:
+        """A copy of the model's cache after reading every message but the last, when those
+        messages' tokens begin ``input_ids`` (built on first use, then reused); else None."""
+        opening = messages[:-1]
+        if not opening or not getattr(self.tokenizer, "chat_template", None):
+            return None
+        if opening in self._prefixes:
+            self._prefixes.move_to_end(opening)
+            entry = self._prefixes[opening]
+        else:
+            import torch
+            from transformers import DynamicCache
+
+            entry = None
+            ids = self.encode(opening, generation_prompt=False)["input_ids"]
+            size = int(ids.shape[-1])
+            if MIN_PREFIX_TOKENS <= size < input_ids.shape[-1] and torch.equal(input_ids[0, :size], ids[0]):
+                with torch.inference_mode():
+                    cache = self.model(
+                        input_ids=ids, cache=DynamicCache(config=self.model.config), use_cache=True
+                    ).cache
+                entry = (ids[0], cache)
+            self._prefixes[opening] = entry
+            while len(self._prefixes) > PREFIX_CACHE_SIZE:
+                self._prefixes.popitem(last=False)
+        if entry is None:
+            return None
+        ids, cache = entry
+        size = ids.shape[-1]
+        if size >= input_ids.shape[-1] or not bool((input_ids[0, :size] == ids).all()):
+            return None
+        return copy.deepcopy(cache)  # generate() extends the cache it is given
+
+    def prepare(
+        self, request: GenerationRequest, *, reuse_prefix: bool = True
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The model inputs and ``generate()`` keyword arguments for ``request``: its settings,
+        logits processors and (``reuse_prefix``) the cached opening of the chat. Without streamer
+        and stopping criteria."""
+        from transformers import LogitsProcessorList
+
+        inputs = self.encode(request.messages)
+        prompt_tokens = int(inputs["input_ids"].shape[-1])
+        kwargs = self.generation_kwargs(request)
+        kwargs["logits_processor"] = LogitsProcessorList(self.logits_processors(request, prompt_tokens))
+        if reuse_prefix:
+            cache = self.prefix_cache(request.messages, inputs["input_ids"])
+            if cache is not None:
+                kwargs["cache"] = cache
+        return inputs, kwargs
+
     def generate_blocking(
         self,
         request: GenerationRequest,
@@ -146,12 +209,12 @@ class LocalBackend:
     ) -> StreamOutcome:
         """Generate, handing text pieces to ``on_text`` as they come. Same seed, same text."""
         import torch
-        from transformers import LogitsProcessorList, StoppingCriteriaList
+        from transformers import StoppingCriteriaList
 
         from ._torch_parts import ChunkStreamer, NaturalEnd, StopWhen
 
         with self._lock:
-            inputs = self.encode(request.messages)
+            inputs, kwargs = self.prepare(request)
             streamer = ChunkStreamer(self.tokenizer, on_text)
             prompt_tokens = int(inputs["input_ids"].shape[-1])
             criteria = [StopWhen(stop_events, deadline)]
@@ -161,11 +224,7 @@ class LocalBackend:
                 torch.manual_seed(request.seed)  # also seeds CUDA
             with torch.inference_mode():
                 output = self.model.generate(
-                    **inputs,
-                    **self.generation_kwargs(request),
-                    streamer=streamer,
-                    stopping_criteria=StoppingCriteriaList(criteria),
-                    logits_processor=LogitsProcessorList(self.logits_processors(request, prompt_tokens)),
+                    **inputs, **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList(criteria)
                 )
             new_tokens = int(output.shape[-1] - inputs["input_ids"].shape[-1])
         if any(event.is_set() for event in stop_events):
