@@ -565,6 +565,30 @@ def test_new_text_repetition_spares_the_prompt_and_punctuation() -> None:
     assert banned[0, 4] == -float("inf") and torch.isfinite(banned[0, :4]).all(), "2 3 -> 4 would repeat a 3-gram"
 
 
+def test_a_poem_opens_with_its_title_and_marketing_with_the_product() -> None:
+    from bot.domain.generation._prompts import opening
+
+    assert build_request("poem", "the first snow of winter").opening == "The First Snow of Winter\n\n"
+    assert build_request("marketing", "a coffee shop for programmers").opening == "1. A coffee shop for programmers"
+    assert build_request("poem", "embeddings", open_with_topic=False).opening == ""
+    assert build_request("story", "a robot").opening == ""  # kinds without an opening
+    assert opening("poem", "how does attention work?") == "", "a question is no title"
+    assert opening("poem", "the whole history of the universe from the big bang to now") == "", "too long"
+    assert opening("poem", "**bold** <@123>") == ""
+
+
+async def test_the_opening_is_shown_first_and_not_counted_as_written(tiny: LocalBackend) -> None:
+    request = replace(request_for(6), opening="Robot Paint\n\n")
+    events = await collect(GenerationService(tiny), request)
+    chunks = [e.text for e in events if isinstance(e, Chunk)]
+    stats = events[-1].stats
+    assert chunks[0] == "Robot Paint\n\n" and stats.text.startswith("Robot Paint\n\n") and stats.tokens == 6
+    inputs, _ = tiny.prepare(request)
+    plain, _ = tiny.prepare(replace(request, opening=""))
+    added = inputs["input_ids"][0, plain["input_ids"].shape[-1] :].tolist()
+    assert tiny.tokenizer.decode(added) == "Robot Paint\n\n", "the model reads the opening after its chat"
+
+
 def test_natural_end_stops_at_a_sentence_end_past_the_soft_limit(tiny: LocalBackend) -> None:
     import torch
 

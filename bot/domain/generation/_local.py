@@ -69,6 +69,7 @@ class LocalBackend:
         # messages of an opening -> (its token ids, the model's cache after reading them), or None
         # where the opening is too short or its tokens are not a prefix of the whole chat's.
         self._prefixes: OrderedDict[tuple[ChatMessage, ...], tuple[Any, Any] | None] = OrderedDict()
+        self.reuse_prefixes = True  # off: every prompt read whole (how the code ran before the cache)
 
     @classmethod
     def load(
@@ -114,6 +115,18 @@ class LocalBackend:
         else:
             encoded = self.tokenizer(_plain_prompt(messages), return_tensors="pt")
         return {k: v.to(self.model.device) for k, v in encoded.items() if k in ("input_ids", "attention_mask")}
+
+    def encode_request(self, request: GenerationRequest) -> dict[str, Any]:
+        """``encode`` of the request's chat, followed by the tokens of its ``opening``."""
+        import torch
+
+        inputs = self.encode(request.messages)
+        if request.opening:
+            ids = self.tokenizer(request.opening, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            ids = ids.to(inputs["input_ids"].device)
+            inputs["input_ids"] = torch.cat([inputs["input_ids"], ids], dim=-1)
+            inputs["attention_mask"] = torch.cat([inputs["attention_mask"], torch.ones_like(ids)], dim=-1)
+        return inputs
 
     def generation_kwargs(self, request: GenerationRequest) -> dict[str, Any]:
         """The ``generate()`` settings for ``request`` (without streamer and stopping criteria;
@@ -189,11 +202,11 @@ class LocalBackend:
         and stopping criteria."""
         from transformers import LogitsProcessorList
 
-        inputs = self.encode(request.messages)
+        inputs = self.encode_request(request)
         prompt_tokens = int(inputs["input_ids"].shape[-1])
         kwargs = self.generation_kwargs(request)
         kwargs["logits_processor"] = LogitsProcessorList(self.logits_processors(request, prompt_tokens))
-        if reuse_prefix:
+        if self.reuse_prefixes if reuse_prefix is None else reuse_prefix:
             cache = self.prefix_cache(request.messages, inputs["input_ids"])
             if cache is not None:
                 kwargs["cache"] = cache
@@ -222,6 +235,8 @@ class LocalBackend:
                 criteria.append(NaturalEnd(self.tokenizer, prompt_tokens, request.max_new_tokens))
             if request.seed is not None:
                 torch.manual_seed(request.seed)  # also seeds CUDA
+            if request.opening:
+                on_text(request.opening)
             with torch.inference_mode():
                 output = self.model.generate(
                     **inputs, **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList(criteria)

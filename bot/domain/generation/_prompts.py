@@ -53,12 +53,13 @@ WORKED_EXAMPLES: dict[str, tuple[str, str]] = {
     ),
     "marketing": (
         "a bicycle repair café",
-        "1. Fix your ride, fuel your day: espresso while we true your wheels.\n"
-        "2. Flat tyre at nine, rolling again by ten.\n"
-        "3. Good coffee, honest repairs, and a bike that feels new.",
+        "1. A bicycle repair café: espresso while we true your wheels.\n"
+        "2. Flat tyre at nine? The repair café has you rolling again by ten.\n"
+        "3. Good coffee, honest bike repairs, and a ride that feels new.",
     ),
     "poem": (
         "autumn rain",
+        "Autumn Rain\n\n"
         "Grey clouds gather over quiet streets,\n"
         "the first drops tap on copper leaves,\n"
         "puddles hold a borrowed sky,\n"
@@ -140,6 +141,37 @@ def build_messages(
     return tuple(messages)
 
 
+# The first words of the answer, written for the model: a small model keeps to a topic its answer
+# already names (it does not follow "name the topic in the first line"). The worked examples
+# open the same way. Only for a short topic (a long one makes a poor title or first line).
+# Measured on the tune half of bench/generate.py (meaning-to-topic of the text without its opening,
+# i.e. what the model wrote itself; 6 outputs a kind): poem 0.36 -> 0.48, marketing 0.44 -> 0.53.
+# A brainstorm heading ("Ways to ...:") raised the whole text's score only by naming the topic
+# (its ideas: 0.54 -> 0.52), so brainstorm has none.
+_OPENINGS: dict[str, str] = {"poem": "{title}\n\n", "marketing": "1. {first}"}
+MAX_OPENING_WORDS = 8
+_SMALL_WORDS = frozenset("a an and as at but by for from in into of on or the to with".split())
+
+
+def _title(topic: str) -> str:
+    words = topic.split()
+    return " ".join(
+        w if (i and w.lower() in _SMALL_WORDS) or not w[:1].islower() else w[:1].upper() + w[1:]
+        for i, w in enumerate(words)
+    )
+
+
+def opening(kind: str, topic: str) -> str:
+    """The start of the answer for ``kind`` (a poem's title, a marketing list's first product
+    name), or "" where the kind has none or the topic is too long or not a plain phrase."""
+    topic = " ".join(topic.split()).rstrip(" .!?;:,")
+    if kind not in _OPENINGS or not topic or len(topic.split()) > MAX_OPENING_WORDS:
+        return ""
+    if any(c in topic for c in '"`*_#<>[]{}|') or looks_like_course_question(topic):
+        return ""
+    return _OPENINGS[kind].format(title=_title(topic), first=topic[:1].upper() + topic[1:])
+
+
 # Decoding for every kind, chosen on bench/generate.py (see its docstring for the figures).
 REPETITION_PENALTY = 1.15
 NO_REPEAT_NGRAM_SIZE = 3
@@ -158,7 +190,10 @@ def build_request(
     no_repeat_ngram_size: int = NO_REPEAT_NGRAM_SIZE,
     natural_end: bool = True,
     worked_example: bool = True,
+    open_with_topic: bool = True,
 ) -> GenerationRequest:
+    """A checked request for ``kind``: its messages (``build_messages``), the decoding settings
+    and (``open_with_topic``) the answer opened with the topic where the kind has an opening."""
     return GenerationRequest(
         messages=build_messages(kind, topic, slide_text, worked_example=worked_example),
         max_new_tokens=max_new_tokens,
@@ -169,6 +204,7 @@ def build_request(
         repetition_penalty=repetition_penalty,
         no_repeat_ngram_size=no_repeat_ngram_size,
         natural_end=natural_end,
+        opening=opening(kind, topic) if open_with_topic else "",
     )
 
 

@@ -91,7 +91,8 @@ class GenerationRequest:
 
     ``repetition_penalty`` (1 = none), ``no_repeat_ngram_size`` (0 = off) and ``natural_end``
     (past ``NATURAL_END_SHARE`` of the token budget, stop at the next sentence or line end) are
-    honoured by the local backend; an OpenAI-compatible server gets the standard parameters only.
+    honoured by the local backend, which also starts the answer with ``opening`` (shown as its first chunk; a
+    small model keeps to a topic its answer already names); an OpenAI-compatible server gets the standard parameters only.
     A ``kind`` other than "custom" gets the service's checks: the text a learner sees is cleaned
     and a degenerate one is written again with another seed."""
 
@@ -105,6 +106,7 @@ class GenerationRequest:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     natural_end: bool = False
+    opening: str = ""  # the answer's first words, written for the model (local backend only)
 
     def __post_init__(self) -> None:
         if not self.messages:
