@@ -441,7 +441,10 @@ def main() -> None:
     backend = LocalBackend.load(args.model, args.models_dir, progress=True)
     load_s = time.perf_counter() - started
     embedder = Embedder()
-    deck = load_deck(ROOT / "knowledge").deck
+    loaded = load_deck(ROOT / "knowledge")
+    deck = loaded.deck
+    if not deck.slides:  # the example prompts need the course's slides
+        raise SystemExit(f"the course deck did not load: {loaded.problems}")
     prompts = [p for p in split(args.split) if not args.kinds or p[0] in args.kinds.split(",")][: args.prompts]
     configs = ["baseline", "new"] if args.baseline else ["new"]
 

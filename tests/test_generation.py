@@ -549,6 +549,9 @@ def test_clean_text_drops_empty_items_and_repeats_and_ends_at_a_sentence() -> No
     assert clean_text(cut, "story", "stop") == cut, "only a text cut by its budget is trimmed"
     assert clean_text("Rain on the roof\nrain on the roof\nthe puddles", "poem", "length") == "Rain on the roof"
     assert clean_text("1.\n2.", "custom") == "1.\n2.", "custom requests are left as they are"
+    listed = "Morning Tea\n\n1. A cup of tea\n2. With the sun\n3) On a Sunday"
+    assert clean_text(listed, "poem") == "Morning Tea\n\nA cup of tea\nWith the sun\nOn a Sunday"
+    assert clean_text("Ten green bottles\n1984 was a year\nand so on", "poem").startswith("Ten green bottles\n1984")
 
 
 def test_new_text_repetition_spares_the_prompt_and_punctuation() -> None:

@@ -124,10 +124,22 @@ def clean_text(text: str, kind: str = "custom", finish_reason: str = "stop") -> 
         kept.append(stripped if kind not in LIST_KINDS else line.rstrip())
     if kind in LIST_KINDS:
         kept = _renumber(kept)
+    elif kind == "poem":
+        kept = _unnumber(kept)
     cleaned = "\n".join(kept).strip()
     if finish_reason == "length":
         cleaned = _trim_to_end(cleaned)
     return cleaned
+
+
+def _unnumber(lines: list[str]) -> list[str]:
+    """A poem written as a numbered list (the small model does so after a title) loses its
+    numbers: when at least half of its lines after the first start with "1.", "2)" and so on."""
+    numbered = [bool(re.match(r"^\d{1,3}[.)]\s+\S", line)) for line in lines]
+    body = [n for line, n in zip(lines, numbered, strict=True) if line][1:]
+    if not body or sum(body) * 2 < len(body):
+        return lines
+    return [re.sub(r"^\d{1,3}[.)]\s+", "", line) if n else line for line, n in zip(lines, numbered, strict=True)]
 
 
 def _renumber(lines: list[str]) -> list[str]:
