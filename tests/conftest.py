@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,29 @@ KNOWLEDGE = ROOT / "knowledge"
 # depend on anything outside it; SHARED_SEED is the original, where a checkout has it.
 SEED = ROOT / "tests" / "data" / "slide-13.txt"
 SHARED_SEED = ROOT.parent / "shared" / "seed" / "slide-13.txt"
+
+
+def run_cli(
+    *args: str, stdin: str | None = None, timeout: float = 180, **settings: object
+) -> subprocess.CompletedProcess:
+    """``python -m bot ARGS`` in a process of its own, as an instructor runs it: the default deck,
+    warnings only, never Discord (an instructor's ``.env`` token is overridden). ``settings`` by
+    field name override the environment (``data_dir=...``); None leaves a setting unset."""
+    env = {**os.environ, "KNOWLEDGE_DIR": str(KNOWLEDGE), "LOG_LEVEL": "WARNING", "DISCORD_TOKEN": ""}
+    for name, value in settings.items():
+        if value is None:
+            env.pop(name.upper(), None)
+        else:
+            env[name.upper()] = str(value)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def make_settings(tmp_path: Path, **overrides) -> Settings:

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import KNOWLEDGE, ROOT
-
-
-def run_cli(*args: str, data_dir=None, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KNOWLEDGE_DIR": str(KNOWLEDGE), "LOG_LEVEL": "WARNING"}
-    env["DISCORD_TOKEN"] = ""  # overrides an instructor's .env: these tests never reach Discord
-    if data_dir is not None:
-        env["DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.conftest import run_cli
 
 
 def test_deck_lists_every_slide_in_order():

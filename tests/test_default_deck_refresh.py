@@ -5,12 +5,9 @@ nothing itself, and no server's own course is touched by either ingest."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from bot.domain.courses import Courses
-from tests.conftest import ROOT, make_settings
+from tests.conftest import make_settings, run_cli
 from tests.test_index import SLIDE, TOPICS, build, write_deck
 
 GLACIERS = SLIDE.format(
@@ -20,15 +17,13 @@ GLACIERS = SLIDE.format(
 
 def host_ingest(settings) -> dict:
     """``python -m bot ingest --json`` in a process of its own, on the bot's folders."""
-    env = {**os.environ, "KNOWLEDGE_DIR": str(settings.knowledge_dir), "DATA_DIR": str(settings.data_dir)}
-    env.update(LOG_LEVEL="WARNING", DISCORD_TOKEN="", CHROMA_COLLECTION=settings.chroma_collection)
-    env.pop("CHROMA_HOST", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "ingest", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_cli(
+        "ingest",
+        "--json",
+        knowledge_dir=settings.knowledge_dir,
+        data_dir=settings.data_dir,
+        chroma_collection=settings.chroma_collection,
+        chroma_host=None,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr

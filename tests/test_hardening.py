@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from bot.domain.loaders import MalformedFile, deck_files, load_deck, load_file
+from tests.conftest import run_cli
 from tests.test_loaders import GOOD_MD, write
 
 TOKEN = "very-secret-discord-token"
@@ -284,7 +286,6 @@ def test_any_unexpected_error_in_a_loader_is_a_problem_and_the_rest_loads(tmp_pa
 
 
 def test_a_file_name_that_is_not_utf8_gets_a_safe_source_name_that_chroma_stores(tmp_path):
-    import json
 
     import numpy as np
 
@@ -599,29 +600,21 @@ def test_a_course_upload_that_hangs_its_parser_is_refused_with_the_reason(tmp_pa
 def test_ingest_skips_a_file_past_deck_file_timeout_s_and_exits(tmp_path):
     """The whole way: the setting, ``python -m bot ingest``, the index holding the other slides,
     and a process that ends (its workers with it)."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     knowledge = tmp_path / "knowledge"
     knowledge.mkdir()
     write(knowledge, "01-topic.md", slide_md(1, "Topic 1"))
     (knowledge / "90-slow.pdf").write_bytes(slow_pdf())
-    env = {**os.environ, "KNOWLEDGE_DIR": str(knowledge), "DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "ERROR"}
-    env.update(DISCORD_TOKEN="", DECK_FILE_TIMEOUT_S="2")
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "ingest", "--json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_cli(
+        "ingest",
+        "--json",
+        knowledge_dir=knowledge,
+        data_dir=tmp_path / "data",
+        log_level="ERROR",
+        deck_file_timeout_s=2,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "skipped 90-slow.pdf: took longer than 2 s to read, over DECK_FILE_TIMEOUT_S; not loaded" in done.stderr
-    import json
-
     report = json.loads(done.stdout)
     assert report["slides"] == 1 and len(report["problems"]) == 1
 
@@ -782,7 +775,6 @@ def test_a_new_deck_that_drops_or_replaces_slides_says_so_and_strict_ingest_fail
     assert "changed: slide 3 is replaced: 'Topic 3' from 03-renamed.md, was 'Topic 3' from 03-topic.md" in second.stderr
     assert "skipped 04-leak.txt:4: holds what looks like a secret setting" in second.stderr
     assert "--strict: 1 problem(s)" in second.stderr and TOKEN not in second.stdout + second.stderr
-    import json
 
     report = json.loads(second.stdout)
     assert len(report["changes"]) == 2 and report["problems"] == [
