@@ -16,7 +16,7 @@ import discord.http
 import pytest
 import yarl
 
-from tests.e2e.fake_discord import FakeDiscord
+from tests.e2e.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord
 
 SPEC_TALLY = {"bodies": 0, "refused": 0}  # request bodies checked against Discord's spec, this run
 
@@ -101,6 +101,15 @@ async def _until(condition, task: asyncio.Task, timeout: float, what: str) -> No
         if loop.time() > deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+async def two_servers() -> AsyncIterator[FakeDiscord]:
+    """The loopback Discord with a second server and a manager ("prof", Manage Server) in both."""
+    async with FakeDiscord(second_guild=True) as fake:
+        fake.manager = fake.add_user("prof", roles=[fake.add_role("Staff", MEMBER_PERMISSIONS | MANAGE_GUILD)])
+        yield fake
+        assert not fake.unexpected, [f"{r.method} {r.path}" for r in fake.unexpected]
 
 
 @pytest.fixture(scope="session")

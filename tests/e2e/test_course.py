@@ -3,23 +3,13 @@ broken files reported with nothing lost, and only instructors may change a cours
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.course_files import BAKING_PAGES, ESPRESSO_SLIDES, make_pdf, make_pptx
 from tests.e2e.conftest import running_bot
-from tests.e2e.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord, FakeDiscordError
+from tests.e2e.fake_discord import MANAGE_GUILD, FakeDiscord, FakeDiscordError
 
 SLOW = 120  # seconds: indexing an upload runs the embedding model on a shared machine
-
-
-@pytest.fixture
-async def two_servers() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(second_guild=True) as fake:
-        fake.manager = fake.add_user("prof", roles=[fake.add_role("Staff", MEMBER_PERMISSIONS | MANAGE_GUILD)])
-        yield fake
-        assert not fake.unexpected, [f"{r.method} {r.path}" for r in fake.unexpected]
 
 
 @pytest.fixture

@@ -4,24 +4,14 @@ and /quiz. A server without a course of its own keeps the default deck."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.course_files import BAKING_PAGES, make_pdf
 from tests.e2e.conftest import running_bot
-from tests.e2e.fake_discord import MANAGE_GUILD, MEMBER_PERMISSIONS, FakeDiscord
+from tests.e2e.fake_discord import FakeDiscord
 
 SLOW = 120  # seconds: indexing an upload runs the embedding model on a shared machine
 EPHEMERAL = 64
-
-
-@pytest.fixture
-async def two_servers() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord(second_guild=True) as fake:
-        fake.manager = fake.add_user("prof", roles=[fake.add_role("Staff", MEMBER_PERMISSIONS | MANAGE_GUILD)])
-        yield fake
-        assert not fake.unexpected, [f"{r.method} {r.path}" for r in fake.unexpected]
 
 
 @pytest.fixture
