@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import EVAL_SET, ROOT, emit
 
 from bot.domain.evaluation import load_questions
-from tests.test_outages import ChromaServer, cli_env
+from tests.test_outages import ChromaServer, ask_stream, cli_env
 
 QUESTIONS, KILL_AT, RESTART_AT = 200, 60, 120
 
@@ -36,16 +36,7 @@ def main() -> None:
     pool = [q.question for q in load_questions(EVAL_SET)]
     questions = [pool[n % len(pool)] for n in range(QUESTIONS)]
 
-    ask = subprocess.Popen(
-        [sys.executable, "-m", "bot", "ask", "-", "--json"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
+    ask = ask_stream(env)
     log: list[str] = []
     reader = threading.Thread(target=lambda: log.extend(ask.stderr), daemon=True)
     reader.start()

@@ -96,6 +96,20 @@ def cli_env(tmp_path: Path, port: int, knowledge: Path = ROOT / "knowledge", **e
     return env
 
 
+def ask_stream(env: dict[str, str]) -> subprocess.Popen:
+    """``python -m bot ask - --json``: one question per line in, one JSON object per line out."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "ask", "-", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+
+
 def small_deck(tmp_path: Path) -> Path:
     """Four slides of the real deck (quick to embed): the questions below are about them."""
     folder = tmp_path / "knowledge"
@@ -118,16 +132,7 @@ def test_ask_stream_survives_the_chroma_server_being_killed_and_restarted(tmp_pa
     assert ingest.returncode == 0, ingest.stderr[-2000:]
 
     stderr_lines: list[str] = []
-    ask = subprocess.Popen(
-        [sys.executable, "-m", "bot", "ask", "-", "--json"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
+    ask = ask_stream(env)
     reader = threading.Thread(target=lambda: stderr_lines.extend(ask.stderr), daemon=True)
     reader.start()
 
