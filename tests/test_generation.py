@@ -713,7 +713,7 @@ def slow_server():
 
 
 def run_generate(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    from tests.test_cli import ROOT
+    from tests.conftest import ROOT
 
     environment = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("GENERATION_", "OPENAI_"))}
     environment.update(DATA_DIR=str(tmp_path), LOG_LEVEL="WARNING", DISCORD_TOKEN="", **env)

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from bot.domain.generation import KINDS, GenerationService, LocalBackend
+from tests.conftest import run_cli
 from tests.e2e.conftest import running_bot
 from tests.e2e.fake_discord import EPHEMERAL, FakeDiscordError
-from tests.test_cli import run_cli
 from tests.test_generation import tiny_model_dir  # noqa: F401 - the colleague's fixture, built once per module
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
