@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.conversation import Conversations, Key, Tutoring
 from bot.domain.conversation_eval import evaluate, load_dialogues
-from bot.domain.messages import clean_message, looks_like_question
+from bot.domain.messages import clean_message, looks_like_question, names_own_subject
 from tests.conftest import ROOT
 
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.jsonl"
@@ -70,6 +70,36 @@ def test_tell_me_more_gives_what_was_not_shown(tutoring):
     first_body = first.text.split("\n—")[0]
     assert more.text.split("\n—")[0] != first_body
     assert first_body.split(". ")[0] not in more.text
+
+
+def test_a_follow_up_leads_with_something_not_yet_shown(tutoring):
+    key = _key("unseen")
+    first = tutoring.respond(key, "what's a deepfake?")
+    assert first.slides[0] == 19 and first.text.startswith("A deepfake is")
+    why = tutoring.respond(key, "why is that a problem?")
+    assert why.slides[0] == 19 and not why.text.startswith("A deepfake is")
+    assert "threaten" in why.text
+
+
+def test_a_who_or_when_follow_up_that_names_its_subject_keeps_it(tutoring):
+    key = _key("own-subject")
+    tutoring.respond(key, "tell me the history of gen ai")
+    when = tutoring.respond(key, "when did gans come out?")
+    assert when.kind == "answer" and when.slides[0] in (3, 7) and "GAN" in when.text
+
+
+@pytest.mark.parametrize(
+    ("bare", "own"),
+    [
+        ("when did gans come out", True),
+        ("who wrote the transformer paper", True),
+        ("who invented it", False),
+        ("when was that", False),
+        ("why is that a problem", False),
+    ],
+)
+def test_who_or_when_questions_that_name_their_subject(bare, own):
+    assert names_own_subject(bare) is own
 
 
 def test_new_topic_forgets_the_conversation(tutoring):

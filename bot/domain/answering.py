@@ -32,6 +32,8 @@ FAQ_MATCH = 0.8
 # A follow-up's own topic slide gets this much added to its score.
 FOCUS_BONUS = 0.15
 MAX_SENTENCES = 3
+# A follow-up leads with something not yet shown unless a shown sentence answers clearly better.
+SEEN_PENALTY = 0.07
 # A specific (a word with a digit) the deck uses in at most this many passages, but not on the
 # slide that answers, makes the answer partial ("which GPU for a 70B model" answered from slide 21).
 RARE_PASSAGES = 2
@@ -199,9 +201,11 @@ class Answerer:
         *,
         focus: int | None = None,
         exclude: frozenset[str] = frozenset(),
+        seen: frozenset[str] = frozenset(),
     ) -> Answer:
         """Answer ``question``. ``focus`` favours one slide (a follow-up's topic); ``exclude`` lists
-        units already shown ("tell me more")."""
+        units never to quote ("tell me more"), ``seen`` units already shown, quoted only when nothing
+        new answers as well (a follow-up's "why is that a problem?")."""
         asked = " ".join(question.split())  # the learner's words, kept in the answer
         if not asked:
             raise EmptyQuestion()
@@ -221,7 +225,7 @@ class Answerer:
             boosted = [replace(r, score=r.score + FOCUS_BONUS) if r.passage.slide == focus else r for r in results]
             results = sorted(boosted, key=lambda r: -r.score)
         qtype = question_type(question)
-        choices = self._choose(question, qtype, retrieval, results, exclude)
+        choices = self._choose(question, qtype, retrieval, results, exclude, seen)
         if not choices:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
@@ -309,8 +313,9 @@ class Answerer:
         retrieval: Retrieval,
         results: list[ScoredPassage],
         exclude: frozenset[str],
+        seen: frozenset[str] = frozenset(),
     ) -> list[_Choice]:
-        first = self._lead_choice(question, qtype, retrieval, results, exclude)
+        first = self._lead_choice(question, qtype, retrieval, results, exclude, seen=seen)
         if first is None:
             return []
         choices = [first]
@@ -352,6 +357,7 @@ class Answerer:
         results: list[ScoredPassage],
         exclude: frozenset[str],
         max_sentences: int = MAX_SENTENCES,
+        seen: frozenset[str] = frozenset(),
     ) -> _Choice | None:
         subject = subject_of(question) if qtype == "what-is" else ""
         subject_terms = set(terms(subject))
@@ -382,6 +388,7 @@ class Answerer:
                     score = self._unit_score(
                         unit, float(cosine), passage, qtype, query_terms, subject_terms, subject_phrase
                     )
+                    score -= SEEN_PENALTY * (unit.id in seen)
                     ranked.append((score + SLIDE_PRIOR * prior[passage.slide], scored, unit))
         if not ranked:
             return None

@@ -32,6 +32,7 @@ from bot.domain.messages import (
     is_bare_wh,
     is_follow_up,
     looks_like_question,
+    names_own_subject,
     original_case,
     request_in_words,
     same_as_what,
@@ -313,7 +314,10 @@ class Tutoring:
         # A bare "why?" asks the last question again for more: what was already said is left out.
         again = is_bare_wh(bare)
         answer = answerer.answer(
-            rewritten, focus=conversation.slide, exclude=frozenset(conversation.shown) if again else frozenset()
+            rewritten,
+            focus=conversation.slide,
+            exclude=frozenset(conversation.shown) if again else frozenset(),
+            seen=frozenset(conversation.shown),
         )
         if answer.kind != "decline":
             conversation.shown.update(answer.shown)
@@ -326,6 +330,8 @@ class Tutoring:
     def _rewrite(conversation: Conversation, bare: str) -> str:
         """Put the topic back into a follow-up: "who invented it?" -> "who invented transformer?"."""
         subject = conversation.subject
+        if names_own_subject(bare):
+            return bare
         if is_bare_wh(bare):
             return f"{bare.strip('?')} {conversation.question}"
         replaced, count = re.subn(r"\b(?:it|that|this|they|them|those|these)\b", subject, bare, count=1)

@@ -315,6 +315,12 @@ def is_bare_wh(bare: str) -> bool:
     return _BARE_WH.fullmatch(bare) is not None
 
 
+def names_own_subject(bare: str) -> bool:
+    """ "when did GANs come out?" after the history of generative AI: a who or when question that
+    names what it asks about, so the topic is not added to it (it still favours the topic's slide)."""
+    return bool(re.match(r"(?:and |so )?(?:who|when) ", bare)) and not _PRONOUN.search(bare)
+
+
 def is_follow_up(bare: str) -> bool:
     """Short, and leaning on what came before: "why?", "and images?", "who invented it?"."""
     if len(bare.split()) > 14:
