@@ -122,6 +122,23 @@ def subject_of(question: str) -> str:
     return head if head else text
 
 
+_ASKING = re.compile(
+    r"^(?:(?:how|why|when|where|which|who|what|can|could|do|does|did|is|are|should|would|will|tell me|"
+    r"about|so|and|ok)\s+)+(?:(?:do|does|did|can|could|should|would|is|are|was|were|i|you|we|they|people|one|"
+    r"the|an?|to)\s+)*"
+)
+
+
+def topic_of(question: str) -> str:
+    """What a question is about, for follow-ups to lean on: a what-is question's subject; else the
+    question without its asking words, "how do you evaluate an llm" -> "evaluate an llm"."""
+    if question_type(question) == "what-is":
+        return subject_of(question)
+    text = _ASKING.sub("", _plain(question), count=1)
+    text = re.sub(r"\s+(?:do|work|works|mean|happen|exactly)$", "", text)
+    return " ".join(text.split()[:5])
+
+
 class EmptyQuestion(UserError, ValueError):
     def __init__(self) -> None:
         super().__init__("The question is empty: type a question about the slides.")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bot.domain import metrics
-from bot.domain.answering import Answer, Source, question_type, subject_of
+from bot.domain.answering import Answer, Source, topic_of
 from bot.domain.generation import looks_like_course_question
 from bot.domain.messages import (
     SECRETS_TEXT,
@@ -348,8 +348,7 @@ class Tutoring:
         if answer.kind == "decline" or not answer.slides:
             return
         conversation.slide = answer.slides[0]
-        subject = subject_of(question) if question_type(question) == "what-is" else " ".join(words(question)[:4])
-        conversation.subject = subject or answer.sources[0].title
+        conversation.subject = topic_of(question) or answer.sources[0].title
         conversation.question = question
         conversation.shown = set(answer.shown)
 
