@@ -102,6 +102,15 @@ def test_who_or_when_questions_that_name_their_subject(bare, own):
     assert names_own_subject(bare) is own
 
 
+def test_is_x_a_y_is_answered_by_what_x_is_without_another_faqs_verdict(tutoring):
+    gan = tutoring.respond(_key("yes-no-gan"), "is a gan a type of neural network?")
+    assert gan.kind == "answer" and gan.slides[0] == 7 and gan.text.startswith("A GAN trains two networks")
+    # slide 1's FAQ "Is generative AI the same as ChatGPT?" answers "No. ChatGPT is one product…":
+    # its sentence about ChatGPT may be quoted, its "No." may not
+    chatgpt = tutoring.respond(_key("yes-no-chatgpt"), "is chatgpt a transformer?")
+    assert chatgpt.kind == "answer" and not chatgpt.text.startswith(("No", "Yes"))
+
+
 def test_new_topic_forgets_the_conversation(tutoring):
     key = _key("reset")
     tutoring.respond(key, "what is gradient descent")

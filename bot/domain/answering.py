@@ -139,6 +139,17 @@ def topic_of(question: str) -> str:
     return " ".join(text.split()[:5])
 
 
+_IS_X_A_Y = re.compile(
+    r"^(?:is|are) (?:an? |the )?(.+?) (?:an?|the|just|really|actually|basically|also|like|same|better|bigger) "
+)
+
+
+def _yes_no_subject(question: str) -> str:
+    """ "is a GAN a type of neural network?" -> "gan": whether X is a Y is answered by what X is."""
+    match = _IS_X_A_Y.match(_plain(question))
+    return match[1] if match and len(match[1].split()) <= 3 else ""
+
+
 class EmptyQuestion(UserError, ValueError):
     def __init__(self) -> None:
         super().__init__("The question is empty: type a question about the slides.")
@@ -359,7 +370,11 @@ class Answerer:
             if (
                 passage.question
                 and scored.question_score >= FAQ_MATCH
-                and (qtype != "what-is" or set(terms(_subject_or_question(passage.question))) == subject_terms)
+                and (
+                    qtype not in ("what-is", "yes-no")
+                    or (qtype == "yes-no" and not subject_terms)
+                    or set(terms(_subject_or_question(passage.question))) == subject_terms
+                )
             ):
                 units = [u for u in self.retriever.units[passage.id] if u.id not in exclude]
                 if units:
@@ -376,7 +391,7 @@ class Answerer:
         max_sentences: int = MAX_SENTENCES,
         seen: frozenset[str] = frozenset(),
     ) -> _Choice | None:
-        subject = subject_of(question) if qtype == "what-is" else ""
+        subject = subject_of(question) if qtype == "what-is" else _yes_no_subject(question) if qtype == "yes-no" else ""
         subject_terms = set(terms(subject))
         subject_phrase = _phrase(subject) if len(subject_terms) > 1 else ""
         faq = self._faq_match(qtype, results, subject_terms, exclude)
@@ -428,7 +443,7 @@ class Answerer:
         unit_terms = set(terms(f"{unit.heading} {unit.text}"))
         score = cosine + TERM_WEIGHT * (len(query_terms & unit_terms) / len(query_terms) if query_terms else 0.0)
         section = passage.section.casefold()
-        if qtype == "what-is":
+        if qtype == "what-is" or (qtype == "yes-no" and subject_terms):
             if unit.kind != "sentence":
                 score -= 0.15  # a definition is a sentence, not a bullet or a step
             names_subject = bool(subject_terms) and subject_terms <= set(terms(unit.text))
@@ -513,7 +528,12 @@ _DETERMINER_TERMS = frozenset(terms("each every one two any such many most moder
 
 
 def _subject_or_question(question: str) -> str:
-    return subject_of(question) if question_type(question) == "what-is" else question
+    """What an FAQ's question asks about, to compare with the learner's: "Is generative AI the same
+    as ChatGPT?" does not answer "is ChatGPT a transformer?"."""
+    qtype = question_type(question)
+    if qtype == "what-is":
+        return subject_of(question)
+    return (_yes_no_subject(question) or question) if qtype == "yes-no" else question
 
 
 def _whole_group(units: list[Unit], lead: Unit, exclude: frozenset[str]) -> list[Unit]:
@@ -563,6 +583,13 @@ def _markdown(text: str) -> str:
     return re.sub(r"^### (.+)$", r"**\1**", text, flags=re.MULTILINE)
 
 
+# An FAQ answer's opening verdict ("No.", "Only partly.", "Mostly no:"), dropped when its sentence
+# is quoted for another question.
+_VERDICT_WORDS = re.compile(
+    r"^(?:Yes|No|Sometimes|Partly|Only unreliably|Only partly|Only partially|Mostly no|Not by itself|It can)[.,:]\s+(?=[A-Z])"
+)
+
+
 def _render(choice: _Choice) -> str:
     passage = choice.scored.passage
     lines: list[str] = []
@@ -579,7 +606,10 @@ def _render(choice: _Choice) -> str:
         lines.append(f"{steps}. {unit.text}" if unit.kind == "step" else f"- {unit.text}")
     if sentences:
         lines.append(" ".join(sentences))
-    body = shorten("\n".join(lines), MAX_ANSWER_CHARS)
+    body = "\n".join(lines)
+    if not choice.faq:  # "No." answered the FAQ's own question, not the learner's
+        body = _VERDICT_WORDS.sub("", body, count=1)
+    body = shorten(body, MAX_ANSWER_CHARS)
     label = f"**{passage.question}**\n" if choice.faq else ""
     section = "" if choice.faq else f" — {passage.section}"
     return f"{label}{body}\n— *Slide {passage.slide} · {passage.title}{section}*"
