@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.answering import EmptyQuestion, question_type, subject_of
+from bot.domain.answering import EmptyQuestion, compare_sides, question_type, subject_of
 from bot.domain.retrieval import MAX_QUESTION_CHARS
 from bot.plumbing import per_user_cooldown, split_message
 
@@ -127,3 +127,37 @@ def test_everyday_words_for_hallucinating_find_the_hallucination_slide(tutor):
 def test_polite_openings_do_not_change_what_is_asked(question, kind, subject):
     assert question_type(question) == kind
     assert subject_of(question) == subject
+
+
+@pytest.mark.parametrize(
+    ("question", "sides"),
+    [
+        ("gan vs diffusion", ("gan", "diffusion")),
+        ("what's the difference between RAG and fine-tuning?", ("rag", "fine-tuning")),
+        ("how is a VAE different from a GAN?", ("vae", "gan")),
+        ("difference between ai and generative ai", None),  # one inside the other: nothing to pair
+        ("what is a transformer", None),
+    ],
+)
+def test_the_two_sides_of_a_comparison(question, sides):
+    assert compare_sides(question) == sides
+
+
+@pytest.mark.parametrize(
+    ("question", "slides", "openings"),
+    [
+        ("gan vs diffusion", [7, 15], ("A GAN", "A diffusion model")),
+        ("what's the difference between rag and fine-tuning?", [14, 12], ("Retrieval-augmented", "Fine-tuning")),
+    ],
+)
+def test_a_comparison_says_what_each_side_is(tutor, question, slides, openings):
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides == slides
+    blocks = answer.text.split("\n\n")
+    assert [block.startswith(opening) for block, opening in zip(blocks, openings, strict=True)] == [True, True]
+
+
+def test_a_comparison_the_deck_cannot_split_is_answered_whole(tutor):
+    # the deck never names "normal AI": the question is answered as a whole, not half from a stray "AI"
+    answer = tutor.ask("how is generative ai different from normal ai?")
+    assert answer.kind == "answer" and answer.slides[0] in (1, 2) and 19 not in answer.slides

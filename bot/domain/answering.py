@@ -107,7 +107,9 @@ def _plain(question: str) -> str:
 def question_type(question: str) -> QuestionType:
     text = _plain(question)
     for kind, pattern in _QUESTION_TYPES:
-        if pattern.search(text) and (kind != "compare" or not text.startswith(("what is", "what's", "define"))):
+        if pattern.search(text) and (
+            kind != "compare" or not text.startswith(("what is", "what's", "define")) or "difference" in text
+        ):
             return kind
     return "other"
 
@@ -137,6 +139,27 @@ def topic_of(question: str) -> str:
     text = _ASKING.sub("", _plain(question), count=1)
     text = re.sub(r"\s+(?:do|work|works|mean|happen|exactly)$", "", text)
     return " ".join(text.split()[:5])
+
+
+_SIDES = (
+    re.compile(r"^(?:so )?(?:what(?:'s| is| are) )?(?:the )?(?:main )?differences? between (.+?) and (.+)$"),
+    re.compile(r"^(?:how (?:is|are|does|do) )(.+?) (?:differ(?:ent)?|compare) (?:from|to|with) (.+)$"),
+    re.compile(r"^(?:compare )?(.+?) (?:vs\.?|versus|compared (?:to|with)) (.+)$"),
+)
+
+
+def compare_sides(question: str) -> tuple[str, str] | None:
+    """The two things a comparison asks about: "gan vs diffusion" -> ("gan", "diffusion")."""
+    text = _plain(question)
+    for pattern in _SIDES:
+        match = pattern.match(text)
+        if match:
+            sides = tuple(re.sub(r"^(?:an? |the )", "", side).strip(" ?") for side in match.groups())
+            first, second = (set(terms(side)) for side in sides)
+            # "AI vs generative AI": one side inside the other is not two things to define
+            if all(0 < len(side.split()) <= 4 for side in sides) and not (first <= second or second <= first):
+                return sides[0], sides[1]
+    return None
 
 
 _IS_X_A_Y = re.compile(
@@ -343,6 +366,11 @@ class Answerer:
         exclude: frozenset[str],
         seen: frozenset[str] = frozenset(),
     ) -> list[_Choice]:
+        sides = compare_sides(question) if qtype == "compare" else None
+        if sides is not None:
+            both = self._sides(sides, exclude, seen)
+            if both:
+                return both
         first = self._lead_choice(question, qtype, retrieval, results, exclude, seen=seen)
         if first is None:
             return []
@@ -361,6 +389,23 @@ class Answerer:
                     break
         return choices
 
+    def _sides(self, sides: tuple[str, str], exclude: frozenset[str], seen: frozenset[str]) -> list[_Choice]:
+        """ "GANs vs diffusion": what each one is, from the sentences that define it (one retrieval
+        per side), when the deck defines both; else nothing and the question is answered as a whole."""
+        choices: list[_Choice] = []
+        for side in sides:
+            asked = f"what is {side}"
+            retrieval = self.retriever.retrieve(asked, k=8)
+            if not retrieval.results or self.judge(asked, retrieval.results) != "answer":
+                return []
+            choice = self._lead_choice(asked, "what-is", retrieval, retrieval.results, exclude, 2, seen)
+            if choice is None or (choices and {u.id for u in choice.units} & {u.id for u in choices[0].units}):
+                return []  # one sentence already covers both ("BLEU … and ROUGE …")
+            if not set(terms(side)) <= set(terms(" ".join(f"{u.heading} {u.text}" for u in choice.units))):
+                return []  # the deck does not name it ("normal AI"): answer the question as a whole
+            choices.append(choice)
+        return choices
+
     def _faq_match(
         self, qtype: QuestionType, results: list[ScoredPassage], subject_terms: set[str], exclude: frozenset[str]
     ) -> _Choice | None:
@@ -370,6 +415,7 @@ class Answerer:
             if (
                 passage.question
                 and scored.question_score >= FAQ_MATCH
+                and (qtype != "compare" or question_type(passage.question) == "compare")
                 and (
                     qtype not in ("what-is", "yes-no")
                     or (qtype == "yes-no" and not subject_terms)
