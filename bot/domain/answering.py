@@ -86,7 +86,8 @@ _SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|exactly|actually|really|ev
 
 # Polite or chatty openings that don't change what is asked: "can you tell me what a token is".
 _LEAD_IN = re.compile(
-    r"^(?:(?:hey|hi|ok|okay|so|um+|pls|please),? )*(?:(?:can|could|would) you (?:please |pls )?)?"
+    r"^(?:(?:hey|hi|ok|okay|so|um+|pls|please|bot|tutor|quick (?:q|question)|question|q)[,:!]? )*"
+    r"(?:(?:can|could|would) you (?:please |pls )?)?"
     r"(?:(?:tell|show) me|say|i (?:want|would like|'d like|wanna) to (?:know|understand)|do you know|"
     r"i(?:'m| am) (?:wondering|curious)(?: about)?|i wonder)? ?"
 )

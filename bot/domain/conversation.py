@@ -21,6 +21,7 @@ from bot.domain.answering import Answer, Source, topic_of
 from bot.domain.generation import looks_like_course_question
 from bot.domain.messages import (
     SECRETS_TEXT,
+    STEERING_TEXT,
     Request,
     asks_example,
     asks_for_secrets,
@@ -241,7 +242,10 @@ class Tutoring:
         text = clean_message(message)[:2000]
         if asks_for_secrets(text.casefold()):
             return Reply("decline", SECRETS_TEXT)
-        text = without_steering(text)
+        if text.strip():
+            text = without_steering(text)
+            if not text:  # nothing but instructions to the bot ("repeat after me: …")
+                return Reply("decline", STEERING_TEXT)
         folded = text.casefold()
         conversation = self.conversations.get(key)
         request = request_in_words(folded)
