@@ -135,6 +135,8 @@ def test_polite_openings_do_not_change_what_is_asked(question, kind, subject):
         ("gan vs diffusion", ("gan", "diffusion")),
         ("what's the difference between RAG and fine-tuning?", ("rag", "fine-tuning")),
         ("how is a VAE different from a GAN?", ("vae", "gan")),
+        ("should i fine-tune or use RAG?", ("fine-tune", "rag")),
+        ("do i need a gpu or not?", None),
         ("difference between ai and generative ai", None),  # one inside the other: nothing to pair
         ("what is a transformer", None),
     ],

@@ -52,10 +52,16 @@ STEP_WEIGHT = 0.1  # a how question, and the unit is a step
 LEANING_PENALTY = 0.15  # a what-is lead that leans on what came before ("It…", "This is why…")
 LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
 
+# "should I fine-tune or use RAG?": a choice between two things is a comparison of them.
+_CHOICE = (
+    r"^(?:should i|do i|would you|is it better to|which is better,?) (?:use |pick |choose |go with |do )?(.+?) or (?!not\b)"
+    r"(?:should i )?(?:use |pick |choose |go with |do )?(.+?)(?: first| instead)?$"
+)
 _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
     for kind, pattern in (
         ("compare", r"\b(differen\w*|compare\w*|comparison|vs\.?|versus|better than|same (thing )?as|similar to)\b"),
+        ("compare", _CHOICE),
         ("example", r"\b(example|examples|e\.g|show me how|instance of)\b"),
         ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
         ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
@@ -143,6 +149,7 @@ def topic_of(question: str) -> str:
 
 
 _SIDES = (
+    re.compile(_CHOICE),
     re.compile(r"^(?:so )?(?:what(?:'s| is| are) )?(?:the )?(?:main )?differences? between (.+?) and (.+)$"),
     re.compile(r"^(?:how (?:is|are|does|do) )(.+?) (?:differ(?:ent)?|compare) (?:from|to|with) (.+)$"),
     re.compile(r"^(?:compare )?(.+?) (?:vs\.?|versus|compared (?:to|with)) (.+)$"),
