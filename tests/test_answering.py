@@ -163,3 +163,15 @@ def test_a_comparison_the_deck_cannot_split_is_answered_whole(tutor):
     # the deck never names "normal AI": the question is answered as a whole, not half from a stray "AI"
     answer = tutor.ask("how is generative ai different from normal ai?")
     assert answer.kind == "answer" and answer.slides[0] in (1, 2) and 19 not in answer.slides
+
+
+@pytest.mark.parametrize(
+    ("question", "slide", "first_step"),
+    [("what are the steps of RAG?", 14, "1. **Load and chunk**"), ("list the steps of training a model", 5, "1. **")],
+)
+def test_asking_for_the_steps_gives_the_slides_process_whole(tutor, question, slide, first_step):
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides[0] == slide
+    assert answer.text.startswith(first_step)
+    process = tutor.deck.get(slide).section("How It Works").text
+    assert answer.text.count("\n") >= process.count("\n"), "every step, not the first few"

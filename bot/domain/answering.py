@@ -63,14 +63,14 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("compare", r"\b(differen\w*|compare\w*|comparison|vs\.?|versus|better than|same (thing )?as|similar to)\b"),
         ("compare", _CHOICE),
         ("example", r"\b(example|examples|e\.g|show me how|instance of)\b"),
-        ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
-        ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
-        ("what-is", r"^(explain|describe) (what )?(an? |the )?\w+( \w+)?\??$"),
         (
             "list",
             r"^(what|which) (are|were) (the |some )?(main |different |common )?(types|kinds|families|steps|ways|examples|uses|applications|parts|risks|limits|tools)\b",
         ),
         ("list", r"^(name|list|give me) (some|a few|the|all)\b"),
+        ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
+        ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
+        ("what-is", r"^(explain|describe) (what )?(an? |the )?\w+( \w+)?\??$"),
         ("who-when", r"^(so |and )?(who|when|what year|in what year|since when)\b"),
         ("how", r"^(so |and )?(how|in what way|what steps|walk me through)\b"),
         ("why", r"^(so |and )?(why|how come|what makes)\b"),
@@ -311,12 +311,12 @@ class Answerer:
             tuple(u.id for choice in choices for u in choice.units),
         )
 
+    def _section_passage(self, slide: int, heading: str) -> Passage | None:
+        return next((p for p in self._by_slide.get(slide, []) if p.section.casefold() == heading.casefold()), None)
+
     def section(self, slide: int, heading: str, question: str = "") -> Answer | None:
         """A slide's section quoted whole (In Plain Words, Example), as an answer about that slide."""
-        passage = next(
-            (p for p in self._by_slide.get(slide, []) if p.section.casefold() == heading.casefold()),
-            None,
-        )
+        passage = self._section_passage(slide, heading)
         if passage is None:
             return None
         body = shorten(_markdown(passage.text), MAX_ANSWER_CHARS)
@@ -457,6 +457,13 @@ class Answerer:
         slides = list(dict.fromkeys(r.passage.slide for r in results))[:CANDIDATE_SLIDES]
         prior = {slide: max(r.score for r in results if r.passage.slide == slide) - top_score for slide in slides}
         candidates = {s.passage.id: s for s in results if s.passage.slide in prior}
+        if qtype in ("how", "list") and _ASKS_STEPS.search(question):
+            # "what are the steps of RAG?": the best slide's process, whole
+            process = self._section_passage(slides[0], "how it works")
+            steps = [u for u in self.retriever.units.get(process.id, []) if u.kind == "step"] if process else []
+            if steps and not any(u.id in exclude for u in steps):
+                best = results[0]
+                return _Choice(ScoredPassage(process, best.score, best.dense, 0.0, None, -1), steps)
         wanted = LEAD_SECTIONS if qtype == "what-is" else ("how it works",) if qtype == "how" else ()
         for slide in slides:
             best = next(r for r in results if r.passage.slide == slide)
@@ -528,6 +535,8 @@ class Answerer:
             score += DEFINITION_WEIGHT  # "who invented it?": the sentence with the names and the year
         elif qtype == "how" and unit.kind == "step":
             score += STEP_WEIGHT
+        elif qtype == "list" and unit.kind in ("item", "step"):
+            score += STEP_WEIGHT  # "what are the main risks": a list answers a list
         elif qtype == "compare" and section == "comparison":
             score += 0.05
         elif qtype == "why" and unit.kind != "sentence":
@@ -570,6 +579,7 @@ _LEANS_ON_CONTEXT = re.compile(
 _NAMES_OR_DATES = re.compile(
     r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:invented|introduced|created|developed|proposed|published|written) by\b"
 )
+_ASKS_STEPS = re.compile(r"\b(?:steps?|stages?|process|walk me through|step by step)\b")
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
 
 
