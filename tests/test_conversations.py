@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.conversation import Conversations, Key, Tutoring
 from bot.domain.conversation_eval import evaluate, load_dialogues
-from bot.domain.messages import clean_message, looks_like_question, names_own_subject
+from bot.domain.messages import clean_message, is_follow_up, looks_like_question, names_own_subject
 from tests.conftest import ROOT
 
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.jsonl"
@@ -109,6 +109,30 @@ def test_is_x_a_y_is_answered_by_what_x_is_without_another_faqs_verdict(tutoring
     # its sentence about ChatGPT may be quoted, its "No." may not
     chatgpt = tutoring.respond(_key("yes-no-chatgpt"), "is chatgpt a transformer?")
     assert chatgpt.kind == "answer" and not chatgpt.text.startswith(("No", "Yes"))
+
+
+def test_a_longer_follow_up_about_it_stays_on_the_topic(tutoring):
+    key = _key("longer-follow-up")
+    tutoring.respond(key, "what is lora")
+    compared = tutoring.respond(key, "how is it different from full fine-tuning?")
+    assert compared.slides[0] == 12 and "LoRA" in compared.text and "Full fine-tuning" in compared.text
+    key = _key("build-one")
+    tutoring.respond(key, "what is rag")
+    build = tutoring.respond(key, "how do i build one?")
+    assert build.slides[0] == 14 and build.text.startswith("1. **Load and chunk**")
+
+
+@pytest.mark.parametrize(
+    ("bare", "follow_up"),
+    [
+        ("how is it different from full fine-tuning", True),
+        ("how do i build one", True),
+        ("is it true that chatgpt is a transformer", False),
+        ("what is a transformer", False),
+    ],
+)
+def test_what_counts_as_a_follow_up(bare, follow_up):
+    assert is_follow_up(bare) is follow_up
 
 
 def test_new_topic_forgets_the_conversation(tutoring):

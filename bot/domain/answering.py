@@ -579,7 +579,10 @@ _LEANS_ON_CONTEXT = re.compile(
 _NAMES_OR_DATES = re.compile(
     r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:invented|introduced|created|developed|proposed|published|written) by\b"
 )
-_ASKS_STEPS = re.compile(r"\b(?:steps?|stages?|process|walk me through|step by step)\b")
+_ASKS_STEPS = re.compile(
+    r"\b(?:steps?|stages?|process|walk me through|step by step)\b|"
+    r"^how (?:do|can|would|should) (?:i|you|we) (?:build|make|create|set up|implement)\b"
+)
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
 
 
