@@ -269,18 +269,18 @@ def test_conversations_survive_a_reload(tutor):
 
 
 # Floors on the test split (never tuned on): what it measured when they were set (bench/eval.py:
-# what-is 0.833, question 0.893, follow-up 0.812, small talk 0.955, off-topic 0.682, adversarial
-# 0.65, definition first 0.816), less about 0.05 so that a small change in the models' numbers on
-# another CPU does not fail the build, while a real regression does.
+# what-is 0.875, question 0.857, follow-up 0.938, small talk 0.955, off-topic 0.682, adversarial
+# 0.85, definition first 0.898), less one or two turns so that a small change in the models' numbers
+# on another CPU does not fail the build, while a real regression does.
 PASS_FLOORS = {
-    "what-is": 0.78,
-    "question": 0.84,
-    "follow-up": 0.76,
+    "what-is": 0.83,
+    "question": 0.82,
+    "follow-up": 0.89,
     "smalltalk": 0.9,
     "off-topic": 0.63,
-    "adversarial": 0.6,
+    "adversarial": 0.8,
 }
-DEFINITION_FIRST_FLOOR = 0.76
+DEFINITION_FIRST_FLOOR = 0.85
 
 
 def test_learner_conversations_pass_their_floors_on_the_test_split(tutoring):
