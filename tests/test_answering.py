@@ -175,3 +175,28 @@ def test_asking_for_the_steps_gives_the_slides_process_whole(tutor, question, sl
     assert answer.text.startswith(first_step)
     process = tutor.deck.get(slide).section("How It Works").text
     assert answer.text.count("\n") >= process.count("\n"), "every step, not the first few"
+
+
+@pytest.mark.parametrize(
+    ("question", "slide", "named"),
+    [
+        ("can i run stable diffusion on a raspberry pi?", 15, "raspberry"),
+        ("how do i fine-tune llama with pytorch lightning", 12, "lightning"),  # PyTorch is on slide 5
+        ("how do i add rag to my slack bot", 14, "slack"),
+    ],
+)
+def test_a_tool_or_place_the_deck_never_names_makes_the_answer_partial(tutor, question, slide, named):
+    answer = tutor.ask(question)
+    assert answer.kind == "partial" and answer.slides[0] == slide
+    assert f"don't go into {named}" in answer.text.casefold()
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("what tools do i need for woodworking", "decline"),
+        ("why is the transformer faster to train than an rnn", "answer"),
+    ],
+)
+def test_a_trailing_phrase_alone_does_not_make_an_answer_partial(tutor, question, kind):
+    assert tutor.ask(question).kind == kind

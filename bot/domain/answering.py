@@ -276,6 +276,10 @@ class Answerer:
                 asked, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
         verdict = self.judge(question, results)
+        outside = self._outside_the_deck(question) if verdict != "partial" and focus is None else None
+        if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
+            question, retrieval, results = outside[0], outside[1], outside[1].results
+            verdict = "partial"
         if focus is not None and verdict == "partial" and results[0].passage.slide == focus:
             verdict = "answer"  # a follow-up about the slide under discussion
         if verdict == "decline":
@@ -289,7 +293,9 @@ class Answerer:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
-        missing = self.missing_terms(question, choices, rare_only=kind == "answer")
+        missing = (
+            outside[2] if outside is not None else self.missing_terms(question, choices, rare_only=kind == "answer")
+        )
         advice = _ADVICE.search(question.casefold())
         if kind == "answer" and (missing or advice):
             kind = "partial"  # specifics not on the slide used, or advice for the learner's own case
@@ -310,6 +316,28 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
+
+    def _outside_the_deck(self, question: str) -> tuple[str, Retrieval, str] | None:
+        """ "how do I set up a RAG pipeline with Elasticsearch": a question the deck answers, and a
+        tool or place it never mentions. The question without that part, its retrieval, and the
+        words the deck lacks; None when the rest is not answered with confidence either."""
+        match = _OUTSIDE_TAIL.search(question)
+        if match is None:
+            return None
+        core = question[: match.start()].strip()
+        unknown = [
+            word
+            for word in re.findall(r"[A-Za-z0-9][\w.-]*", match[1])
+            if word.casefold() not in STOPWORDS
+            and not any(self.retriever.document_frequency(t) for t in self.retriever.query_terms(word))
+        ]
+        if not unknown or len(core.split()) < 3:
+            return None
+        retrieval = self.retriever.retrieve(core, k=8)
+        top = retrieval.results[: self.rule.passages]
+        if not top or self.judge(core, top) != "answer" or max(s.dense for s in top) < self.rule.outside_core_dense:
+            return None
+        return core, retrieval, " and ".join(dict.fromkeys(unknown[:3]))
 
     def _section_passage(self, slide: int, heading: str) -> Passage | None:
         return next((p for p in self._by_slide.get(slide, []) if p.section.casefold() == heading.casefold()), None)
@@ -582,6 +610,10 @@ _NAMES_OR_DATES = re.compile(
 _ASKS_STEPS = re.compile(
     r"\b(?:steps?|stages?|process|walk me through|step by step)\b|"
     r"^how (?:do|can|would|should) (?:i|you|we) (?:build|make|create|set up|implement)\b"
+)
+# A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".
+_OUTSIDE_TAIL = re.compile(
+    r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;]+?)\??$", re.I
 )
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
 

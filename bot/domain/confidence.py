@@ -24,6 +24,10 @@ class ConfidenceRule:
     # Below the threshold but this close, a question shares its subject with a slide: say what the
     # slides say about that part and what they don't.
     partial_threshold: float = 0.5
+    # A question that names a tool or place the deck never mentions ("... with Elasticsearch") is
+    # answered in part when the rest of it is answered and means this much to a slide on its own
+    # (chosen on our own probes: "what tools do I need" for woodworking stays declined).
+    outside_core_dense: float = 0.43
 
     def evidence(self, best_dense: float, coverage: float) -> float:
         return best_dense + self.coverage_weight * coverage
