@@ -352,15 +352,15 @@ def names_own_subject(bare: str) -> bool:
 
 
 # "it" that stands for the topic, not the "it" of "is it true that…", "is it possible to…"
-_DUMMY_IT = r"it (?:true|possible|legal|worth|ok|okay|normal|likely)\b"
-_REFERS_TO_TOPIC = re.compile(rf"\bit\b(?! {_DUMMY_IT[3:]})|\b(?:they|them|its|their)\b|\bone$")
+_NOT_THE_TOPIC = r"(?:true|possible|legal|worth|ok|okay|normal|likely)\b"
+_REFERS_TO_TOPIC = re.compile(rf"\bit\b(?! {_NOT_THE_TOPIC})|\b(?:they|them|its|their)\b|\bone$")
 
 
 def is_follow_up(bare: str) -> bool:
     """Short, and leaning on what came before: "why?", "and images?", "who invented it?"."""
     if len(bare.split()) > 14:
         return False
-    if re.match(rf"(?:is|was) {_DUMMY_IT}", bare):
+    if re.match(rf"(?:is|was) it {_NOT_THE_TOPIC}", bare):
         return False  # "is it true that chatgpt is a transformer?" asks about its own subject
     if _FOLLOW_UP_OPENERS.match(bare) or (_PRONOUN.search(bare) and len(words(bare)) <= 3):
         return True
