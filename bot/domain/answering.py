@@ -277,9 +277,10 @@ class Answerer:
             )
         verdict = self.judge(question, results)
         outside = self._outside_the_deck(question) if verdict != "partial" and focus is None else None
+        unnamed = ""  # the tool or place the deck never names, when the rest of the question is answered
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
-            question, retrieval, results = outside[0], outside[1], outside[1].results
-            verdict = "partial"
+            question, retrieval, unnamed = outside
+            results, verdict = retrieval.results, "partial"
         if focus is not None and verdict == "partial" and results[0].passage.slide == focus:
             verdict = "answer"  # a follow-up about the slide under discussion
         if verdict == "decline":
@@ -293,9 +294,7 @@ class Answerer:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
-        missing = (
-            outside[2] if outside is not None else self.missing_terms(question, choices, rare_only=kind == "answer")
-        )
+        missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
         advice = _ADVICE.search(question.casefold())
         if kind == "answer" and (missing or advice):
             kind = "partial"  # specifics not on the slide used, or advice for the learner's own case
