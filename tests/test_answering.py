@@ -6,6 +6,7 @@ import pytest
 
 from bot.domain.answering import EmptyQuestion, compare_sides, question_type, subject_of
 from bot.domain.retrieval import MAX_QUESTION_CHARS
+from bot.domain.text import acronyms_in, expand_abbreviations
 from bot.plumbing import per_user_cooldown, split_message
 
 
@@ -200,3 +201,63 @@ def test_a_tool_or_place_the_deck_never_names_makes_the_answer_partial(tutor, qu
 )
 def test_a_trailing_phrase_alone_does_not_make_an_answer_partial(tutor, question, kind):
     assert tutor.ask(question).kind == kind
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what temperature should i bake bread at",
+        "how do i fine tune my guitar",
+        "how do electrical transformers work",
+        "what causes hallucinations in people with a fever",
+        "how do i train my dog to sit",
+    ],
+)
+def test_the_other_senses_of_the_decks_words_are_declined(tutor, question):
+    """Each of these shares a word with a slide (temperature, fine-tuning, transformer...)."""
+    assert tutor.ask(question).kind == "decline"
+
+
+@pytest.mark.parametrize(("question", "slide"), [("what is diffusion?", 15), ("what is attention?", 8)])
+def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides[0] == slide
+
+
+@pytest.mark.parametrize(
+    ("question", "slide", "says"),
+    [
+        ("will ai replace software engineers", 20, "don't predict what will happen to a particular job"),
+        ("how much does the openai api cost", 21, "don't give prices"),
+        ("how do i get a job in generative ai", 20, "don't give career advice"),
+        ("what gpu do i need for stable diffusion", 15, "don't give advice for a particular case"),
+    ],
+)
+def test_what_no_slide_settles_makes_the_answer_partial(tutor, question, slide, says):
+    answer = tutor.ask(question)
+    assert answer.kind == "partial" and answer.slides[0] == slide
+    assert says in answer.text
+
+
+def test_an_acronym_that_is_also_a_word_is_read_as_the_decks(tutor):
+    """MiniLM reads "rag" as a cloth; the deck's "Retrieval-augmented generation (RAG)" says otherwise."""
+    answer = tutor.ask("how do i deploy a rag app on aws")
+    assert answer.kind == "partial" and answer.slides[0] == 14
+    assert "retriev" in answer.text.casefold()
+
+
+def test_acronyms_are_read_from_the_words_they_follow():
+    text = (
+        "Retrieval-augmented generation (RAG) looks things up. It is also called supervised fine-tuning (SFT). "
+        "Reinforcement learning from human feedback (RLHF) ranks answers. A large language-model encoder (T5) "
+        "and the results (see above) are not acronyms."
+    )
+    assert acronyms_in(text) == {
+        "rag": "retrieval-augmented generation",
+        "sft": "supervised fine-tuning",
+        "rlhf": "reinforcement learning from human feedback",
+    }
+    once = expand_abbreviations("how do RAGs work", acronyms=acronyms_in(text))
+    assert once == "how do RAGs (retrieval-augmented generation) work"
+    assert expand_abbreviations(once, acronyms=acronyms_in(text)) == once
+    assert expand_abbreviations("a dragon", acronyms=acronyms_in(text)) == "a dragon"

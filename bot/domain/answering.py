@@ -79,9 +79,28 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 )
 # Asking for a recommendation or for help with one's own case: the slides teach the ideas, they
 # don't pick products, settings or verdicts.
-_ADVICE = re.compile(
-    r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
-    r"is it legal|debug my|fix my|my (?:code|app|model|training|job|project)|worth (?:buying|it))\b"
+# What a slide never settles, however well it covers the subject: the learner's own case, the
+# future of a job, today's prices. A confident answer to such a question is partial, and says which.
+_BEYOND_THE_SLIDES = (
+    (
+        re.compile(
+            r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
+            r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
+            r"is it legal|debug my|fix my|my (?:code|app|model|training|job|project)|worth (?:buying|it))\b"
+        ),
+        "They don't give advice for a particular case",
+    ),
+    (
+        re.compile(
+            r"\b(?:will|would) (?:ai|it|they|genai|\w+) (?:replace|take|kill|steal)\b|\b(?:going|gonna) (?:to )?replace\b"
+        ),
+        "They don't predict what will happen to a particular job",
+    ),
+    (re.compile(r"\b(?:get|find|land) a job\b|\bcareer\b|\bsalar(?:y|ies)\b"), "They don't give career advice"),
+    (
+        re.compile(r"\bhow much (?:does|do|will|would|did) .{0,40}\bcost\b|\bprices?\b|\bpricing\b"),
+        "They don't give prices",
+    ),
 )
 _SUBJECT = re.compile(
     r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of|what does|what do|explain|describe)\s+"
@@ -102,8 +121,9 @@ _EMBEDDED_WHAT = re.compile(r"^what ((?:an? |the )?[\w' -]+?) (is|are|means|does
 
 
 def _plain(question: str) -> str:
-    """The question folded, without its lead-in, an embedded "what X is" turned round."""
-    text = " ".join(question.casefold().split()).strip(" ?!.")
+    """The question folded, without its lead-in or asides in brackets (the spelled-out acronyms
+    retrieval adds), an embedded "what X is" turned round."""
+    text = " ".join(re.sub(r"\([^()]*\)", " ", question).casefold().split()).strip(" ?!.")
     text = _LEAD_IN.sub("", text, count=1).replace("explain to me ", "explain ", 1)
     text = re.sub(r"^(?:explain|describe) (?=(?:what|how|why|when|who) )", "", text)
     return _EMBEDDED_WHAT.sub(
@@ -275,7 +295,7 @@ class Answerer:
             return Answer(
                 asked, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
-        verdict = self.judge(question, results)
+        verdict = self.judge(retrieval)
         outside = self._outside_the_deck(question) if verdict != "partial" and focus is None else None
         unnamed = ""  # the tool or place the deck never names, when the rest of the question is answered
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
@@ -295,15 +315,15 @@ class Answerer:
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
         missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
-        advice = _ADVICE.search(question.casefold())
-        if kind == "answer" and (missing or advice):
-            kind = "partial"  # specifics not on the slide used, or advice for the learner's own case
+        beyond = next((what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(question.casefold())), "")
+        if kind == "answer" and (missing or beyond):
+            kind = "partial"  # specifics not on the slide used, or what no slide settles
         if kind == "partial":
             parts.insert(0, "The slides cover part of that. Here is what they say:")
             if missing:
                 parts.append(f"They don't go into {missing}, so I won't guess about that.")
-            elif advice:
-                parts.append("They don't give advice for a particular case, so I won't guess about that part.")
+            elif beyond:
+                parts.append(f"{beyond}, so I won't guess about that part.")
             else:
                 parts.append("They don't say more than this, so I won't guess beyond it.")
         text = "\n\n".join(parts)
@@ -334,7 +354,7 @@ class Answerer:
             return None
         retrieval = self.retriever.retrieve(core, k=8)
         top = retrieval.results[: self.rule.passages]
-        if not top or self.judge(core, top) != "answer" or max(s.dense for s in top) < self.rule.outside_core_dense:
+        if not top or self.judge(retrieval) != "answer" or max(s.dense for s in top) < self.rule.outside_core_dense:
             return None
         return core, retrieval, " and ".join(dict.fromkeys(unknown[:3]))
 
@@ -356,16 +376,17 @@ class Answerer:
         """How the deck covers a question (answer, partial or decline) and its best slide, without
         composing an answer: one retrieval."""
         question = self.retriever.prepare(" ".join(question.split()))
-        results = self.retriever.search(question, k=self.rule.passages) if question else []
-        if not results:
+        retrieval = self.retriever.retrieve(question, k=self.rule.passages) if question else None
+        if retrieval is None or not retrieval.results:
             return "decline", None
-        return self.judge(question, results), results[0].passage.slide
+        return self.judge(retrieval), retrieval.results[0].passage.slide
 
-    def judge(self, question: str, results: list[ScoredPassage]) -> str:
+    def judge(self, retrieval: Retrieval) -> str:
         """answer, partial or decline: the one confidence rule on this question's evidence."""
-        top = results[: self.rule.passages]
-        coverage = self.retriever.coverage(question, [s.position for s in top])
-        return self.rule.judge(max(s.dense for s in top), coverage)
+        top = retrieval.results[: self.rule.passages]
+        coverage = self.retriever.coverage(retrieval.question, [s.position for s in top])
+        elsewhere = self.retriever.elsewhere(retrieval.vector)
+        return self.rule.judge(max(s.dense for s in top), coverage, elsewhere)
 
     def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
         """The question's words that none of the slides used contain ("GPU", "70B"); with
@@ -431,7 +452,7 @@ class Answerer:
         for side in sides:
             asked = f"what is {side}"
             retrieval = self.retriever.retrieve(asked, k=8)
-            if not retrieval.results or self.judge(asked, retrieval.results) != "answer":
+            if not retrieval.results or self.judge(retrieval) != "answer":
                 return []
             choice = self._lead_choice(asked, "what-is", retrieval, retrieval.results, exclude, 2, seen)
             if choice is None or (choices and {u.id for u in choice.units} & {u.id for u in choices[0].units}):

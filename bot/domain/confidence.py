@@ -2,7 +2,9 @@
 
 Evidence = the best dense cosine among the top passages + ``coverage_weight`` x how much of the
 question's rarity-weighted vocabulary the best of them contains. At or above ``threshold`` the deck
-answers; from ``partial_threshold`` up to it, the deck covers part of the question. Answering, the
+answers; from ``partial_threshold`` up to it, the deck covers part of the question. A question much
+closer to a subject that is not the course's (``bot.domain.elsewhere``) than to any passage is
+declined whatever its evidence. Answering, the
 conversation layer and the evaluation all use this object, so tuning changes one place.
 """
 
@@ -28,11 +30,21 @@ class ConfidenceRule:
     # answered in part when the rest of it is answered and means this much to a slide on its own
     # (chosen on our own probes: "what tools do I need" for woodworking stays declined).
     outside_core_dense: float = 0.43
+    # How much closer a question must be to another subject than to the deck to be declined. Chosen on
+    # the tune half and our own probes: the homonyms ("bake bread at what temperature", "fine tune my
+    # guitar") sit 0.13 or more closer to their subject; real questions at most 0.04 ("what's stable
+    # diffusion" against the diffusion of gases).
+    elsewhere_margin: float = 0.08
 
     def evidence(self, best_dense: float, coverage: float) -> float:
         return best_dense + self.coverage_weight * coverage
 
-    def judge(self, best_dense: float, coverage: float) -> Coverage:
+    def judge(self, best_dense: float, coverage: float, elsewhere: float = -1.0) -> Coverage:
+        """``elsewhere``: the question's best cosine with the subjects that are not the course's.
+        It counts only when the question has words the best passages lack: "what is diffusion?"
+        means the course's sense; "the diffusion of gases" and "fine tune my guitar" say which."""
+        if coverage < 1.0 and elsewhere >= best_dense + self.elsewhere_margin:
+            return "decline"
         score = self.evidence(best_dense, coverage)
         if score >= self.threshold:
             return "answer"

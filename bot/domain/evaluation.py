@@ -45,6 +45,7 @@ class Evidence:
     text: str
     dense: np.ndarray
     lexical: np.ndarray
+    elsewhere: float  # best cosine with a subject that is not the course's
 
 
 Ranker = Callable[[Evidence], np.ndarray]
@@ -67,8 +68,9 @@ class Evaluation:
         for item in questions:
             text = " ".join(item.question.split())[:MAX_QUESTION_CHARS]
             text = retriever.prepare(text)
-            dense, _ = retriever.dense_scores(retriever.query_vector(text), kinds)
-            self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text)))
+            vector = retriever.query_vector(text)
+            dense, _ = retriever.dense_scores(vector, kinds)
+            self.evidence.append(Evidence(text, dense, retriever.lexical_scores(text), retriever.elsewhere(vector)))
 
     def by_evidence(self, rule: ConfidenceRule = DEFAULT_RULE) -> Decider:
         """The answering service's own rule (bot.domain.confidence)."""
@@ -76,7 +78,7 @@ class Evaluation:
         def decide(evidence: Evidence, ranking: np.ndarray) -> bool:
             top = [int(i) for i in np.argsort(-ranking, kind="stable")[: rule.passages]]
             coverage = self.retriever.coverage(evidence.text, top)
-            return rule.evidence(float(evidence.dense[top].max()), coverage) >= rule.threshold
+            return rule.judge(float(evidence.dense[top].max()), coverage, evidence.elsewhere) == "answer"
 
         return decide
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from bot.domain.index import Hit, VectorIndex
 from bot.domain.passages import Passage
-from bot.domain.text import STOPWORDS, edit_distance, expand_abbreviations, stem, terms, words
+from bot.domain.text import STOPWORDS, acronyms_in, edit_distance, expand_abbreviations, stem, terms, words
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _SPELLED = re.compile(r"[A-Za-z]{5,}")
@@ -62,7 +62,12 @@ class Retriever:
     """Ranks the deck's passages for a question. Thread-safe for concurrent reads."""
 
     def __init__(
-        self, passages: list[Passage], index: VectorIndex, embed_one, vocabulary: frozenset[str] = frozenset()
+        self,
+        passages: list[Passage],
+        index: VectorIndex,
+        embed_one,
+        vocabulary: frozenset[str] = frozenset(),
+        elsewhere: np.ndarray | None = None,
     ) -> None:
         import bm25s
 
@@ -72,6 +77,7 @@ class Retriever:
         self._index = index
         self.embed = embed_one  # question text -> unit vector
         self._vocabulary = vocabulary  # real words: left as they are by the spelling fix
+        self._elsewhere = elsewhere  # the unit vectors of subjects that are not the course's
         corpus = [terms(f"{p.title} {p.section} {p.text}") for p in passages]
         self._bm25 = bm25s.BM25()
         if any(corpus):  # bm25s cannot index an empty corpus (an empty knowledge folder)
@@ -80,6 +86,10 @@ class Retriever:
         self._document_frequency = Counter(term for doc in self.term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
         self._known_words = {word for p in passages for word in words(f"{p.title} {p.section} {p.text}")}
+        # The deck's acronyms that the embedding model knows as other words ("rag", "gan", "cot"):
+        # spelled out after them in questions. Others ("llm") it reads well enough as they are.
+        spelled_out = acronyms_in(" ".join(f"{p.title}. {p.text}" for p in passages))
+        self._acronyms = {short: long for short, long in spelled_out.items() if short in vocabulary}
         # Misspellings nearly always keep the first letter: compare only with those words (fast).
         self._words_by_initial: dict[str, list[str]] = {}
         for word in sorted(self._known_words):
@@ -101,6 +111,12 @@ class Retriever:
         if vectors is None:  # an index from before units were stored: the next ingest adds them
             return np.zeros(len(self.units.get(passage_id, [])), dtype=np.float32)
         return vectors @ vector
+
+    def elsewhere(self, vector: np.ndarray) -> float:
+        """The question's best cosine with a subject that is not the course's; -1 without them."""
+        if self._elsewhere is None or not len(self._elsewhere) or not vector.size:
+            return -1.0
+        return float((self._elsewhere @ vector).max())
 
     def document_frequency(self, term: str) -> int:
         """In how many passages a stemmed term occurs."""
@@ -126,8 +142,10 @@ class Retriever:
 
     def prepare(self, question: str) -> str:
         """The question as retrieval reads it: cut to length, learners' short forms that the deck
-        never uses spelled out ("genai" -> "generative ai"; "LLM" stays, the deck says LLM)."""
-        return expand_abbreviations(question[:MAX_QUESTION_CHARS], keep=self._known_words)
+        never uses spelled out ("genai" -> "generative ai"; "LLM" stays, the deck says LLM), and the
+        deck's acronyms that read as other words followed by what they stand for ("rag (retrieval-augmented
+        generation)")."""
+        return expand_abbreviations(question[:MAX_QUESTION_CHARS], keep=self._known_words, acronyms=self._acronyms)
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding, misspellings put right first (what retrieval and the

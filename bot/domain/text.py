@@ -56,14 +56,53 @@ _PARAPHRASES = tuple(
 )
 
 
-def expand_abbreviations(text: str, keep: frozenset[str] | set[str] = frozenset()) -> str:
+def expand_abbreviations(
+    text: str, keep: frozenset[str] | set[str] = frozenset(), acronyms: dict[str, str] | None = None
+) -> str:
     """ "whats genai" -> "whats generative ai": the deck's words for learners' short forms, except
     the short forms in ``keep`` (those the deck itself uses, such as "LLM"); everyday phrasings get
-    the deck's word added ("make stuff up" -> "make stuff up (hallucinate)")."""
+    the deck's word added ("make stuff up" -> "make stuff up (hallucinate)"), and so do the deck's
+    own acronyms (``acronyms``, from :func:`acronyms_in`): "rag" -> "rag (retrieval-augmented
+    generation)", which the embedding model otherwise reads as a cloth. Idempotent."""
     text = _SHORT_FORM.sub(lambda m: m[0] if m[1].casefold() in keep else _SHORT_FORMS[m[1].casefold()], text)
     for pattern, deck_words in _PARAPHRASES:
         text = pattern.sub(lambda m, deck_words=deck_words: f"{m[0]} ({deck_words})", text)
+    for short, long in (acronyms or {}).items():
+        if long.casefold() not in text.casefold():
+            pattern = rf"(?<![\w-]){re.escape(short)}s?(?![\w-])"
+            text = re.sub(pattern, lambda m, long=long: f"{m[0]} ({long})", text, count=1, flags=re.IGNORECASE)
     return text
+
+
+# "Retrieval-augmented generation (RAG)": an acronym in brackets after the words it stands for.
+_ACRONYM = re.compile(r"([A-Za-z][A-Za-z -]{2,80}?)\s*\(([A-Z][A-Za-z]*[A-Z])s?\)")
+_ACRONYM_FILLER = frozenset({"of", "from", "to", "and", "the", "for", "in", "on"})
+
+
+def acronyms_in(text: str) -> dict[str, str]:
+    """The acronyms a text spells out, lower-cased, with the words they stand for: {"rag":
+    "retrieval-augmented generation", "gpu": "graphics processing units"}. The words are matched
+    to the acronym's capitals from the end, small words skipped, so "also called supervised
+    fine-tuning (SFT)" gives "supervised fine-tuning"."""
+    found: dict[str, str] = {}
+    for match in _ACRONYM.finditer(text):
+        letters = [c.casefold() for c in match[2] if c.isupper()]
+        parts = list(re.finditer(r"[A-Za-z]+", match[1]))
+        start = None
+        index = len(parts) - 1
+        for letter in reversed(letters):
+            while (
+                index >= 0 and parts[index][0].casefold()[0] != letter and parts[index][0].casefold() in _ACRONYM_FILLER
+            ):
+                index -= 1
+            if index < 0 or parts[index][0].casefold()[0] != letter:
+                start = None
+                break
+            start = parts[index].start()
+            index -= 1
+        if start is not None and len(letters) >= 2:
+            found.setdefault(match[2].casefold(), match[1][start:].strip().casefold())
+    return found
 
 
 def words(text: str, stopwords: frozenset[str] = STOPWORDS) -> list[str]:
