@@ -390,7 +390,8 @@ class Answerer:
 
     def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
         """The question's words that none of the slides used contain ("GPU", "70B"); with
-        ``rare_only``, only words the deck uses elsewhere, in at most RARE_PASSAGES passages."""
+        ``rare_only``, only numbers and names the deck uses elsewhere, in at most RARE_PASSAGES
+        passages ("how do I build an agent with LangChain": slide 21 names it, slide 22 answers)."""
         known: set[str] = set()
         for choice in choices:
             for passage in self._by_slide.get(choice.scored.passage.slide, []):
@@ -403,11 +404,11 @@ class Answerer:
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
                 continue
             if rare_only and not (
-                any(c.isdigit() for c in folded)
+                (any(c.isdigit() for c in folded) or folded in self.retriever.names)
                 and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
             ):
-                continue  # only specifics ("70B", "GPT-5") the deck uses elsewhere; not typos or slang
-            missing.append(word)
+                continue  # only specifics ("70B", "LangChain") the deck names elsewhere; not typos or slang
+            missing.append(self.retriever.names.get(folded, word))
         missing = list(dict.fromkeys(missing))[:3]
         return " and ".join([", ".join(missing[:-1]), missing[-1]]) if len(missing) > 1 else "".join(missing)
 

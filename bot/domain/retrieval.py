@@ -90,6 +90,7 @@ class Retriever:
         # spelled out after them in questions. Others ("llm") it reads well enough as they are.
         spelled_out = acronyms_in(" ".join(f"{p.title}. {p.text}" for p in passages))
         self._acronyms = {short: long for short, long in spelled_out.items() if short in vocabulary}
+        self.names = _names_in(p.text for p in passages)
         # Misspellings nearly always keep the first letter: compare only with those words (fast).
         self._words_by_initial: dict[str, list[str]] = {}
         for word in sorted(self._known_words):
@@ -241,6 +242,25 @@ class Retriever:
                 )
             )
         return Retrieval(question, vector, results)
+
+
+def _names_in(texts) -> dict[str, str]:
+    """The names a deck mentions (tools, products, places), folded, as the deck spells them: the
+    words it only ever writes with a capital, counting a sentence's first word only when a capital
+    follows inside it ("LangChain", "GPT-4", "Colab")."""
+    capitalised: dict[str, str] = {}
+    lower: set[str] = set()
+    for text in texts:
+        for match in re.finditer(r"[A-Za-z][\w.-]*[A-Za-z0-9]", text):
+            word = match[0]
+            if not word[0].isupper():
+                lower.add(word.casefold())
+                continue
+            before = text[: match.start()].rstrip(" *_`\"'(")
+            starts_sentence = not before or before[-1] in ".!?:#\n-" or before[-1].isdigit()
+            if not starts_sentence or any(c.isupper() or c.isdigit() for c in word[1:]):
+                capitalised.setdefault(word.casefold(), word)
+    return {folded: word for folded, word in capitalised.items() if folded not in lower}
 
 
 def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float = LEXICAL_WEIGHT) -> np.ndarray:
