@@ -251,12 +251,13 @@ def test_acronyms_are_read_from_the_words_they_follow():
     text = (
         "Retrieval-augmented generation (RAG) looks things up. It is also called supervised fine-tuning (SFT). "
         "Reinforcement learning from human feedback (RLHF) ranks answers. A large language-model encoder (T5) "
-        "and the results (see above) are not acronyms."
+        "and the results (see above) are not acronyms. ### LoRA (Low-Rank Adaptation)"
     )
     assert acronyms_in(text) == {
         "rag": "retrieval-augmented generation",
         "sft": "supervised fine-tuning",
         "rlhf": "reinforcement learning from human feedback",
+        "lora": "low-rank adaptation",
     }
     once = expand_abbreviations("how do RAGs work", acronyms=acronyms_in(text))
     assert once == "how do RAGs (retrieval-augmented generation) work"

@@ -36,6 +36,7 @@ LEXICAL_WEIGHT = 0.25
 # An FAQ question alone matches any question sharing its subject ("What was the first chatbot?"
 # against "why do chatbots hallucinate?"); discounted so the passages that answer win.
 QUESTION_RECORD_WEIGHT = 0.95
+RARE_ACRONYM_PASSAGES = 3  # an acronym in at most this many passages is spelled out for the model
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +87,15 @@ class Retriever:
         self._document_frequency = Counter(term for doc in self.term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
         self._known_words = {word for p in passages for word in words(f"{p.title} {p.section} {p.text}")}
-        # The deck's acronyms that the embedding model knows as other words ("rag", "gan", "cot"):
-        # spelled out after them in questions. Others ("llm") it reads well enough as they are.
+        # The deck's acronyms that the embedding model knows as other words ("rag", "gan", "cot"), or
+        # that the deck itself hardly uses ("bpe", "rlhf"): spelled out after them in questions.
+        # Those the deck uses often ("llm") match its passages well enough as they are.
         spelled_out = acronyms_in(" ".join(f"{p.title}. {p.text}" for p in passages))
-        self._acronyms = {short: long for short, long in spelled_out.items() if short in vocabulary}
+        self._acronyms = {
+            short: long
+            for short, long in spelled_out.items()
+            if short in vocabulary or self._document_frequency.get(stem(short), 0) <= RARE_ACRONYM_PASSAGES
+        }
         self.names = _names_in(p.text for p in passages)
         # Misspellings nearly always keep the first letter: compare only with those words (fast).
         self._words_by_initial: dict[str, list[str]] = {}

@@ -74,8 +74,10 @@ def expand_abbreviations(
     return text
 
 
-# "Retrieval-augmented generation (RAG)": an acronym in brackets after the words it stands for.
+# "Retrieval-augmented generation (RAG)": an acronym in brackets after the words it stands for;
+# "LoRA (Low-Rank Adaptation)": the words in brackets after the acronym.
 _ACRONYM = re.compile(r"([A-Za-z][A-Za-z -]{2,80}?)\s*\(([A-Z][A-Za-z]*[A-Z])s?\)")
+_ACRONYM_FIRST = re.compile(r"\b([A-Z][A-Za-z]*[A-Z])s? \(([A-Za-z][A-Za-z -]{2,80})\)")
 _ACRONYM_FILLER = frozenset({"of", "from", "to", "and", "the", "for", "in", "on"})
 
 
@@ -102,6 +104,11 @@ def acronyms_in(text: str) -> dict[str, str]:
             index -= 1
         if start is not None and len(letters) >= 2:
             found.setdefault(match[2].casefold(), match[1][start:].strip().casefold())
+    for match in _ACRONYM_FIRST.finditer(text):
+        letters = [c.casefold() for c in match[1] if c.isupper()]
+        initials = [part[0].casefold() for part in re.findall(r"[A-Za-z]+", match[2])]
+        if len(letters) >= 2 and initials == letters:
+            found.setdefault(match[1].casefold(), match[2].casefold())
     return found
 
 
