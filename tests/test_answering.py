@@ -107,6 +107,18 @@ def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question
     assert expected in first_line
 
 
+@pytest.mark.parametrize(
+    ("question", "slide"),
+    [
+        ("what can generative ai be used for", 20),  # "used for": the applications, not what it produces
+        ("why is chatgpt bad at math", 18),  # the deck says "arithmetic"
+        ("are fake videos of politicians a problem", 19),  # the deck says "deepfakes"
+    ],
+)
+def test_everyday_words_find_the_slide_that_uses_the_decks_word(tutor, question, slide):
+    assert tutor.ask(question).slides[0] == slide
+
+
 def test_everyday_words_for_hallucinating_find_the_hallucination_slide(tutor):
     answer = tutor.ask("WHY DOES MY CHATBOT MAKE STUFF UP")
     assert answer.slides[0] == 18

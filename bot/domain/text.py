@@ -52,6 +52,9 @@ _PARAPHRASES = tuple(
         (r"\b(?:mak\w*|made) (?:stuff|things|facts|answers|it|sources|quotes) up\b", "hallucinate"),
         (r"\b(?:lying|lie to|lied to|lies to)\b", "hallucinate"),
         (r"\bconfidently wrong\b", "hallucinate"),
+        (r"\b(?:used for|use cases?|uses of|useful for)\b", "applications"),
+        (r"\bmaths?\b", "arithmetic"),
+        (r"\bfake (?:videos?|photos?|pictures?|images?|voices?)\b", "deepfakes"),
     )
 )
 
