@@ -275,3 +275,13 @@ def test_acronyms_are_read_from_the_words_they_follow():
     assert once == "how do RAGs (retrieval-augmented generation) work"
     assert expand_abbreviations(once, acronyms=acronyms_in(text)) == once
     assert expand_abbreviations("a dragon", acronyms=acronyms_in(text)) == "a dragon"
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [("embeddings?", "An embedding is"), ("gradient descent", "Gradient descent is"), ("RAG", "Retrieval-augmented")],
+)
+def test_a_bare_name_is_answered_with_what_it_is(tutor, question, opening):
+    answer = tutor.ask(question)
+    assert question_type(question) == "what-is"
+    assert answer.kind == "answer" and answer.text.startswith(opening), answer.text

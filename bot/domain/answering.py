@@ -138,7 +138,16 @@ def question_type(question: str) -> QuestionType:
             kind != "compare" or not text.startswith(("what is", "what's", "define")) or "difference" in text
         ):
             return kind
-    return "other"
+    return "what-is" if _is_bare_name(text) else "other"
+
+
+_BARE_FILLER = frozenset({"a", "an", "the", "pls", "plz", "please"})
+
+
+def _is_bare_name(question: str) -> bool:
+    """ "embeddings?", "gradient descent": a name alone, which asks what it is."""
+    words = _plain(question).split()
+    return 0 < len(words) <= 3 and not any(word in STOPWORDS and word not in _BARE_FILLER for word in words)
 
 
 def subject_of(question: str) -> str:
@@ -289,6 +298,8 @@ class Answerer:
         if not asked:
             raise EmptyQuestion()
         question = self.retriever.prepare(asked)  # what retrieval and composition read
+        if _is_bare_name(question):
+            question = f"what is {question}"  # searched as the question it stands for
         retrieval = self.retriever.retrieve(question, k=8, mode=mode)
         results = retrieval.results
         if not results:
