@@ -138,7 +138,7 @@ def question_type(question: str) -> QuestionType:
             kind != "compare" or not text.startswith(("what is", "what's", "define")) or "difference" in text
         ):
             return kind
-    return "what-is" if _is_bare_name(text) else "other"
+    return "other"
 
 
 _BARE_FILLER = frozenset({"a", "an", "the", "pls", "plz", "please"})
@@ -279,6 +279,13 @@ class Answerer:
         self._position = {p.id: i for i, p in enumerate(retriever.passages)}
         for passage in retriever.passages:
             self._by_slide.setdefault(passage.slide, []).append(passage)
+        # The deck's names, as runs of up to three content words ("gradient descent"): a message
+        # that is one of them alone asks what it is.
+        self._names: set[tuple[str, ...]] = set()
+        for passage in retriever.passages:
+            stems = terms(f"{passage.title}\n{passage.text}")
+            for size in (1, 2, 3):
+                self._names.update(tuple(stems[i : i + size]) for i in range(len(stems) - size + 1))
 
     # ------------------------------------------------------------------ entry points
 
@@ -298,8 +305,8 @@ class Answerer:
         if not asked:
             raise EmptyQuestion()
         question = self.retriever.prepare(asked)  # what retrieval and composition read
-        if _is_bare_name(question):
-            question = f"what is {question}"  # searched as the question it stands for
+        if _is_bare_name(question) and tuple(terms(question)) in self._names:
+            question = f"what is {question}"  # one of the deck's names: searched as the question it stands for
         retrieval = self.retriever.retrieve(question, k=8, mode=mode)
         results = retrieval.results
         if not results:
