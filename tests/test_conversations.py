@@ -72,6 +72,14 @@ def test_tell_me_more_gives_what_was_not_shown(tutoring):
     assert first_body.split(". ")[0] not in more.text
 
 
+def test_a_follow_up_never_repeats_the_last_reply(tutoring):
+    key = _key("repeat")
+    first = tutoring.respond(key, "whats tokenization")
+    why = tutoring.respond(key, "why does it matter?")
+    assert why.kind == "answer" and why.slides[0] == 13
+    assert why.text.split("\n—")[0] != first.text.split("\n—")[0]
+
+
 def test_a_follow_up_leads_with_something_not_yet_shown(tutoring):
     key = _key("unseen")
     first = tutoring.respond(key, "what's a deepfake?")

@@ -328,6 +328,9 @@ class Answerer:
             results = sorted(boosted, key=lambda r: -r.score)
         qtype = question_type(question)
         choices = self._choose(question, qtype, retrieval, results, exclude, seen)
+        if seen and choices and all(u.id in seen for choice in choices for u in choice.units):
+            # Everything chosen was just shown: what else answers, if anything does, not a repeat.
+            choices = self._choose(question, qtype, retrieval, results, exclude | seen, seen) or choices
         if not choices:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
