@@ -80,6 +80,15 @@ def test_a_follow_up_never_repeats_the_last_reply(tutoring):
     assert why.text.split("\n—")[0] != first.text.split("\n—")[0]
 
 
+def test_a_follow_up_stays_on_its_slide_rather_than_avoid_repeating_itself(tutoring):
+    """The first reply already gave overfitting's remedies; fine-tuning's steps (slide 12) are not
+    how to avoid overfitting."""
+    key = _key("stay")
+    tutoring.respond(key, "what is overfitting")
+    avoid = tutoring.respond(key, "how do i avoid it?")
+    assert avoid.slides[0] == 5 and "remedies" in avoid.text
+
+
 def test_a_follow_up_leads_with_something_not_yet_shown(tutoring):
     key = _key("unseen")
     first = tutoring.respond(key, "what's a deepfake?")

@@ -72,7 +72,12 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
         ("what-is", r"^(explain|describe) (what )?(an? |the )?\w+( \w+)?\??$"),
         ("who-when", r"^(so |and )?(who|when|what year|in what year|since when)\b"),
-        ("how", r"^(so |and )?(how|in what way|what steps|walk me through)\b"),
+        # "how big / how many / how long": a quantity, not a process
+        (
+            "how",
+            r"^(so |and )?(how(?! (?:big|many|much|long|large|small|fast|slow|old|often|far|accurate|good|well|"
+            r"likely|hard|easy|expensive|cheap)\b)|in what way|what steps|walk me through)\b",
+        ),
         ("why", r"^(so |and )?(why|how come|what makes)\b"),
         ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
     )
@@ -329,8 +334,11 @@ class Answerer:
         qtype = question_type(question)
         choices = self._choose(question, qtype, retrieval, results, exclude, seen)
         if seen and choices and all(u.id in seen for choice in choices for u in choice.units):
-            # Everything chosen was just shown: what else answers, if anything does, not a repeat.
-            choices = self._choose(question, qtype, retrieval, results, exclude | seen, seen) or choices
+            # Everything chosen was just shown: what else the same slide says, if anything, rather
+            # than a repeat; but a repeat rather than another slide's answer to another question.
+            fresh = self._choose(question, qtype, retrieval, results, exclude | seen, seen)
+            if fresh and fresh[0].scored.passage.slide == choices[0].scored.passage.slide:
+                choices = fresh
         if not choices:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
         parts = [_render(choice) for choice in choices]
@@ -551,11 +559,16 @@ class Answerer:
                     score = self._unit_score(
                         unit, float(cosine), passage, qtype, query_terms, subject_terms, subject_phrase
                     )
-                    score -= SEEN_PENALTY * (unit.id in seen)
                     ranked.append((score + SLIDE_PRIOR * prior[passage.slide], scored, unit))
         if not ranked:
             return None
-        _, scored, lead = max(ranked, key=lambda item: item[0])
+        # What was shown already is quoted again only when nothing new on the same slide answers as
+        # well; it never sends the answer to another slide ("how do I avoid it?" after overfitting).
+        best_slide = max(ranked, key=lambda item: item[0])[1].passage.slide
+        _, scored, lead = max(
+            ((score - SEEN_PENALTY * (unit.id in seen), scored, unit) for score, scored, unit in ranked),
+            key=lambda item: (item[1].passage.slide == best_slide, item[0]),
+        )
         units = self.retriever.units[scored.passage.id]
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude))
