@@ -224,6 +224,7 @@ def test_a_trailing_phrase_alone_does_not_make_an_answer_partial(tutor, question
         "how do electrical transformers work",
         "what causes hallucinations in people with a fever",
         "how do i train my dog to sit",
+        "how do i get more tokens in my arcade game",  # not rescued as "how do I get more tokens" + "arcade"
     ],
 )
 def test_the_other_senses_of_the_decks_words_are_declined(tutor, question):
@@ -284,3 +285,16 @@ def test_acronyms_are_read_from_the_words_they_follow():
 def test_a_bare_name_is_answered_with_what_it_is(tutor, question, opening):
     answer = tutor.ask(question)
     assert answer.kind == "answer" and answer.text.startswith(opening), answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("is chatgpt better than claude", "partial"),  # two products the deck names
+        ("is rag better than fine-tuning", "answer"),  # two ideas the deck compares
+    ],
+)
+def test_ranking_products_is_beyond_the_slides_and_comparing_ideas_is_not(tutor, question, kind):
+    answer = tutor.ask(question)
+    assert answer.kind == kind
+    assert ("don't rank one product against another" in answer.text) == (kind == "partial")

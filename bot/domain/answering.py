@@ -91,7 +91,8 @@ _BEYOND_THE_SLIDES = (
         re.compile(
             r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
-            r"is it legal|debug my|fix my|my (?:code|app|model|training|job|project)|worth (?:buying|it))\b"
+            r"is it legal|debug my|fix my|my (?:code|app|model|training|job|project|product|business|company|startup)|"
+            r"worth (?:buying|it))\b"
         ),
         "They don't give advice for a particular case",
     ),
@@ -319,7 +320,10 @@ class Answerer:
                 asked, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
         verdict = self.judge(retrieval)
-        outside = self._outside_the_deck(question) if verdict != "partial" and focus is None else None
+        meant_elsewhere = verdict == "decline" and self.rule.meant_elsewhere(*self._evidence(retrieval))
+        # "more tokens in my arcade game" is about arcades: no part of it is asked of the slides
+        rescue = verdict != "partial" and focus is None and not meant_elsewhere
+        outside = self._outside_the_deck(question) if rescue else None
         unnamed = ""  # the tool or place the deck never names, when the rest of the question is answered
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
             question, retrieval, unnamed = outside
@@ -345,6 +349,8 @@ class Answerer:
         kind: AnswerKind = verdict
         missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
         beyond = next((what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(question.casefold())), "")
+        if not beyond and self._ranks_products(question):
+            beyond = "They don't rank one product against another"
         if kind == "answer" and (missing or beyond):
             kind = "partial"  # specifics not on the slide used, or what no slide settles
         if kind == "partial":
@@ -364,6 +370,14 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
+
+    def _ranks_products(self, question: str) -> bool:
+        """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other."""
+        match = _BETTER_THAN.search(question)
+        if match is None:
+            return False
+        names = self.retriever.names
+        return all(any(word.casefold() in names for word in side.split()) for side in match.groups())
 
     def _outside_the_deck(self, question: str) -> tuple[str, Retrieval, str] | None:
         """ "how do I set up a RAG pipeline with Elasticsearch": a question the deck answers, and a
@@ -412,10 +426,13 @@ class Answerer:
 
     def judge(self, retrieval: Retrieval) -> str:
         """answer, partial or decline: the one confidence rule on this question's evidence."""
+        return self.rule.judge(*self._evidence(retrieval))
+
+    def _evidence(self, retrieval: Retrieval) -> tuple[float, float, float]:
+        """Best dense cosine, lexical coverage and closeness to other subjects: what the rule reads."""
         top = retrieval.results[: self.rule.passages]
         coverage = self.retriever.coverage(retrieval.question, [s.position for s in top])
-        elsewhere = self.retriever.elsewhere(retrieval.vector)
-        return self.rule.judge(max(s.dense for s in top), coverage, elsewhere)
+        return max(s.dense for s in top), coverage, self.retriever.elsewhere(retrieval.vector)
 
     def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
         """The question's words that none of the slides used contain ("GPU", "70B"); with
@@ -669,6 +686,10 @@ _ASKS_STEPS = re.compile(
 # A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".
 _OUTSIDE_TAIL = re.compile(
     r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;]+?)\??$", re.I
+)
+# "is ChatGPT better than Claude", "GPT-4 or Gemini, which is better": the two things weighed.
+_BETTER_THAN = re.compile(
+    r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|more accurate) than ([\w.-]+(?: [\w.-]+)?)", re.IGNORECASE
 )
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
 

@@ -43,12 +43,16 @@ class ConfidenceRule:
         """``elsewhere``: the question's best cosine with the subjects that are not the course's.
         It counts only when the question has words the best passages lack: "what is diffusion?"
         means the course's sense; "the diffusion of gases" and "fine tune my guitar" say which."""
-        if coverage < 1.0 and elsewhere >= best_dense + self.elsewhere_margin:
+        if self.meant_elsewhere(best_dense, coverage, elsewhere):
             return "decline"
         score = self.evidence(best_dense, coverage)
         if score >= self.threshold:
             return "answer"
         return "partial" if score >= self.partial_threshold else "decline"
+
+    def meant_elsewhere(self, best_dense: float, coverage: float, elsewhere: float) -> bool:
+        """The question is about another subject that shares the deck's words."""
+        return coverage < 1.0 and elsewhere >= best_dense + self.elsewhere_margin
 
     def with_(self, **changes: float) -> ConfidenceRule:
         """A variant for the evaluation's sweeps."""
