@@ -286,16 +286,16 @@ def test_conversations_survive_a_reload(tutor):
 
 
 # Floors on the test split (never tuned on): what it measured when they were set (bench/eval.py:
-# what-is 0.875, question 0.857, follow-up 0.938, small talk 0.955, off-topic 0.682, adversarial
-# 0.85, definition first 0.898), less one or two turns so that a small change in the models' numbers
+# what-is 0.875, question 0.857, follow-up 0.938, small talk 0.955, off-topic 0.727, adversarial
+# 0.9, definition first 0.898), less one or two turns so that a small change in the models' numbers
 # on another CPU does not fail the build, while a real regression does.
 PASS_FLOORS = {
     "what-is": 0.83,
     "question": 0.82,
     "follow-up": 0.89,
     "smalltalk": 0.9,
-    "off-topic": 0.63,
-    "adversarial": 0.8,
+    "off-topic": 0.68,
+    "adversarial": 0.85,
 }
 DEFINITION_FIRST_FLOOR = 0.85
 
