@@ -82,10 +82,9 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
     )
 )
-# Asking for a recommendation or for help with one's own case: the slides teach the ideas, they
-# don't pick products, settings or verdicts.
 # What a slide never settles, however well it covers the subject: the learner's own case, the
-# future of a job, today's prices. A confident answer to such a question is partial, and says which.
+# future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
+# verdicts. A confident answer to such a question is partial, and says which.
 _BEYOND_THE_SLIDES = (
     (
         re.compile(
@@ -285,13 +284,13 @@ class Answerer:
         self._position = {p.id: i for i, p in enumerate(retriever.passages)}
         for passage in retriever.passages:
             self._by_slide.setdefault(passage.slide, []).append(passage)
-        # The deck's names, as runs of up to three content words ("gradient descent"): a message
+        # The deck's phrases, as runs of up to three content words ("gradient descent"): a message
         # that is one of them alone asks what it is.
-        self._names: set[tuple[str, ...]] = set()
+        self._deck_phrases: set[tuple[str, ...]] = set()
         for passage in retriever.passages:
             stems = terms(f"{passage.title}\n{passage.text}")
             for size in (1, 2, 3):
-                self._names.update(tuple(stems[i : i + size]) for i in range(len(stems) - size + 1))
+                self._deck_phrases.update(tuple(stems[i : i + size]) for i in range(len(stems) - size + 1))
 
     # ------------------------------------------------------------------ entry points
 
@@ -311,8 +310,8 @@ class Answerer:
         if not asked:
             raise EmptyQuestion()
         question = self.retriever.prepare(asked)  # what retrieval and composition read
-        if _is_bare_name(question) and tuple(terms(question)) in self._names:
-            question = f"what is {question}"  # one of the deck's names: searched as the question it stands for
+        if _is_bare_name(question) and tuple(terms(question)) in self._deck_phrases:
+            question = f"what is {question}"  # one of the deck's phrases: searched as the question it stands for
         retrieval = self.retriever.retrieve(question, k=8, mode=mode)
         results = retrieval.results
         if not results:
@@ -687,7 +686,7 @@ _ASKS_STEPS = re.compile(
 _OUTSIDE_TAIL = re.compile(
     r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;]+?)\??$", re.I
 )
-# "is ChatGPT better than Claude", "GPT-4 or Gemini, which is better": the two things weighed.
+# "is ChatGPT better than Claude", "is GPT-4 smarter than Gemini": the two things weighed.
 _BETTER_THAN = re.compile(
     r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|more accurate) than ([\w.-]+(?: [\w.-]+)?)", re.IGNORECASE
 )
