@@ -43,6 +43,13 @@ def test_a_what_is_question_leads_with_a_definition_not_a_neighbouring_faq(tutor
     assert "Retrieval-augmented generation" in reply.text.split("\n")[0]
 
 
+def test_a_how_question_is_not_answered_by_an_faq_that_asks_what(tutoring):
+    """ "What kinds of content can generative AI produce?" shares the words, not the question."""
+    reply = tutoring.respond(_key("how-faq"), "how does generative ai make text")
+    assert reply.slides[0] == 1 and "What kinds of content" not in reply.text
+    assert "Learn from examples" in reply.text
+
+
 def test_a_how_question_gets_the_steps_whole(tutoring):
     reply = tutoring.respond(_key("steps"), "how can I reduce hallucinations in my chatbot app")
     assert reply.slides[0] == 18

@@ -518,6 +518,8 @@ class Answerer:
                 passage.question
                 and scored.question_score >= FAQ_MATCH
                 and (qtype != "compare" or question_type(passage.question) == "compare")
+                # a how or why question is not answered by an FAQ that asks what or which
+                and (qtype not in ("how", "why") or question_type(passage.question) not in ("what-is", "list", "other"))
                 and (
                     qtype not in ("what-is", "yes-no")
                     or (qtype == "yes-no" and not subject_terms)
