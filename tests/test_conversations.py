@@ -24,7 +24,13 @@ def _key(name: str) -> Key:
     return Key("test", name, "learner")
 
 
-@pytest.mark.parametrize("message", ["hi", "hey there!", "thanks!", "thank you so much", "ok", "lol", "👍", "got it"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "hi", "hey there!", "thanks!", "thank you so much", "ok", "lol", "👍", "got it", "how are you?",
+        "you're awesome", "wrong answer", "that's not what i asked", "can you help me?", "this is hard",
+    ],
+)  # fmt: skip
 def test_small_talk_gets_a_short_kind_reply_not_a_refusal(tutoring, message):
     reply = tutoring.respond(_key(message), message)
     assert reply.kind == "smalltalk"
@@ -34,6 +40,16 @@ def test_small_talk_gets_a_short_kind_reply_not_a_refusal(tutoring, message):
 def test_lost_learner_is_pointed_to_slide_1_and_the_deck(tutoring):
     reply = tutoring.respond(_key("lost"), "I'm lost, where should I start?")
     assert reply.kind == "smalltalk" and reply.slides == [1] and "/deck" in reply.text
+
+
+def test_a_confused_learner_gets_the_topic_in_plain_words_or_a_place_to_start(tutoring):
+    key = _key("confused")
+    start = tutoring.respond(key, "i'm confused")
+    assert start.kind == "smalltalk" and start.slides == [1]
+    tutoring.respond(key, "what is attention")
+    plain = tutoring.respond(key, "i'm confused")
+    assert plain.slides == [8] and "In Plain Words" in plain.text
+    assert tutoring.respond(_key("confused-about"), "i'm confused about attention").slides[0] == 8
 
 
 def test_a_what_is_question_leads_with_a_definition_not_a_neighbouring_faq(tutoring):

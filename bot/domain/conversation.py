@@ -170,6 +170,12 @@ _SMALLTALK_REPLIES = {
     "lost": "No problem, start at the beginning: slide 1, *What Is Generative AI?*. Say *next slide* to go through "
     "the deck one slide at a time, or `/deck` to see every topic.",
     "empty": "Ask me a question about the slides, e.g. *What is an embedding?*",
+    "how-are-you": "I'm doing well, thanks for asking! Ready when you are: ask me anything about the slides.",
+    "praise": "Thank you, that's kind! 😊 What would you like to look at next?",
+    "complaint": "Sorry that didn't help. Try asking again in other words, or one part at a time; "
+    "`/deck` lists what the slides cover.",
+    "stuck": "That's normal: there are a lot of new ideas here. Tell me which part is confusing, or start at "
+    "slide 1 and say *next slide* to go one step at a time.",
 }
 _REQUEST_LEADS = {
     "quiz": "Quiz time! Here's a question for you.",
@@ -255,6 +261,10 @@ class Tutoring:
                 request = Request("quiz", str(slide) if slide is not None else "")
             return self._request_reply(key, request, text)
         smalltalk = small_talk(folded)
+        if smalltalk == "stuck" and conversation.slide is not None:
+            # "I'm confused" during a topic: the slide under discussion in plain words
+            answer = self.tutor.knowledge.answerer.section(conversation.slide, "In Plain Words", text)
+            return self._section_reply(conversation, answer)
         if smalltalk is not None:
             return self._smalltalk_reply(smalltalk)
         answerer = self.tutor.knowledge.answerer
@@ -360,7 +370,7 @@ class Tutoring:
 
     def _smalltalk_reply(self, name: str) -> Reply:
         text = _SMALLTALK_REPLIES[name]
-        if name == "lost":
+        if name in ("lost", "stuck"):
             deck = self.tutor.deck
             if len(deck):
                 first = deck.slides[0]

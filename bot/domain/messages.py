@@ -74,10 +74,20 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
                 r"what(?:'s| is) your name|who made you|is this a bot)$"),
         ("help", r"^(?:what can you do|help|help me|how do (?:i|you) use (?:you|this|this bot)|what do you do|"
-                 r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?)$"),
+                 r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?|"
+                 r"(?:can|could) you help(?: me)?(?: please)?|i need (?:some )?help|(?:please )?help(?: me)? please)$"),
+        ("how-are-you", r"^(?:how are (?:you|u|ya)|how r u|how'?s it going|how are things|how do you do|"
+                        r"how have you been|you good|how'?s your day)(?: today| doing| going)?$"),
+        ("praise", r"^(?:you'?re|you are|ur) (?:so |really |very )?(?:awesome|great|the best|amazing|smart|helpful|cool)|"
+                   r"^(?:good|great|nice) (?:bot|job|work)|^(?:love (?:you|this)|you rock|well done)$"),
+        ("complaint", r"^(?:wrong(?: answer)?|(?:that'?s|that is|you'?re|you are) (?:wrong|not right|incorrect)|"
+                      r"(?:that'?s|that is) not (?:what i (?:asked|meant)|it|right|helpful)|not helpful|bad answer|"
+                      r"(?:that|it) (?:doesn'?t|does not|didn'?t|did not) (?:answer|help)(?: my question| me)?|useless)$"),
         ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should|can) i (?:start|begin)|where to (?:start|begin)|"
                  r"how do i (?:start|begin)|(?:i'?m|i am) (?:completely |totally )?new(?: here| to (?:this|ai|all this))?(?=$|[,.!])|"
                  r"(?:total |complete )?beginner here|from the beginning|don'?t know where to (?:start|begin))\b"),
+        ("stuck", r"^(?:i'?m|i am) (?:so |really |a bit |very |totally |completely )?(?:confused|stuck)(?: now| again| here)?$|"
+                  r"^(?:this|it|that|ai)(?: stuff)? (?:is|'s) (?:so |really |very |kinda |pretty )?(?:hard|confusing|difficult)$"),
         ("empty", r"^[?!.…\s]*$"),
     )
 )  # fmt: skip
@@ -215,8 +225,8 @@ def is_small_talk(text: str) -> bool:
 
 
 def small_talk(folded: str) -> str | None:
-    """Which kind of small talk a folded message is (greeting, thanks, ack, bye, who, help, lost,
-    empty), or None."""
+    """Which kind of small talk a folded message is (greeting, thanks, ack, bye, who, help,
+    how-are-you, praise, complaint, lost, stuck, empty), or None."""
     bare = folded.strip(" !.,~?")
     if len(bare.split()) > 8:
         return None
