@@ -59,6 +59,14 @@ def test_a_what_is_question_leads_with_a_definition_not_a_neighbouring_faq(tutor
     assert "Retrieval-augmented generation" in reply.text.split("\n")[0]
 
 
+def test_a_follow_up_that_names_a_place_the_deck_never_does_is_answered_in_part(tutoring):
+    key = _key("aws")
+    tutoring.respond(key, "what is rag?")
+    deploy = tutoring.respond(key, "how do i deploy it on aws?")
+    assert deploy.kind == "partial" and deploy.slides[0] == 14
+    assert "**Retrieve**" in deploy.text and "don't go into aws" in deploy.text
+
+
 def test_a_how_question_is_not_answered_by_an_faq_that_asks_what(tutoring):
     """ "What kinds of content can generative AI produce?" shares the words, not the question."""
     reply = tutoring.respond(_key("how-faq"), "how does generative ai make text")

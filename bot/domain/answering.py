@@ -321,7 +321,7 @@ class Answerer:
         verdict = self.judge(retrieval)
         meant_elsewhere = verdict == "decline" and self.rule.meant_elsewhere(*self._evidence(retrieval))
         # "more tokens in my arcade game" is about arcades: no part of it is asked of the slides
-        rescue = verdict != "partial" and focus is None and not meant_elsewhere
+        rescue = verdict != "partial" and not meant_elsewhere
         outside = self._outside_the_deck(question) if rescue else None
         unnamed = ""  # the tool or place the deck never names, when the rest of the question is answered
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
@@ -682,7 +682,7 @@ _NAMES_OR_DATES = re.compile(
 )
 _ASKS_STEPS = re.compile(
     r"\b(?:steps?|stages?|process|walk me through|step by step)\b|"
-    r"^how (?:do|can|would|should) (?:i|you|we) (?:build|make|create|set up|implement)\b"
+    r"^how (?:do|can|would|should) (?:i|you|we) (?:build|make|create|set up|implement|deploy)\b"
 )
 # A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".
 _OUTSIDE_TAIL = re.compile(
