@@ -13,9 +13,13 @@ learner asking about them means the model.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bot.domain.embedding import Embedder
 
 OTHER_SUBJECTS: tuple[str, ...] = (
     "an electrical power transformer steps voltage up or down with copper coils",
@@ -126,6 +130,13 @@ OTHER_SUBJECTS: tuple[str, ...] = (
 )
 
 
-def other_subject_vectors(encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-    """The subjects' unit vectors, one row each (embedded once per tutor)."""
-    return np.asarray(encode(list(OTHER_SUBJECTS)), dtype=np.float32)
+_VECTORS: weakref.WeakKeyDictionary[Embedder, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def other_subject_vectors(embedder: Embedder) -> np.ndarray:
+    """The subjects' unit vectors, one row each: embedded once per embedding model, which every
+    course's tutor shares."""
+    vectors = _VECTORS.get(embedder)
+    if vectors is None:
+        vectors = _VECTORS[embedder] = np.asarray(embedder.encode(list(OTHER_SUBJECTS)), dtype=np.float32)
+    return vectors

@@ -13,8 +13,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from bot.domain.answering import Answer, Answerer
 from bot.domain.deck import Deck
 from bot.domain.elsewhere import other_subject_vectors
@@ -98,7 +96,6 @@ class Tutor:
         self._knowledge: Knowledge | None = None
         self._reload_lock = threading.Lock()
         self.generation: str | None = None  # the index generation the knowledge was loaded with
-        self._elsewhere: np.ndarray | None = None  # subjects that are not the course's, embedded once
 
     @classmethod
     def load(cls, settings: Settings, progress: bool = False) -> tuple[Tutor, IngestReport]:
@@ -139,11 +136,8 @@ class Tutor:
                 log.warning("index rebuilt: %s", report.rebuilt)
             for change in report.changes:
                 log.warning("deck changed: %s", change)
-            if self._elsewhere is None:
-                self._elsewhere = other_subject_vectors(self.embedder.encode)
-            retriever = Retriever(
-                passages, self.index, self.embedder.encode_one, self.embedder.vocabulary, self._elsewhere
-            )
+            elsewhere = other_subject_vectors(self.embedder)
+            retriever = Retriever(passages, self.index, self.embedder.encode_one, self.embedder.vocabulary, elsewhere)
             self._knowledge = Knowledge(result.deck, passages, result.problems, retriever, Answerer(retriever))
             self.generation = self.index.in_use
             return report
