@@ -318,10 +318,10 @@ class Answerer:
             return Answer(
                 asked, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
-        verdict = self.judge(retrieval)
-        meant_elsewhere = verdict == "decline" and self.rule.meant_elsewhere(*self._evidence(retrieval))
+        evidence = self._evidence(retrieval)
+        verdict = self.rule.judge(*evidence)
         # "more tokens in my arcade game" is about arcades: no part of it is asked of the slides
-        rescue = verdict != "partial" and not meant_elsewhere
+        rescue = verdict != "partial" and not self.rule.meant_elsewhere(*evidence)
         outside = self._outside_the_deck(question) if rescue else None
         unnamed = ""  # the tool or place the deck never names, when the rest of the question is answered
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
