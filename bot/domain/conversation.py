@@ -262,9 +262,7 @@ class Tutoring:
             return self._request_reply(key, request, text)
         smalltalk = small_talk(folded)
         if smalltalk == "stuck" and conversation.slide is not None:
-            # "I'm confused" during a topic: the slide under discussion in plain words
-            answer = self.tutor.knowledge.answerer.section(conversation.slide, "In Plain Words", text)
-            return self._section_reply(conversation, answer)
+            return self._section_reply(conversation, "In Plain Words", text)  # "I'm confused" during a topic
         if smalltalk is not None:
             return self._smalltalk_reply(smalltalk)
         answerer = self.tutor.knowledge.answerer
@@ -303,11 +301,9 @@ class Tutoring:
         answerer = self.tutor.knowledge.answerer
         bare = folded.strip(" !.?")
         if asks_simpler(bare):
-            answer = answerer.section(conversation.slide, "In Plain Words", bare)
-            return self._section_reply(conversation, answer)
+            return self._section_reply(conversation, "In Plain Words", bare)
         if asks_example(bare):
-            answer = answerer.section(conversation.slide, "Example", bare)
-            return self._section_reply(conversation, answer)
+            return self._section_reply(conversation, "Example", bare)
         if asks_more(bare):
             answer = answerer.answer(
                 conversation.question or conversation.subject,
@@ -351,7 +347,9 @@ class Tutoring:
         replaced, count = re.subn(r"\b(?:it|that|this|they|them|those|these)\b|\bone$", subject, bare, count=1)
         return replaced if count else f"{bare} {subject}"
 
-    def _section_reply(self, conversation: Conversation, answer: Answer | None) -> Reply:
+    def _section_reply(self, conversation: Conversation, heading: str, text: str) -> Reply:
+        """The section of the slide under discussion ("In Plain Words", "Example"), quoted whole."""
+        answer = self.tutor.knowledge.answerer.section(conversation.slide, heading, text)
         if answer is None:
             return Reply("decline", f"Slide {conversation.slide} has no such section, so I won't make one up.")
         conversation.shown.update(answer.shown)
