@@ -284,13 +284,6 @@ class Answerer:
         self._position = {p.id: i for i, p in enumerate(retriever.passages)}
         for passage in retriever.passages:
             self._by_slide.setdefault(passage.slide, []).append(passage)
-        # The deck's phrases, as runs of up to three content words ("gradient descent"): a message
-        # that is one of them alone asks what it is.
-        self._deck_phrases: set[tuple[str, ...]] = set()
-        for passage in retriever.passages:
-            stems = terms(f"{passage.title}\n{passage.text}")
-            for size in (1, 2, 3):
-                self._deck_phrases.update(tuple(stems[i : i + size]) for i in range(len(stems) - size + 1))
 
     # ------------------------------------------------------------------ entry points
 
@@ -310,7 +303,7 @@ class Answerer:
         if not asked:
             raise EmptyQuestion()
         question = self.retriever.prepare(asked)  # what retrieval and composition read
-        if _is_bare_name(question) and tuple(terms(question)) in self._deck_phrases:
+        if _is_bare_name(question) and tuple(terms(question)) in self.retriever.phrases:
             question = f"what is {question}"  # one of the deck's phrases: searched as the question it stands for
         retrieval = self.retriever.retrieve(question, k=8, mode=mode)
         results = retrieval.results

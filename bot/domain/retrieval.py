@@ -84,6 +84,11 @@ class Retriever:
         if any(corpus):  # bm25s cannot index an empty corpus (an empty knowledge folder)
             self._bm25.index(corpus, show_progress=False)
         self.term_sets = [set(doc) for doc in corpus]  # each passage's stemmed terms
+        # The deck's phrases, runs of up to three stemmed terms ("gradient descent"): a message that
+        # is one of them alone asks what it is.
+        self.phrases = {
+            tuple(doc[i : i + size]) for doc in corpus for size in (1, 2, 3) for i in range(len(doc) - size + 1)
+        }
         self._document_frequency = Counter(term for doc in self.term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
         self._known_words = {word for p in passages for word in words(f"{p.title} {p.section} {p.text}")}
