@@ -232,6 +232,29 @@ def test_the_other_senses_of_the_decks_words_are_declined(tutor, question):
     assert tutor.ask(question).kind == "decline"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what is a support vector machine",
+        "explain random forests",
+        "how does k-means clustering work",
+        "what is q-learning",
+    ],
+)
+def test_machine_learning_the_course_leaves_out_is_declined(tutor, question):
+    """They share "vector", "learning", "random" with the deck, which never teaches them."""
+    assert tutor.ask(question).kind == "decline"
+
+
+@pytest.mark.parametrize(
+    ("question", "slide"),
+    [("what is reinforcement learning from human feedback", 12), ("what is a hyperparameter", 5)],
+)
+def test_the_decks_own_machine_learning_is_still_answered(tutor, question, slide):
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides[0] == slide
+
+
 @pytest.mark.parametrize(("question", "slide"), [("what is diffusion?", 15), ("what is attention?", 8)])
 def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
     answer = tutor.ask(question)

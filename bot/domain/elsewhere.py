@@ -1,5 +1,7 @@
-"""Subjects learners ask about that are not the course's: everyday topics, and the other senses of
-the deck's own words (an electrical transformer, an oven's temperature, tuning a guitar).
+"""Subjects learners ask about that are not the course's: everyday topics, the other senses of the
+deck's own words (an electrical transformer, an oven's temperature, tuning a guitar), and the
+machine learning a generative-AI course leaves out (support vector machines, k-means, Q-learning),
+which shares its words ("vector", "learning") with the deck.
 
 The embedding model places "what temperature should I bake bread at" close to the slide on sampling
 temperature, so neither the cosine nor the words shared tell it apart from a real question. A question
@@ -127,6 +129,15 @@ OTHER_SUBJECTS: tuple[str, ...] = (
     "a mobile phone data plan and signal",
     "a batch of cookies in the oven",
     "a basketball shot or a vaccine shot",
+    # machine learning that is not generative AI, which the course leaves out
+    "classic machine learning classifiers: support vector machines, random forests, decision trees",
+    "logistic regression and linear regression models in statistics",
+    "clustering and dimensionality reduction: k-means, PCA and t-SNE",
+    "gradient boosted trees such as XGBoost and LightGBM for tabular data",
+    "reinforcement learning for games and robots: Q-learning, policy gradients, Markov decision processes",
+    "statistics: hypothesis tests, p-values, confidence intervals and the bias-variance tradeoff",
+    "hyperparameter search: grid search, random search and Bayesian optimization",
+    "time series forecasting with ARIMA, hidden Markov models and Kalman filters",
 )
 
 
