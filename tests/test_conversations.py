@@ -262,6 +262,21 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
     assert unclear.kind == "decline" and "English" in unclear.text
 
 
+@pytest.mark.parametrize(
+    ("message", "slide"),
+    [
+        ("qu'est-ce qu'un token ?", 13),  # an elided article
+        ("¿por qué los modelos de lenguaje tienen alucinaciones?", 18),
+        ("cos'è la generazione aumentata dal recupero?", 14),
+        ("o que é uma rede neural?", 4),  # Portuguese
+        ("wie funktioniert ein neuronales netz?", 4),
+    ],
+)
+def test_the_courses_terms_in_another_language_are_read_in_english(tutoring, message, slide):
+    reply = tutoring.respond(_key(message), message)
+    assert reply.kind == "answer" and reply.slides[0] == slide and "English" in reply.text
+
+
 def test_learner_markup_is_never_quoted_back(tutoring):
     message = "[click here](https://evil.example) <@123456> what is an embedding? @everyone"
     assert clean_message(message) == "click here what is an embedding?"

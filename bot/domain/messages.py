@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.domain.glossary import in_english, without_accents
 from bot.domain.text import words
 
 RequestName = Literal["quiz", "next", "prev", "slide", "deck", "tokenize", "generate", "reset"]
@@ -195,7 +196,19 @@ _PRONOUN = re.compile(r"\b(?:it|its|it's|that|this|they|them|those|these|their)\
 _FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and |but |so |what about|how about|and what about|why\??$|how\??$|who |when |is that|are they|is it|does it|do they|can it|how does it|how do they|why does it|why do they|why is it|why is that)"
 )
+# Function words of Spanish, French, German, Italian and Portuguese, without accents (questions are
+# compared without them), and none that is also a common English word.
 _NON_ENGLISH_WORDS = frozenset(
+    """que es el la los las un una uno como por porque para esta son del est une des les est-ce c'est
+    quoi comment pourquoi was ist wie warum der das ein eine und nicht sind cosa che perche come sono
+    il della le ce du au aux bedeutet bei ki erklar erklare erklaren funktioniert cual cuales sirve
+    significa o os um em na nos da dos das nao funciona sao qual explica explique spiegami y en de
+    con sin avec sans mit ohne senza sem cuando quand wann quando quien qui wer chi quem quel quelle
+    welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
+    difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
+    pode tu du mi mir moi mich e di dal dei cos'e""".split()
+)
+_ENGLISH_WORDS = frozenset(
     """que qué es el la los las un una cómo como por porque para está son del qu est une des les est-ce
     c'est quoi comment pourquoi was ist wie warum der die das ein eine und nicht sind ist's cosa che
     perché come sono il della le ce du au aux qu'est-ce est-ce bedeutet bei ki erklär erkläre
@@ -303,25 +316,31 @@ def original_case(message: str, folded_fragment: str) -> str:
 
 
 def in_another_language(text: str) -> bool:
-    """Whether a message is written in Spanish, French, German or Italian rather than English."""
-    tokens = re.findall(r"[\w'’-]+", text.casefold())
+    """Whether a message is written in Spanish, French, German, Italian or Portuguese, not English."""
     if "¿" in text or "¡" in text:
         return True
+    tokens = re.findall(r"[\w'-]+", in_english(text))
     foreign = sum(token in _NON_ENGLISH_WORDS for token in tokens)
     english = sum(token in _ENGLISH_WORDS for token in tokens)
     return foreign >= 2 and foreign > english
 
 
+# What the question asks, in those languages: "qu'est-ce que…", "¿cómo funciona…?"
 _FOREIGN_WHAT_IS = re.compile(
-    r"qu'?est[- ]ce|c'est quoi|qu[ée] es|qu[ée] significa|was (?:ist|sind|bedeutet)|cos'?è|che cos"
+    r"qu'?est[- ]ce|c'est quoi|\bque es\b|\bque significa|was (?:ist|sind|bedeutet)|cos'?e\b|che cos|"
+    r"\bo que (?:e|sao|significa)\b"
 )
+_FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktioniert|come funziona")
 
 
 def english_part(text: str) -> str:
-    """What retrieval can use of a question in another language: its content words (often the
-    technical terms: "RAG", "token"), as a what-is question when it asked what something is."""
-    kept = " ".join(w for w in re.findall(r"[\w'’-]+", text) if w.casefold() not in _NON_ENGLISH_WORDS) or text
-    return f"what is {kept}" if _FOREIGN_WHAT_IS.search(text.casefold()) else kept
+    """What retrieval can use of a question in another language: its technical terms, the course's
+    terms put into English, as a what-is or how-does-it-work question when it asked that."""
+    folded = without_accents(text.casefold()).replace("’", "'")
+    kept = " ".join(w for w in re.findall(r"[\w'-]+", in_english(text)) if w not in _NON_ENGLISH_WORDS) or text
+    if _FOREIGN_WHAT_IS.search(folded):
+        return f"what is {kept}"
+    return f"how does {kept} work" if _FOREIGN_HOW.search(folded) else kept
 
 
 def asks_simpler(bare: str) -> bool:

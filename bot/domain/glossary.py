@@ -1,0 +1,152 @@
+"""Reading a question asked in Spanish, French, German, Italian or Portuguese.
+
+The embedding model reads English only, so a question in another language is searched by its words
+the deck would use: technical terms learners keep in English ("RAG", "token"), and the course's own
+terms in those languages, put into English ("alucinaciones" -> "hallucinations"). The answer stays
+in English (the slides are), with a note saying so.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# The course's terms, accents left out (questions are compared without them), longest first where
+# one holds another. Plurals are listed where they are not the singular plus "s".
+_TERMS: dict[str, tuple[str, ...]] = {
+    "retrieval-augmented generation": (
+        "generacion aumentada por recuperacion",
+        "generation augmentee par recuperation",
+        "generazione aumentata dal recupero",
+        "generazione aumentata da recupero",
+        "geracao aumentada por recuperacao",
+        "abruf-erweiterte generierung",
+    ),
+    "reinforcement learning from human feedback": (
+        "aprendizaje por refuerzo a partir de retroalimentacion humana",
+        "aprendizaje por refuerzo con retroalimentacion humana",
+        "apprentissage par renforcement a partir de retours humains",
+        "aprendizado por reforco a partir de feedback humano",
+        "apprendimento per rinforzo dal feedback umano",
+    ),
+    "reinforcement learning": (
+        "aprendizaje por refuerzo",
+        "apprentissage par renforcement",
+        "aprendizado por reforco",
+        "apprendimento per rinforzo",
+        "bestarkendes lernen",
+    ),
+    "generative AI": (
+        "inteligencia artificial generativa",
+        "intelligence artificielle generative",
+        "intelligenza artificiale generativa",
+        "ia generativa",
+        "ia generative",
+        "generative ki",
+        "generativer ki",
+    ),
+    "artificial intelligence": (
+        "inteligencia artificial",
+        "intelligence artificielle",
+        "intelligenza artificiale",
+        "kunstliche intelligenz",
+    ),
+    "large language model": (
+        "gran modelo de lenguaje",
+        "grand modele de langage",
+        "grande modello linguistico",
+        "modello linguistico di grandi dimensioni",
+        "modelo de lenguaje grande",
+        "modele de langage de grande taille",
+        "grande modelo de linguagem",
+        "grosses sprachmodell",
+    ),
+    "language model": (
+        "modelo de lenguaje",
+        "modele de langage",
+        "modello linguistico",
+        "modello di linguaggio",
+        "modelo de linguagem",
+        "sprachmodell",
+    ),
+    "neural network": (
+        "red neuronal",
+        "redes neuronales",
+        "reseau de neurones",
+        "reseau neuronal",
+        "rete neurale",
+        "reti neurali",
+        "rede neural",
+        "neuronales netz",
+        "neuronale netze",
+    ),
+    "fine-tuning": ("ajuste fino", "reglage fin", "affinage", "ottimizzazione fine", "feinabstimmung"),
+    "prompt engineering": (
+        "ingenieria de prompts",
+        "ingenierie de prompt",
+        "ingegneria dei prompt",
+        "engenharia de prompt",
+    ),
+    "context window": (
+        "ventana de contexto",
+        "fenetre de contexte",
+        "finestra di contesto",
+        "janela de contexto",
+        "kontextfenster",
+    ),
+    "latent space": ("espacio latente", "espace latent", "spazio latente", "latenter raum"),
+    "copyright": (
+        "derechos de autor",
+        "droit d'auteur",
+        "droits d'auteur",
+        "diritto d'autore",
+        "direitos autorais",
+        "urheberrecht",
+    ),
+    "training data": (
+        "datos de entrenamiento",
+        "donnees d'entrainement",
+        "dati di addestramento",
+        "dados de treinamento",
+        "trainingsdaten",
+    ),
+    "hallucination": ("alucinacion", "allucinazione", "alucinacao", "halluzination"),
+    "hallucinations": ("alucinaciones", "allucinazioni", "alucinacoes", "halluzinationen"),
+    "embedding": ("incrustacion", "plongement", "incorporamento", "einbettung"),
+    "embeddings": ("incrustaciones", "plongements", "incorporamenti", "einbettungen"),
+    "attention": ("atencion", "attenzione", "atencao", "aufmerksamkeit"),
+    "temperature": ("temperatura", "temperatur"),
+    "sampling": ("muestreo", "echantillonnage", "campionamento", "amostragem"),
+    "diffusion": ("difusion", "diffusione", "difusao"),
+    "tokenization": ("tokenizacion", "tokenizzazione", "tokenizacao", "tokenisierung"),
+    "bias": ("sesgo", "sesgos", "biais", "pregiudizio", "vies", "verzerrung"),
+    "ethics": ("etica", "ethique", "ethik"),
+    "evaluation": ("evaluacion", "valutazione", "avaliacao", "bewertung"),
+    "training": ("entrenamiento", "entrainement", "addestramento", "treinamento"),
+    "learning": ("aprendizaje", "apprentissage", "apprendimento", "aprendizado", "lernen"),
+    "image": ("imagen", "immagine", "imagem", "bild"),
+    "images": ("imagenes", "immagini", "imagens", "bilder"),
+    "audio": ("suono", "som"),
+    "history": ("historia", "histoire", "storia", "geschichte"),
+    "safety": ("seguridad", "securite", "sicurezza", "seguranca", "sicherheit"),
+    "model": ("modelo", "modele", "modello"),
+    "models": ("modelos", "modeles", "modelli", "modelle"),
+    "agent": ("agente",),
+    "agents": ("agentes", "agenti"),
+}
+_ENGLISH = {foreign: english for english, foreigns in _TERMS.items() for foreign in foreigns}
+_PHRASES = re.compile(r"\b(" + "|".join(re.escape(f) for f in sorted(_ENGLISH, key=len, reverse=True)) + r")\b")
+# French and Italian elisions: "qu'un token" -> "token", "l'attention" -> "attention"
+_ELISION = re.compile(r"\b(?:qu|l|d|j|n|s|c|un|dell|all|sull)['’](?=\w)")
+
+
+def without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def in_english(text: str) -> str:
+    """``text`` folded, without accents or elisions, with the course's terms put into English;
+    other words left as they are (for the caller to drop)."""
+    folded = _ELISION.sub("", without_accents(text.casefold()).replace("’", "'"))
+    return _PHRASES.sub(lambda match: _ENGLISH[match[1]], folded)
