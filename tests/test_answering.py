@@ -321,3 +321,29 @@ def test_ranking_products_is_beyond_the_slides_and_comparing_ideas_is_not(tutor,
     answer = tutor.ask(question)
     assert answer.kind == kind
     assert ("don't rank one product against another" in answer.text) == (kind == "partial")
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("how is a diffusion model trained?", "A diffusion model learns to reverse a gradual noising process."),
+        ("how does backpropagation work?", "Backpropagation is the algorithm that calculates the gradient"),
+    ],
+)
+def test_a_how_question_is_answered_by_the_slides_explanation_not_a_table_or_a_worked_example(tutor, question, opening):
+    """A comparison table's cell ("Stable training") and a worked example's step matched the words
+    best, and answered neither."""
+    answer = tutor.ask(question)
+    assert answer.text.startswith(opening)
+    assert answer.sources[0].section not in ("Comparison", "Example")
+
+
+def test_a_yes_no_question_is_answered_by_a_sentence_not_the_start_of_a_list(tutor):
+    answer = tutor.ask("is training data copyrighted?")
+    assert answer.slides[0] == 19 and not answer.text.startswith("- ")
+    assert "lawsuits" in answer.text
+
+
+def test_an_faq_that_clearly_leads_answers_as_it_stands(tutor):
+    answer = tutor.ask("how does chatgpt remember the conversation?")
+    assert answer.text.startswith("**How does a chatbot remember what I said")

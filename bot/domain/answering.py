@@ -29,6 +29,9 @@ QuestionType = Literal["what-is", "who-when", "how", "why", "compare", "example"
 SECOND_SOURCE_RATIO = 0.97
 # An FAQ answers as it stands when its question alone is this close in meaning to the learner's.
 FAQ_MATCH = 0.8
+# ... or this close, when the FAQ leads every other slide's passages by FAQ_LEAD of fused score.
+FAQ_NEAR = 0.75
+FAQ_LEAD = 0.2
 # A follow-up's own topic slide gets this much added to its score.
 FOCUS_BONUS = 0.15
 MAX_SENTENCES = 3
@@ -504,12 +507,16 @@ class Answerer:
     def _faq_match(
         self, qtype: QuestionType, results: list[ScoredPassage], subject_terms: set[str], exclude: frozenset[str]
     ) -> _Choice | None:
-        """An FAQ whose question means what was asked answers as it stands."""
-        for scored in results[:3]:
+        """An FAQ whose question means what was asked answers as it stands; so does one that is
+        nearly as close and clearly the best passage ("how does ChatGPT remember the conversation?"
+        and "How does a chatbot remember what I said?")."""
+        runner_up = next((r.score for r in results[1:] if r.passage.slide != results[0].passage.slide), 0.0)
+        for rank, scored in enumerate(results[:3]):
             passage = scored.passage
+            clear_winner = rank == 0 and scored.score - runner_up >= FAQ_LEAD
             if (
                 passage.question
-                and scored.question_score >= FAQ_MATCH
+                and scored.question_score >= (FAQ_NEAR if clear_winner else FAQ_MATCH)
                 and (qtype != "compare" or question_type(passage.question) == "compare")
                 # a how or why question is not answered by an FAQ that asks what or which
                 and (qtype not in ("how", "why") or question_type(passage.question) not in ("what-is", "list", "other"))
@@ -617,7 +624,7 @@ class Answerer:
                     score += HEADING_WEIGHT / 2
             if _LEANS_ON_CONTEXT.match(unit.text) or _REFERS_BACK.search(unit.text[:60]):
                 score -= LEANING_PENALTY  # "This is why…", "Imagine…": not how a definition starts
-            if section in ("example", "comparison", "applications", "how it works"):
+            if section in ("example", "applications", "how it works"):
                 score -= 0.1
             elif section == "overview":
                 score += 0.05  # the slide introduces its subject there
@@ -627,16 +634,18 @@ class Answerer:
             score += DEFINITION_WEIGHT
         elif qtype == "who-when" and _NAMES_OR_DATES.search(unit.text):
             score += DEFINITION_WEIGHT  # "who invented it?": the sentence with the names and the year
-        elif qtype == "how" and unit.kind == "step":
-            score += STEP_WEIGHT
+        elif qtype == "how" and unit.kind == "step" and section != "example":
+            score += STEP_WEIGHT  # the process's steps, not a worked example's
         elif qtype == "list" and unit.kind in ("item", "step"):
             score += STEP_WEIGHT  # "what are the main risks": a list answers a list
         elif qtype == "compare" and section == "comparison":
             score += 0.05
-        elif qtype == "why" and unit.kind != "sentence":
-            score -= 0.1  # a reason is a sentence, not a bullet
+        elif qtype in ("why", "yes-no") and unit.kind != "sentence":
+            score -= 0.1  # a reason or a verdict is a sentence, not a bullet
         if section == "example" and qtype != "example":
             score -= 0.05  # worked examples illustrate; they rarely answer
+        if section == "comparison" and qtype != "compare":
+            score -= 0.2  # a table's cells ("Stable training") are fragments, not answers
         if section == "in plain words":
             score -= 0.05  # the plain version is for "simpler"; the slide's own words come first
         return score
