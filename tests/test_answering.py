@@ -326,8 +326,8 @@ def test_ranking_products_is_beyond_the_slides_and_comparing_ideas_is_not(tutor,
 @pytest.mark.parametrize(
     ("question", "opening"),
     [
-        ("how is a diffusion model trained?", "A diffusion model learns to reverse a gradual noising process."),
-        ("how does backpropagation work?", "Backpropagation is the algorithm that calculates the gradient"),
+        ("how is a diffusion model trained?", "During training, images are corrupted with increasing amounts of"),
+        ("how does backpropagation work?", "After the forward pass produces an output and a loss, the error"),
     ],
 )
 def test_a_how_question_is_answered_by_the_slides_explanation_not_a_table_or_a_worked_example(tutor, question, opening):
@@ -347,3 +347,14 @@ def test_a_yes_no_question_is_answered_by_a_sentence_not_the_start_of_a_list(tut
 def test_an_faq_that_clearly_leads_answers_as_it_stands(tutor):
     answer = tutor.ask("how does chatgpt remember the conversation?")
     assert answer.text.startswith("**How does a chatbot remember what I said")
+
+
+@pytest.mark.parametrize(
+    ("question", "opening"),
+    [
+        ("what is temperature?", "Temperature is a setting that decides how adventurous"),  # not "Temperature 0 is…"
+        ("what's the point of attention?", "Self-attention lets each word update its meaning"),
+    ],
+)
+def test_a_what_is_answer_defines_the_thing_itself(tutor, question, opening):
+    assert tutor.ask(question).text.startswith(opening)

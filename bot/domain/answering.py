@@ -91,18 +91,18 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 _BEYOND_THE_SLIDES = (
     (
         re.compile(
-            r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
-            r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
-            r"is it legal|debug my|fix my|my (?:code|app|model|training|job|project|product|business|company|startup)|"
-            r"worth (?:buying|it))\b"
-        ),
-        "They don't give advice for a particular case",
-    ),
-    (
-        re.compile(
             r"\b(?:will|would) (?:ai|it|they|genai|\w+) (?:replace|take|kill|steal)\b|\b(?:going|gonna) (?:to )?replace\b"
         ),
         "They don't predict what will happen to a particular job",
+    ),
+    (
+        re.compile(
+            r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
+            r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
+            r"is it legal|legally|debug my|fix my|my (?:code|app|model|training|job|project|product|business|company|startup)|"
+            r"worth (?:buying|it))\b"
+        ),
+        "They don't give advice for a particular case",
     ),
     (re.compile(r"\b(?:get|find|land) a job\b|\bcareer\b|\bsalar(?:y|ies)\b"), "They don't give career advice"),
     (
@@ -113,6 +113,8 @@ _BEYOND_THE_SLIDES = (
 _SUBJECT = re.compile(
     r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of|what does|what do|explain|describe)\s+"
     r"(what )?(exactly |actually |really )?(an? |the )?"
+    # "what's the point of attention?" asks about attention
+    r"((point|purpose|role|job|goal|function|idea) of (an? |the )?)?"
 )
 _SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|exactly|actually|really|even|again|in ai|in this course)\s*$")
 
@@ -164,7 +166,7 @@ def subject_of(question: str) -> str:
     text = _plain(question)
     text = _SUBJECT.sub("", text, count=1)
     text = _SUBJECT_TAIL.sub("", text).strip(" ?!.\"'")
-    head = re.split(r" (?:in|with|for|of|on|when|that|used|from) ", text, maxsplit=1)[0]
+    head = re.split(r" (?:in|with|for|on|when|that|used|from) ", text, maxsplit=1)[0]
     return head if head else text
 
 
@@ -505,17 +507,27 @@ class Answerer:
         return choices
 
     def _faq_match(
-        self, qtype: QuestionType, results: list[ScoredPassage], subject_terms: set[str], exclude: frozenset[str]
+        self,
+        qtype: QuestionType,
+        results: list[ScoredPassage],
+        subject_terms: set[str],
+        query_terms: set[str],
+        exclude: frozenset[str],
     ) -> _Choice | None:
         """An FAQ whose question means what was asked answers as it stands; so does one that is
         nearly as close and clearly the best passage ("how does ChatGPT remember the conversation?"
         and "How does a chatbot remember what I said?")."""
         runner_up = next((r.score for r in results[1:] if r.passage.slide != results[0].passage.slide), 0.0)
+        # The question's most specific word the deck knows: an FAQ without it asks something else
+        # ("what are the limits of generative AI?" is not "What kinds of content can it produce?").
+        known = [t for t in query_terms if self.retriever.document_frequency(t)]
+        rarest = min(known, key=self.retriever.document_frequency, default=None)
         for rank, scored in enumerate(results[:3]):
             passage = scored.passage
             clear_winner = rank == 0 and scored.score - runner_up >= FAQ_LEAD
             if (
                 passage.question
+                and (rarest is None or rarest in self.retriever.term_sets[scored.position])
                 and scored.question_score >= (FAQ_NEAR if clear_winner else FAQ_MATCH)
                 and (qtype != "compare" or question_type(passage.question) == "compare")
                 # a how or why question is not answered by an FAQ that asks what or which
@@ -544,7 +556,8 @@ class Answerer:
         subject = subject_of(question) if qtype == "what-is" else _yes_no_subject(question) if qtype == "yes-no" else ""
         subject_terms = set(terms(subject))
         subject_phrase = _phrase(subject) if len(subject_terms) > 1 else ""
-        faq = self._faq_match(qtype, results, subject_terms, exclude)
+        query_terms = set(self.retriever.query_terms(question))
+        faq = self._faq_match(qtype, results, subject_terms, query_terms, exclude)
         if faq is not None:
             return faq
         # Candidates: the best slides' passages among the results, and the sections where this kind
@@ -566,7 +579,6 @@ class Answerer:
             for passage in self._by_slide.get(slide, []):
                 if passage.section.casefold() in wanted and passage.id not in candidates:
                     candidates[passage.id] = ScoredPassage(passage, best.score, best.dense, 0.0, None, -1)
-        query_terms = set(self.retriever.query_terms(question))
         ranked: list[tuple[float, ScoredPassage, Unit]] = []
         for scored in candidates.values():
             passage = scored.passage
@@ -590,7 +602,9 @@ class Answerer:
         units = self.retriever.units[scored.passage.id]
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude))
-        return _Choice(scored, _sentences_from(units, lead, exclude, max_sentences, whole=qtype != "what-is"))
+        return _Choice(
+            scored, _sentences_from(units, lead, exclude, max_sentences, whole=qtype not in ("what-is", "how"))
+        )
 
     @staticmethod
     def _unit_score(
@@ -669,8 +683,14 @@ def _definition_strength(sentence: str, subject_terms: set[str]) -> float:
         return 0.0  # "RAG is like an open-book exam" is a comparison, not a definition
     before_verb = sentence[: match.start(1)].split(",")[0]
     opening = set(terms(before_verb)) - _DETERMINER_TERMS
-    if subject_terms and subject_terms <= opening and len(opening - subject_terms) <= 1:
-        return 1.0
+    extra = opening - subject_terms
+    if (
+        subject_terms
+        and subject_terms <= opening
+        and len(extra) <= 1
+        and not any(c.isdigit() for t in extra for c in t)
+    ):
+        return 1.0  # not "Temperature 0 is…": one value of the thing, not the thing
     return 0.5 if subject_terms <= set(terms(" ".join(sentence.split()[:6]))) else 0.0
 
 

@@ -117,7 +117,7 @@ _STEERING = re.compile(
     r"as (?:an? |the )?(?:admin|administrator|developer|owner|moderator|teacher|instructor)\b.*\b(?:order|command|instruct|tell)s? you\b|"
     r"(?:pretend|act|roleplay|role-play)\b(?: to be| you are| you're| as| like)\b|from now on\b|new instructions?\b|"
     r"(?:answer|reply|respond|talk|speak|write)(?: only| everything)? (?:in|like|as|with) (?:all caps|capitals|caps|"
-    r"upper ?case|an? pirate|pirate|rhymes?|emojis?|one word|json)\b)"
+    r"upper ?case|an? pirate|pirate|rhymes?|emojis?|one word|json|(?:the |a )?(?:voice|style|tone|accent|manner) of)\b)"
 )
 _STEERING_TAIL = re.compile(
     r"\b(?:and|then|but|now|instead|you to)\s+(?=(?:tell|explain|say|answer|what|how|why|define|describe|give)\b)"

@@ -41,6 +41,12 @@ _SHORT_FORM = re.compile(
     r"(?<![\w-])(" + "|".join(map(re.escape, sorted(_SHORT_FORMS, key=len, reverse=True))) + r")(?![\w-])",
     re.IGNORECASE,
 )
+# Chat shorthand, in lower case only ("R" may be the language): "hw do u train a gan", "wat r embeddings".
+_CHAT_FORMS = {
+    "hw": "how", "wat": "what", "wut": "what", "wht": "what", "waht": "what", "r": "are", "u": "you",
+    "ur": "your", "abt": "about", "bc": "because", "cuz": "because", "diff": "difference", "btwn": "between",
+}  # fmt: skip
+_CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
 
 # Everyday phrasings of the deck's ideas: the deck's word is added after them, so both the learner's
@@ -67,6 +73,7 @@ def expand_abbreviations(
     the deck's word added ("make stuff up" -> "make stuff up (hallucinate)"), and so do the deck's
     own acronyms (``acronyms``, from :func:`acronyms_in`): "rag" -> "rag (retrieval-augmented
     generation)", which the embedding model otherwise reads as a cloth. Idempotent."""
+    text = _CHAT_FORM.sub(lambda m: _CHAT_FORMS[m[1]], text)
     text = _SHORT_FORM.sub(lambda m: m[0] if m[1].casefold() in keep else _SHORT_FORMS[m[1].casefold()], text)
     for pattern, deck_words in _PARAPHRASES:
         text = pattern.sub(lambda m, deck_words=deck_words: f"{m[0]} ({deck_words})", text)
