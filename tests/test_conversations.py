@@ -29,6 +29,8 @@ def _key(name: str) -> Key:
     [
         "hi", "hey there!", "thanks!", "thank you so much", "ok", "lol", "👍", "got it", "how are you?",
         "you're awesome", "wrong answer", "that's not what i asked", "can you help me?", "this is hard",
+        "are you a real person?", "what can you help me with?", "i don't get any of this", "see you tomorrow",
+        "that answer was wrong", "sorry",
     ],
 )  # fmt: skip
 def test_small_talk_gets_a_short_kind_reply_not_a_refusal(tutoring, message):
@@ -223,6 +225,7 @@ def test_new_topic_forgets_the_conversation(tutoring):
         ("how is 'Hello world' tokenized?", "tokenize", "Hello world"),
         ("write a poem about embeddings", "generate", "embeddings"),
         ("show me the deck", "deck", ""),
+        ("what slides are there?", "deck", ""),
     ],
 )
 def test_requests_in_words_reach_the_features(tutoring, message, name, argument):

@@ -162,8 +162,8 @@ _SMALLTALK_REPLIES = {
     "thanks": "You're welcome! Ask me anything else about the slides whenever you like.",
     "ack": "👍 Anything else you'd like to ask about the slides?",
     "bye": "Bye for now, and happy learning! I'm here whenever you have another question.",
-    "who": "I'm Slide Tutor, a bot that answers questions about this Generative-AI course from its slides, and says "
-    "so when the slides don't cover something.",
+    "who": "I'm Slide Tutor, a bot (not a person) that answers questions about this Generative-AI course from its "
+    "slides, and tells you plainly when they don't say.",
     "help": "I can answer questions about the course slides (citing them), take you through the deck (*next slide*, "
     "*go to slide 8*, `/deck`), quiz you (*quiz me*), show how text becomes tokens "
     '(*how is "hello world" tokenized?*) and write examples with a small model (*write a poem about embeddings*).',

@@ -70,25 +70,31 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                      r"(?: there)?(?: bot| tutor| everyone| all| guys)?$"),
         ("thanks", r"^(?:thanks?(?: you)?|thx|ty|tysm|cheers|thank u|many thanks|that helped|that was helpful|appreciate it)\b"),
         ("ack", r"^(?:ok(?:ay)?|k|kk|cool|nice|great|awesome|got it|gotcha|i see|makes sense|sure|alright|lol|lmao|haha+|wow|"
-                r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting)(?: thanks| cool| nice| ok)?$"),
-        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya)(?: bot| tutor| later)?$"),
+                r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting|sorry|my bad|oops)"
+                r"(?: thanks| cool| nice| ok)?$"),
+        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya|gotta go|g2g|ttyl)"
+                r"(?: bot| tutor| later| tomorrow| soon| next (?:time|week|class))?$"),
         ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
+                r"are you (?:a )?real (?:person|human|teacher)|are you (?:a )?human being|"
                 r"what(?:'s| is) your name|who made you|is this a bot)$"),
         ("help", r"^(?:what can you do|help|help me|how do (?:i|you) use (?:you|this|this bot)|what do you do|"
                  r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?|"
-                 r"(?:can|could) you help(?: me)?(?: please)?|i need (?:some )?help|(?:please )?help(?: me)? please)$"),
+                 r"(?:can|could) you help(?: me)?(?: please)?|i need (?:some )?help|(?:please )?help(?: me)? please|"
+                 r"(?:what|how) can you help(?: me)?(?: with)?|what (?:can|do) you know(?: about)?)$"),
         ("how-are-you", r"^(?:how are (?:you|u|ya)|how r u|how'?s it going|how are things|how do you do|"
                         r"how have you been|you good|how'?s your day)(?: today| doing| going)?$"),
         ("praise", r"^(?:you'?re|you are|ur) (?:so |really |very )?(?:awesome|great|the best|amazing|smart|helpful|cool)|"
                    r"^(?:good|great|nice) (?:bot|job|work)|^(?:love (?:you|this)|you rock|well done)$"),
         ("complaint", r"^(?:wrong(?: answer)?|(?:that'?s|that is|you'?re|you are) (?:wrong|not right|incorrect)|"
+                      r"(?:that|this|your) (?:answer|reply) (?:is|was) (?:wrong|incorrect|bad|not (?:right|helpful))|"
                       r"(?:that'?s|that is) not (?:what i (?:asked|meant)|it|right|helpful)|not helpful|bad answer|"
                       r"(?:that|it) (?:doesn'?t|does not|didn'?t|did not) (?:answer|help)(?: my question| me)?|useless)$"),
         ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should|can) i (?:start|begin)|where to (?:start|begin)|"
                  r"how do i (?:start|begin)|(?:i'?m|i am) (?:completely |totally )?new(?: here| to (?:this|ai|all this))?(?=$|[,.!])|"
                  r"(?:total |complete )?beginner here|from the beginning|don'?t know where to (?:start|begin))\b"),
         ("stuck", r"^(?:i'?m|i am) (?:so |really |a bit |very |totally |completely )?(?:confused|stuck)(?: now| again| here)?$|"
-                  r"^(?:this|it|that|ai)(?: stuff)? (?:is|'s) (?:so |really |very |kinda |pretty )?(?:hard|confusing|difficult)$"),
+                  r"^(?:this|it|that|ai)(?: stuff)? (?:is|'s) (?:so |really |very |kinda |pretty )?(?:hard|confusing|difficult)$|"
+                  r"^i (?:don'?t|do not|dont) (?:get|understand) (?:it|this|that|any of (?:this|it)|anything)(?: at all)?$"),
         ("empty", r"^[?!.…\s]*$"),
     )
 )  # fmt: skip
@@ -291,7 +297,9 @@ def request_in_words(folded: str) -> Request | None:
     ):
         return Request("prev")
     if re.fullmatch(
-        r"(?:show (?:me )?)?(?:the )?(?:deck|contents|table of contents|slides|slide list|list of slides|all (?:the )?slides)|what(?:'s| is) in the deck|what topics (?:are there|do you cover)",
+        r"(?:show (?:me )?)?(?:the )?(?:deck|contents|table of contents|slides|slide list|list of slides|all (?:the )?slides)|what(?:'s| is) in the deck|what topics (?:are there|do you cover)|"
+        r"(?:what|which) (?:slides|topics) (?:are there|do you have|does the (?:deck|course) (?:have|cover))|"
+        r"what(?:'s| is| does) the (?:course|deck) (?:about|cover)",
         bare,
     ):
         return Request("deck")
