@@ -358,3 +358,15 @@ def test_an_faq_that_clearly_leads_answers_as_it_stands(tutor):
 )
 def test_a_what_is_answer_defines_the_thing_itself(tutor, question, opening):
     assert tutor.ask(question).text.startswith(opening)
+
+
+def test_a_definition_on_a_lower_ranked_slide_still_leads_a_what_is_answer(tutor):
+    """Slide 21's setup steps use "cosine similarity" twice; slide 13 says what it is."""
+    answer = tutor.ask("what is cosine similarity")
+    assert answer.slides[0] == 13 and answer.text.startswith("Closeness is usually measured with cosine similarity")
+
+
+def test_two_named_products_weighed_against_each_other_is_beyond_the_slides(tutor):
+    """ "Stable Diffusion" is a name although the deck writes "diffusion" in lower case too."""
+    answer = tutor.ask("is midjourney better than stable diffusion")
+    assert answer.kind == "partial" and "don't rank one product against another" in answer.text

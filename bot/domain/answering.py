@@ -44,6 +44,9 @@ RARE_PASSAGES = 2
 # SLIDE_PRIOR x how far its best passage scored below the best one.
 CANDIDATE_SLIDES = 3
 SLIDE_PRIOR = 1.0
+# Less for a what-is question, whose definition weighs more than the words it shares with a slide
+# ("what is cosine similarity": slide 13 defines it; slide 21's setup steps use it twice).
+WHAT_IS_SLIDE_PRIOR = 0.8
 MAX_ANSWER_CHARS = 900
 MAX_LIST_ITEMS = 8
 # How much each signal adds to a sentence's cosine with the question when choosing what leads.
@@ -373,8 +376,11 @@ class Answerer:
         match = _BETTER_THAN.search(question)
         if match is None:
             return False
-        names = self.retriever.names
-        return all(any(word.casefold() in names for word in side.split()) for side in match.groups())
+        names, phrases = self.retriever.names, self.retriever.name_phrases
+        return all(
+            side.casefold() in phrases or any(word.casefold() in names for word in side.split())
+            for side in match.groups()
+        )
 
     def _outside_the_deck(self, question: str) -> tuple[str, Retrieval, str] | None:
         """ "how do I set up a RAG pipeline with Elasticsearch": a question the deck answers, and a
@@ -556,6 +562,7 @@ class Answerer:
         subject = subject_of(question) if qtype == "what-is" else _yes_no_subject(question) if qtype == "yes-no" else ""
         subject_terms = set(terms(subject))
         subject_phrase = _phrase(subject) if len(subject_terms) > 1 else ""
+        slide_prior = WHAT_IS_SLIDE_PRIOR if qtype == "what-is" else SLIDE_PRIOR
         query_terms = set(self.retriever.query_terms(question))
         faq = self._faq_match(qtype, results, subject_terms, query_terms, exclude)
         if faq is not None:
@@ -589,7 +596,7 @@ class Answerer:
                     score = self._unit_score(
                         unit, float(cosine), passage, qtype, query_terms, subject_terms, subject_phrase
                     )
-                    ranked.append((score + SLIDE_PRIOR * prior[passage.slide], scored, unit))
+                    ranked.append((score + slide_prior * prior[passage.slide], scored, unit))
         if not ranked:
             return None
         # What was shown already is quoted again only when nothing new on the same slide answers as

@@ -102,6 +102,10 @@ class Retriever:
             if short in vocabulary or self._document_frequency.get(stem(short), 0) <= RARE_ACRONYM_PASSAGES
         }
         self.names = _names_in(p.text for p in passages)
+        # Names of two or more capitalised words ("Stable Diffusion", "GitHub Copilot"), folded
+        self.name_phrases = {
+            m[0].casefold() for p in passages for m in re.finditer(r"\b[A-Z][\w.·-]*(?: [A-Z][\w.·-]*)+", p.text)
+        }
         # Misspellings nearly always keep the first letter: compare only with those words (fast).
         self._words_by_initial: dict[str, list[str]] = {}
         for word in sorted(self._known_words):
