@@ -32,6 +32,8 @@ FAQ_MATCH = 0.8
 # ... or this close, when the FAQ leads every other slide's passages by FAQ_LEAD of fused score.
 FAQ_NEAR = 0.75
 FAQ_LEAD = 0.2
+# An FAQ's first answer sentence counts as this much less close to a question than the FAQ's question.
+FAQ_ANSWER_DISCOUNT = 0.1
 # A follow-up's own topic slide gets this much added to its score.
 FOCUS_BONUS = 0.15
 MAX_SENTENCES = 3
@@ -591,10 +593,13 @@ class Answerer:
             passage = scored.passage
             units = self.retriever.units.get(passage.id, [])
             cosines = self.retriever.unit_scores(passage.id, retrieval.vector)
-            for unit, cosine in zip(units, cosines, strict=True):
+            # An FAQ's first sentence answers its question: it is at least as close as that question
+            asked = scored.question_score - FAQ_ANSWER_DISCOUNT if passage.question else -1.0
+            for index, (unit, cosine) in enumerate(zip(units, cosines, strict=True)):
                 if unit.id not in exclude:
+                    closeness = max(float(cosine), asked) if index == 0 else float(cosine)
                     score = self._unit_score(
-                        unit, float(cosine), passage, qtype, query_terms, subject_terms, subject_phrase
+                        unit, closeness, passage, qtype, query_terms, subject_terms, subject_phrase
                     )
                     ranked.append((score + slide_prior * prior[passage.slide], scored, unit))
         if not ranked:
@@ -762,9 +767,14 @@ def _sentences_from(
     needs the sentence before the one that matched best (a what-is answer must lead with its
     definition, so it never does this)."""
     paragraph = [u for u in units if u.group == lead.group and u.id not in exclude]
-    if whole and 1 < len(paragraph) <= limit + 1 and sum(len(u.text) for u in paragraph) <= MAX_ANSWER_CHARS:
-        return paragraph
     start = paragraph.index(lead)
+    if (
+        whole
+        and start <= 1  # the answer stays near the top: the sentence before it, at most, sets it up
+        and 1 < len(paragraph) <= limit + 1
+        and sum(len(u.text) for u in paragraph) <= MAX_ANSWER_CHARS
+    ):
+        return paragraph
     if start > 0 and re.match(r"^(It|This|That|These|They|Those|Such|Its|Their)\b", lead.text):
         start -= 1
     chosen = paragraph[start : start + limit]
