@@ -347,13 +347,15 @@ class Answerer:
                 choices = fresh
         if not choices:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
+        specific, aside = self._specific_elsewhere(question, choices, retrieval.vector, exclude)
+        choices += aside
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
         missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
         beyond = next((what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(question.casefold())), "")
         if not beyond and self._ranks_products(question):
             beyond = "They don't rank one product against another"
-        if kind == "answer" and (missing or beyond):
+        if kind == "answer" and (missing or beyond or specific):
             kind = "partial"  # specifics not on the slide used, or what no slide settles
         if kind == "partial":
             parts.insert(0, "The slides cover part of that. Here is what they say:")
@@ -361,6 +363,8 @@ class Answerer:
                 parts.append(f"They don't go into {missing}, so I won't guess about that.")
             elif beyond:
                 parts.append(f"{beyond}, so I won't guess about that part.")
+            elif specific:
+                parts.append(f"They don't say more about {specific} than this, so I won't guess beyond it.")
             else:
                 parts.append("They don't say more than this, so I won't guess beyond it.")
         text = "\n\n".join(parts)
@@ -438,6 +442,38 @@ class Answerer:
         top = retrieval.results[: self.rule.passages]
         coverage = self.retriever.coverage(retrieval.question, [s.position for s in top])
         return max(s.dense for s in top), coverage, self.retriever.elsewhere(retrieval.vector)
+
+    def _specific_elsewhere(
+        self, question: str, choices: list[_Choice], vector, exclude: frozenset[str]
+    ) -> tuple[str, list[_Choice]]:
+        """ "which GPU do I need to run a 70B model?" answered from slide 21: slide 9's sentence that
+        names "70B" as well, rather than saying the slides don't go into it. A specific (a word with a
+        digit, or a name) that the chosen slides lack and at most RARE_PASSAGES passages use; the word
+        as the deck writes it and the sentence's choice, or nothing."""
+        slides = {choice.scored.passage.slide for choice in choices}
+        known = {
+            t for i, p in enumerate(self.retriever.passages) if p.slide in slides for t in self.retriever.term_sets[i]
+        }
+        for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
+            folded = word.casefold()
+            term = stem(folded)
+            specific = any(c.isdigit() for c in folded) or folded in self.retriever.names
+            if term in known or not specific or not 1 <= self.retriever.document_frequency(term) <= RARE_PASSAGES:
+                continue
+            best: tuple[float, int, Unit] | None = None
+            for position, passage in enumerate(self.retriever.passages):
+                if term not in self.retriever.term_sets[position]:
+                    continue
+                cosines = self.retriever.unit_scores(passage.id, vector)
+                for unit, cosine in zip(self.retriever.units[passage.id], cosines, strict=True):
+                    if unit.id not in exclude and term in terms(unit.text) and (best is None or cosine > best[0]):
+                        best = (float(cosine), position, unit)
+            if best is not None:
+                cosine, position, unit = best
+                passage = self.retriever.passages[position]
+                choice = _Choice(ScoredPassage(passage, cosine, cosine, 0.0, None, position), [unit])
+                return self.retriever.names.get(folded, word), [choice]
+        return "", []
 
     def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
         """The question's words that none of the slides used contain ("GPU", "70B"); with
@@ -615,7 +651,10 @@ class Answerer:
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude))
         return _Choice(
-            scored, _sentences_from(units, lead, exclude, max_sentences, whole=qtype not in ("what-is", "how"))
+            scored,
+            _sentences_from(
+                units, lead, exclude, max_sentences, whole=qtype not in ("what-is", "how"), reason=qtype == "why"
+            ),
         )
 
     @staticmethod
@@ -668,6 +707,8 @@ class Answerer:
             score += 0.05
         elif qtype in ("why", "yes-no") and unit.kind != "sentence":
             score -= 0.1  # a reason or a verdict is a sentence, not a bullet
+        elif qtype == "why" and unit.heading.casefold().startswith("why") and query_terms & set(terms(unit.heading)):
+            score += HEADING_WEIGHT / 2  # under "### Why hallucinations happen"
         if section == "example" and qtype != "example":
             score -= 0.05  # worked examples illustrate; they rarely answer
         if section == "comparison" and qtype != "compare":
@@ -759,18 +800,20 @@ def _whole_group(units: list[Unit], lead: Unit, exclude: frozenset[str]) -> list
 
 
 def _sentences_from(
-    units: list[Unit], lead: Unit, exclude: frozenset[str], limit: int, whole: bool = False
+    units: list[Unit], lead: Unit, exclude: frozenset[str], limit: int, whole: bool = False, reason: bool = False
 ) -> list[Unit]:
     """The lead sentence and the ones after it in its paragraph, in the deck's order; a lead that
     leans on the sentence before ("It…", "This…") brings that one along. With ``whole``, a
-    paragraph of at most ``limit`` + 1 sentences is quoted whole: a reason or an explanation often
-    needs the sentence before the one that matched best (a what-is answer must lead with its
-    definition, so it never does this)."""
+    paragraph of at most ``limit`` + 1 sentences is quoted whole when the lead is among its first two
+    (with ``reason``, wherever it is): an explanation often needs the sentence before the one that
+    matched best, but an answer that ends a paragraph would otherwise come last (a what-is or how
+    answer must lead with its answer, so it never does this)."""
     paragraph = [u for u in units if u.group == lead.group and u.id not in exclude]
     start = paragraph.index(lead)
     if (
         whole
-        and start <= 1  # the answer stays near the top: the sentence before it, at most, sets it up
+        # the answer stays near the top, the sentence before it setting it up; a reason may need them all
+        and (start <= 1 or reason)
         and 1 < len(paragraph) <= limit + 1
         and sum(len(u.text) for u in paragraph) <= MAX_ANSWER_CHARS
     ):
