@@ -20,10 +20,13 @@ from bot.domain.conversation import Key, Reply
 from bot.domain.courses import place_guild
 from bot.domain.errors import UserError
 from bot.domain.index import IngestReport
-from bot.domain.messages import Request
+from bot.domain.messages import Request, request_in_words
 from bot.domain.services import Services
 from bot.plain import format_reply, format_slide, prediction_table
 from bot.settings import Settings
+
+# What a learner types to see a quiz question's answer without being marked
+_SKIP_WORDS = frozenset({"skip", "pass", "next question", "show answer", "show me the answer", "give up"})
 
 LOCAL_SCOPE = "local"
 
@@ -82,7 +85,12 @@ class TerminalSession:
             return None
         try:
             if self.pending_quiz is not None and not line.startswith("/"):
-                return Reply("command", self.judge(line))
+                folded = line.casefold().strip(" .!?")
+                if folded in _SKIP_WORDS:
+                    return Reply("command", self.skip())
+                if request_in_words(folded) is None:
+                    return Reply("command", self.judge(line))
+                self.pending_quiz = None  # "next slide", "quiz me on RAG": moving on, not an answer
             if not line.startswith("/"):
                 return self.converse(line)
             name, _, rest = line[1:].partition(" ")
@@ -173,7 +181,11 @@ class TerminalSession:
         if question is None:
             raise UserError(f"Slide {slide.number} has nothing to quiz you on.")
         self.pending_quiz = question
-        return f"Quiz on slide {slide.number} ({slide.title}):\n{question.question}\n(type your answer)"
+        return f"Quiz on slide {slide.number} ({slide.title}):\n{question.question}\n(type your answer, or skip)"
+
+    def skip(self) -> str:
+        question, self.pending_quiz = self.pending_quiz, None
+        return f"Skipped. The slide's answer: {question.answer}\nRevisit: slide {question.slide} ({question.title})"
 
     def judge(self, answer: str) -> str:
         question, self.pending_quiz = self.pending_quiz, None

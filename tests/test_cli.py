@@ -84,3 +84,18 @@ def test_terminal_session_answers_and_steps(tutor, tmp_path):
     assert "→   2  Traditional AI vs Generative AI" in out
     assert "slides are 1-22" in out
     assert "GPT-2 BPE: 2 tokens" in out
+
+
+def test_chat_json_gives_one_object_a_line_and_moving_on_is_not_a_quiz_answer(tutor):
+    """After "quiz me", "skip" shows the answer unmarked and "next slide" moves on: neither is graded."""
+    lines = "what is a transformer?\nquiz me\nskip\nquiz me\nnext slide\n/reset\n"
+    result = run_cli("chat", "--json", data_dir=tutor.settings.data_dir, stdin=lines)
+    assert result.returncode == 0, result.stderr
+    replies = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["message"] for r in replies] == lines.splitlines()
+    assert {"message", "reply", "kind", "confident", "sources"} <= set(replies[0])
+    quiz, skipped, _, moved, reset = replies[1:]
+    assert "Quiz on slide 8" in quiz["reply"] and "skip" in quiz["reply"]
+    assert skipped["reply"].startswith("Skipped. The slide's answer:")
+    assert moved["reply"].startswith("Here's the next slide.") and "The slide's answer" not in moved["reply"]
+    assert reset["kind"] == "command"
