@@ -137,13 +137,6 @@ def test_a_follow_up_leads_with_its_answer(tutoring, topic, follow_up, slide, op
     assert reply.kind == "answer" and reply.slides[0] == slide and reply.text.startswith(opening)
 
 
-def test_comparing_the_topic_with_something_the_deck_never_mentions_is_answered_in_part(tutoring):
-    key = _key("wordpiece")
-    tutoring.respond(key, "what is bpe?")
-    reply = tutoring.respond(key, "how is it different from wordpiece?")
-    assert reply.kind == "partial" and reply.slides[0] == 13 and "don't go into wordpiece" in reply.text
-
-
 def test_a_subject_x_of_y_stays_whole_for_its_follow_ups(tutoring):
     """ "chain of thought", not "chain": "does it always help?" was declined."""
     key = _key("chain of thought")

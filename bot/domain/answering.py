@@ -351,11 +351,7 @@ class Answerer:
         choices += aside
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
-        missing = (
-            unnamed
-            or self._unknown_side(question, qtype)
-            or self.missing_terms(question, choices, rare_only=kind == "answer")
-        )
+        missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
         beyond = next((what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(question.casefold())), "")
         if not beyond and self._ranks_products(question):
             beyond = "They don't rank one product against another"
@@ -380,15 +376,6 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
-
-    def _unknown_side(self, question: str, qtype: QuestionType) -> str:
-        """ "how is BPE different from WordPiece?": the side of a comparison the deck never mentions."""
-        sides = compare_sides(question) if qtype == "compare" else None
-        for side in sides or ():
-            side_terms = self.retriever.query_terms(side)
-            if side_terms and not any(self.retriever.document_frequency(t) for t in side_terms):
-                return side
-        return ""
 
     def _ranks_products(self, question: str) -> bool:
         """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other."""
