@@ -36,6 +36,9 @@ _SHORT_FORMS = {
     "genai": "generative ai", "gen ai": "generative ai", "llm": "large language model",
     "llms": "large language models", "backprop": "backpropagation", "nn": "neural network", "nns": "neural networks",
     "ml": "machine learning", "gd": "gradient descent", "sd": "stable diffusion",
+    "rnn": "recurrent neural network", "rnns": "recurrent neural networks",
+    "cnn": "convolutional neural network", "cnns": "convolutional neural networks",
+    "finetuning": "fine-tuning", "finetune": "fine-tune", "finetuned": "fine-tuned", "fine tuning": "fine-tuning",
 }  # fmt: skip
 _SHORT_FORM = re.compile(
     r"(?<![\w-])(" + "|".join(map(re.escape, sorted(_SHORT_FORMS, key=len, reverse=True))) + r")(?![\w-])",
