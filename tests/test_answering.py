@@ -420,3 +420,22 @@ def test_short_forms_the_deck_spells_out_are_read_as_its_words(tutor, question, 
     """ "rnn" for recurrent neural networks and "finetuning" for fine-tuning: words the deck never uses."""
     answer = tutor.ask(question)
     assert answer.kind == "answer" and answer.slides[: len(slides)] == slides
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("so what exactly is an llm", "what-is"),
+        ("ok but what is a token actually", "what-is"),
+        ("what do people mean by latent space", "what-is"),
+        ("what are embeddings used for", "other"),  # their uses, not a definition
+    ],
+)
+def test_question_kinds_of_everyday_phrasings(question, kind):
+    assert question_type(question) == kind
+
+
+def test_what_exactly_is_answered_with_the_definition(tutor):
+    """ "so what exactly is an llm" was not read as a what-is question and opened on scaling laws."""
+    answer = tutor.ask("so what exactly is an llm")
+    assert answer.text.startswith("A large language model (LLM) is a transformer")

@@ -76,6 +76,7 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
             r"^(what|which) (are|were) (the |some )?(main |different |common )?(types|kinds|families|steps|ways|examples|uses|applications|parts|risks|limits|tools)\b",
         ),
         ("list", r"^(name|list|give me) (some|a few|the|all)\b"),
+        ("other", r"^what (is|are|'s) .+ (used|good|useful) for$"),  # uses, not a definition
         ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
         ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
         ("what-is", r"^(explain|describe) (what )?(an? |the )?\w+( \w+)?\??$"),
@@ -126,7 +127,7 @@ _SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|exactly|actually|really|ev
 
 # Polite or chatty openings that don't change what is asked: "can you tell me what a token is".
 _LEAD_IN = re.compile(
-    r"^(?:(?:hey|hi|ok|okay|so|um+|pls|please|bot|tutor|quick (?:q|question)|question|q)[,:!]? )*"
+    r"^(?:(?:hey|hi|ok|okay|so|but|well|um+|pls|please|bot|tutor|quick (?:q|question)|question|q)[,:!]? )*"
     r"(?:(?:can|could|would) you (?:please |pls )?)?"
     r"(?:(?:tell|show) me|say|i (?:want|would like|'d like|wanna) to (?:know|understand)|do you know|"
     r"i(?:'m| am) (?:wondering|curious)(?: about)?|i wonder)? ?"
@@ -140,6 +141,8 @@ def _plain(question: str) -> str:
     retrieval adds), an embedded "what X is" turned round."""
     text = " ".join(re.sub(r"\([^()]*\)", " ", question).casefold().split()).strip(" ?!.")
     text = _LEAD_IN.sub("", text, count=1).replace("explain to me ", "explain ", 1)
+    text = re.sub(r"^what (?:exactly|actually|really) (?=is |are |does |do )", "what ", text)  # "what exactly is"
+    text = re.sub(r"^what (?:do|does) (?:people|they|you|we|experts) mean by ", "what is ", text)
     text = re.sub(r"^(?:explain|describe) (?=(?:what|how|why|when|who) )", "", text)
     return _EMBEDDED_WHAT.sub(
         lambda m: f"what {'does' if m[2] == 'means' else m[2]} {m[1]}" + (" mean" if m[2] == "means" else ""), text
@@ -668,7 +671,9 @@ class Answerer:
         subject_phrase: str = "",
     ) -> float:
         unit_terms = set(terms(f"{unit.heading} {unit.text}"))
-        score = cosine + TERM_WEIGHT * (len(query_terms & unit_terms) / len(query_terms) if query_terms else 0.0)
+        # a what-is answer is about its subject: "attention in transformers" is not about transformers
+        wanted = subject_terms if qtype == "what-is" and subject_terms else query_terms
+        score = cosine + TERM_WEIGHT * (len(wanted & unit_terms) / len(wanted) if wanted else 0.0)
         section = passage.section.casefold()
         if qtype == "what-is" or (qtype == "yes-no" and subject_terms):
             if unit.kind != "sentence":
