@@ -137,6 +137,27 @@ def test_a_follow_up_leads_with_its_answer(tutoring, topic, follow_up, slide, op
     assert reply.kind == "answer" and reply.slides[0] == slide and reply.text.startswith(opening)
 
 
+@pytest.mark.parametrize(
+    ("turns", "says"),
+    [
+        # the answer was shown already: said again rather than a new sentence that answers worse
+        (["what is the eu ai act?", "when did it start?"], "entered into force in August 2024"),
+        # "them": the vector databases; the sentence naming Chroma, again
+        (["how does a vector database work?", "is chroma one of them?"], "Chroma"),
+        # "ones" stands for the topic too
+        (["how does a vector database work?", "which ones are popular?"], "vector"),
+        # the deck says how many ("typically 2 to 5"): not advice beyond the slides
+        (["what is few-shot prompting?", "how many examples should I use?"], ""),
+    ],
+)
+def test_follow_ups_that_the_last_reply_or_its_slide_answers(tutoring, turns, says):
+    key = _key(" / ".join(turns))
+    for message in turns[:-1]:
+        tutoring.respond(key, message)
+    reply = tutoring.respond(key, turns[-1])
+    assert reply.kind == "answer" and says in reply.text
+
+
 def test_a_subject_x_of_y_stays_whole_for_its_follow_ups(tutoring):
     """ "chain of thought", not "chain": "does it always help?" was declined."""
     key = _key("chain of thought")

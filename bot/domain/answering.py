@@ -39,6 +39,8 @@ FOCUS_BONUS = 0.15
 MAX_SENTENCES = 3
 # A follow-up leads with something not yet shown unless a shown sentence answers clearly better.
 SEEN_PENALTY = 0.07
+# ... and repeats what it showed when the best new sentence scores this much below it.
+REPEAT_MARGIN = 0.25
 # A specific (a word with a digit) the deck uses in at most this many passages, but not on the
 # slide that answers, makes the answer partial ("which GPU for a 70B model" answered from slide 21).
 RARE_PASSAGES = 2
@@ -103,7 +105,10 @@ _BEYOND_THE_SLIDES = (
     ),
     (
         re.compile(
-            r"\b(?:best|recommend\w*|should i (?:buy|use|pick|choose|get)|which \w+ (?:should|do) i (?:buy|use|need|get)|"
+            # "which embedding model should I use", "… should I use for LoRA on Llama 3"; not "how many
+            # examples should I use?" (the deck says)
+            r"\b(?:best|recommend\w*|should i (?:buy|pick|choose|get)|should i use (?:for|with|on|in) \w+|"
+            r"which (?:\w+ ){1,3}(?:should|do) i (?:buy|use|need|get)|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
             r"is it legal|legally|debug my|fix my|my (?:code|app|model|training|job|project|product|business|company|startup)|"
             r"worth (?:buying|it))\b"
@@ -285,6 +290,7 @@ class _Choice:
     scored: ScoredPassage
     units: list[Unit]
     faq: bool = False
+    lead: float | None = None  # the lead unit's score, when sentences were ranked for it
 
 
 class Answerer:
@@ -344,9 +350,15 @@ class Answerer:
         choices = self._choose(question, qtype, retrieval, results, exclude, seen)
         if seen and choices and all(u.id in seen for choice in choices for u in choice.units):
             # Everything chosen was just shown: what else the same slide says, if anything, rather
-            # than a repeat; but a repeat rather than another slide's answer to another question.
+            # than a repeat; but a repeat rather than another slide's answer to another question, or
+            # than new words that answer much worse ("when did it start?" after the EU AI Act).
             fresh = self._choose(question, qtype, retrieval, results, exclude | seen, seen)
-            if fresh and fresh[0].scored.passage.slide == choices[0].scored.passage.slide:
+            if (
+                fresh
+                and fresh[0].scored.passage.slide == choices[0].scored.passage.slide
+                and (None in (fresh[0].lead, choices[0].lead) or fresh[0].lead >= choices[0].lead - REPEAT_MARGIN)
+                and not self._names_more(question, choices, fresh)
+            ):
                 choices = fresh
         if not choices:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
@@ -379,6 +391,20 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
+
+    def _names_more(self, question: str, shown: list[_Choice], fresh: list[_Choice]) -> bool:
+        """Whether what was shown names a rare word of the question that the new words lack ("is
+        Chroma one of them?": the sentence listing Chroma, again, not another about vector search)."""
+
+        def rare_terms(choices: list[_Choice]) -> set[str]:
+            said = set(terms(" ".join(u.text for choice in choices for u in choice.units)))
+            return {
+                t
+                for t in self.retriever.query_terms(question)
+                if t in said and 1 <= self.retriever.document_frequency(t) <= RARE_PASSAGES
+            }
+
+        return bool(rare_terms(shown) - rare_terms(fresh))
 
     def _ranks_products(self, question: str) -> bool:
         """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other."""
@@ -646,19 +672,17 @@ class Answerer:
         # What was shown already is quoted again only when nothing new on the same slide answers as
         # well; it never sends the answer to another slide ("how do I avoid it?" after overfitting).
         best_slide = max(ranked, key=lambda item: item[0])[1].passage.slide
-        _, scored, lead = max(
+        lead_score, scored, lead = max(
             ((score - SEEN_PENALTY * (unit.id in seen), scored, unit) for score, scored, unit in ranked),
             key=lambda item: (item[1].passage.slide == best_slide, item[0]),
         )
         units = self.retriever.units[scored.passage.id]
         if lead.kind in ("item", "step"):
-            return _Choice(scored, _whole_group(units, lead, exclude))
-        return _Choice(
-            scored,
-            _sentences_from(
-                units, lead, exclude, max_sentences, whole=qtype not in ("what-is", "how"), reason=qtype == "why"
-            ),
+            return _Choice(scored, _whole_group(units, lead, exclude), lead=lead_score)
+        chosen = _sentences_from(
+            units, lead, exclude, max_sentences, whole=qtype not in ("what-is", "how"), reason=qtype == "why"
         )
+        return _Choice(scored, chosen, lead=lead_score)
 
     @staticmethod
     def _unit_score(

@@ -344,7 +344,7 @@ class Tutoring:
             return bare
         if is_bare_wh(bare):
             return f"{bare.strip('?')} {conversation.question}"
-        replaced, count = re.subn(r"\b(?:it|that|this|they|them|those|these)\b|\bone$", subject, bare, count=1)
+        replaced, count = re.subn(r"\b(?:it|that|this|they|them|those|these|ones)\b|\bone$", subject, bare, count=1)
         return replaced if count else f"{bare} {subject}"
 
     def _section_reply(self, conversation: Conversation, heading: str, text: str) -> Reply:

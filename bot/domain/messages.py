@@ -390,7 +390,7 @@ def names_own_subject(bare: str) -> bool:
 
 # "it" that stands for the topic, not the "it" of "is it true that…", "is it possible to…"
 _NOT_THE_TOPIC = r"(?:true|possible|legal|worth|ok|okay|normal|likely)\b"
-_REFERS_TO_TOPIC = re.compile(rf"\bit\b(?! {_NOT_THE_TOPIC})|\b(?:they|them|its|their)\b|\bone$")
+_REFERS_TO_TOPIC = re.compile(rf"\bit\b(?! {_NOT_THE_TOPIC})|\b(?:they|them|its|their|ones)\b|\bone$")
 
 
 def is_follow_up(bare: str) -> bool:
