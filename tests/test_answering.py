@@ -439,3 +439,9 @@ def test_what_exactly_is_answered_with_the_definition(tutor):
     """ "so what exactly is an llm" was not read as a what-is question and opened on scaling laws."""
     answer = tutor.ask("so what exactly is an llm")
     assert answer.text.startswith("A large language model (LLM) is a transformer")
+
+
+def test_how_something_works_is_not_answered_with_what_it_is_used_for(tutor):
+    answer = tutor.ask("how does text to image work?")
+    assert answer.slides[0] == 15 and answer.sources[0].section != "Applications"
+    assert "noise" in answer.text

@@ -740,6 +740,8 @@ class Answerer:
             score += HEADING_WEIGHT / 2  # under "### Why hallucinations happen"
         if section == "example" and qtype != "example":
             score -= 0.05  # worked examples illustrate; they rarely answer
+        if section == "applications" and qtype == "how":
+            score -= 0.1  # what it is used for, not how it works
         if section == "comparison" and qtype != "compare":
             score -= 0.2  # a table's cells ("Stable training") are fragments, not answers
         if section == "in plain words":
