@@ -452,5 +452,7 @@ def test_statements_the_slides_answer_are_questions_and_chatter_is_not(tutoring)
         "see you tomorrow",
         "my cat is asleep on my keyboard",
         "good luck on the exam everyone",
+        "give me an example",  # to a learner the tutor has not talked to: it means nothing on its own
+        "tell me more",
     ]:
         assert not looks_like_question(chatter) and not tutoring.covers(chatter), chatter

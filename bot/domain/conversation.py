@@ -34,6 +34,7 @@ from bot.domain.messages import (
     is_follow_up,
     looks_like_question,
     names_own_subject,
+    only_in_a_conversation,
     original_case,
     request_in_words,
     same_as_what,
@@ -212,7 +213,7 @@ class Tutoring:
         batch", "FID score meaning"): in an answer channel it is then for the tutor, not chatter
         (blocking: one retrieval; call it off the event loop)."""
         text = clean_message(message)
-        if not text or small_talk(text.casefold()) is not None:
+        if not text or small_talk(text.casefold()) is not None or only_in_a_conversation(text.casefold()):
             return False
         return self.tutor.knowledge.answerer.assess(text)[0] == "answer"
 

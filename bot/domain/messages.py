@@ -227,7 +227,7 @@ def looks_like_question(text: str) -> bool:
     """Whether a message in an answer channel is meant for the tutor when it isn't addressed:
     a question or a request. Chatter between learners ("lol same", "see you tomorrow") is not."""
     folded = clean_message(text).casefold()
-    if not folded:
+    if not folded or only_in_a_conversation(folded):
         return False
     if "?" in folded or request_in_words(folded) is not None:
         return True
@@ -349,6 +349,13 @@ def english_part(text: str) -> str:
     if _FOREIGN_WHAT_IS.search(folded):
         return f"what is {kept}"
     return f"how does {kept} work" if _FOREIGN_HOW.search(folded) else kept
+
+
+def only_in_a_conversation(folded: str) -> bool:
+    """ "give me an example", "tell me more", "why?": asked of the tutor's last reply; from a learner
+    it has not answered, chatter."""
+    bare = folded.strip(" !.?")
+    return asks_example(bare) or asks_simpler(bare) or asks_more(bare) or is_bare_wh(bare)
 
 
 def asks_simpler(bare: str) -> bool:
