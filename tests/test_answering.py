@@ -445,3 +445,15 @@ def test_how_something_works_is_not_answered_with_what_it_is_used_for(tutor):
     answer = tutor.ask("how does text to image work?")
     assert answer.slides[0] == 15 and answer.sources[0].section != "Applications"
     assert "noise" in answer.text
+
+
+@pytest.mark.parametrize("question", ["what's 2+2", "solve x^2 - 5x + 6 = 0"])
+def test_a_sum_to_work_out_is_declined(tutor, question):
+    """ "2" and "x" are in the deck ("typically 2 to 5 examples"), the subject is not."""
+    assert tutor.ask(question).kind == "decline"
+
+
+def test_a_what_is_question_with_a_second_question_after_and_defines_its_subject(tutor):
+    answer = tutor.ask("WHAT IS TEMPERATURE AND WHY DOES MY OUTPUT CHANGE")
+    assert answer.text.startswith("Temperature divides the logits")
+    assert subject_of("what is rag and how does it work") == "rag"

@@ -164,6 +164,10 @@ def question_type(question: str) -> QuestionType:
     return "other"
 
 
+# A sum to work out: "what's 2+2", "solve x^2 - 5x + 6 = 0"
+_ARITHMETIC = re.compile(
+    r"(?:(?:what(?:'s| is)|whats|calculate|compute|solve|how much is)\s*)?(?=[^a-z]*\d)(?=.*[-+*/×÷^=])[-+*/×÷^=()\d\sx.,]+"
+)
 _BARE_FILLER = frozenset({"a", "an", "the", "pls", "plz", "please"})
 
 
@@ -179,7 +183,12 @@ def subject_of(question: str) -> str:
     text = _plain(question)
     text = _SUBJECT.sub("", text, count=1)
     text = _SUBJECT_TAIL.sub("", text).strip(" ?!.\"'")
-    head = re.split(r" (?:in|with|for|on|when|that|used|from) ", text, maxsplit=1)[0]
+    # "temperature in llms", "temperature and why does my output change": the thing before them
+    head = re.split(
+        r" (?:in|with|for|on|when|that|used|from) | and (?=(?:why|how|what|when|where|is|are|does|do|can) )",
+        text,
+        maxsplit=1,
+    )[0]
     return head if head else text
 
 
@@ -324,6 +333,8 @@ class Answerer:
         question = self.retriever.prepare(asked)  # what retrieval and composition read
         if _is_bare_name(question) and tuple(terms(question)) in self.retriever.phrases:
             question = f"what is {question}"  # one of the deck's phrases: searched as the question it stands for
+        if _ARITHMETIC.fullmatch(_plain(question)):
+            return Answer(asked, DECLINE_TEXT, False, kind="decline")  # "what's 2+2": not the slides' subject
         retrieval = self.retriever.retrieve(question, k=8, mode=mode)
         results = retrieval.results
         if not results:
