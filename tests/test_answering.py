@@ -457,3 +457,18 @@ def test_a_what_is_question_with_a_second_question_after_and_defines_its_subject
     answer = tutor.ask("WHAT IS TEMPERATURE AND WHY DOES MY OUTPUT CHANGE")
     assert answer.text.startswith("Temperature divides the logits")
     assert subject_of("what is rag and how does it work") == "rag"
+
+
+def test_a_bot_on_our_own_documents_is_answered_with_rag(tutor):
+    answer = tutor.ask("how do i make a bot that answers questions from our internal docs")
+    assert answer.kind == "answer" and answer.slides[0] == 14
+
+
+def test_a_tool_the_deck_never_names_is_looked_for_in_the_last_sentence_only(tutor):
+    """ "… on top of our company wiki. I don't want it to make stuff up. What approach …?" is not
+    "build a chatbot" plus an unknown tool: that answered with ELIZA and 'they don't go into stuff'."""
+    answer = tutor.ask(
+        "My manager wants me to build a chatbot on top of our company wiki. I don't want it to make "
+        "stuff up. What approach does the course recommend?"
+    )
+    assert 3 not in answer.slides and "stuff" not in answer.text

@@ -803,7 +803,7 @@ _ASKS_STEPS = re.compile(
 )
 # A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".
 _OUTSIDE_TAIL = re.compile(
-    r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;]+?)\??$", re.I
+    r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;.!?]+?)\??$", re.I
 )
 # "is ChatGPT better than Claude", "is GPT-4 smarter than Gemini": the two things weighed.
 _BETTER_THAN = re.compile(

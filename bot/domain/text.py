@@ -20,7 +20,7 @@ STOPWORDS = frozenset(
     no nor not now of off on once only or other our out over own same she should so some such than
     that the their them then there these they this those through to too under until up very was we
     were what when where which while who whom why will with would you your yours explain tell please
-    mean means meant thing things really kind sort get got vs versus difference whats what's
+    mean means meant thing things stuff really kind sort get got vs versus difference whats what's
     wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+")
@@ -64,6 +64,11 @@ _PARAPHRASES = tuple(
         (r"\b(?:used for|use cases?|uses of|useful for)\b", "applications"),
         (r"\bmaths?\b", "arithmetic"),
         (r"\bfake (?:videos?|photos?|pictures?|images?|voices?)\b", "deepfakes"),
+        # a bot that answers from an organisation's own documents is what RAG is for
+        (
+            r"\b(?:company|internal|our|my own|own) (?:wiki|docs|documents|pdfs|files|manuals|knowledge base)\b",
+            "retrieval-augmented generation",
+        ),
     )
 )
 
