@@ -472,3 +472,10 @@ def test_a_tool_the_deck_never_names_is_looked_for_in_the_last_sentence_only(tut
         "stuff up. What approach does the course recommend?"
     )
     assert 3 not in answer.slides and "stuff" not in answer.text
+
+
+def test_advice_the_deck_itself_asks_and_answers_is_not_beyond_it(tutor):
+    """ "Is it legal…" is advice for a particular case, unless the deck's own FAQ asks it."""
+    answer = tutor.ask("is it legal to train on copyrighted data?")
+    assert answer.kind == "answer" and answer.text.startswith("**Is it legal to train AI on copyrighted material?**")
+    assert tutor.ask("is it legal to sell ai art in germany").kind == "partial"

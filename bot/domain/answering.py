@@ -378,7 +378,16 @@ class Answerer:
         parts = [_render(choice) for choice in choices]
         kind: AnswerKind = verdict
         missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
-        beyond = next((what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(question.casefold())), "")
+        # ... unless an FAQ the answer quotes asks it too ("Is it legal to train AI on copyrighted material?")
+        faq = choices[0].scored.passage.question.casefold() if choices[0].faq else ""
+        beyond = next(
+            (
+                what
+                for pattern, what in _BEYOND_THE_SLIDES
+                if pattern.search(question.casefold()) and not pattern.search(faq)
+            ),
+            "",
+        )
         if not beyond and self._ranks_products(question):
             beyond = "They don't rank one product against another"
         if kind == "answer" and (missing or beyond or specific):
