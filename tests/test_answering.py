@@ -351,11 +351,15 @@ def test_an_faq_that_clearly_leads_answers_as_it_stands(tutor):
 @pytest.mark.parametrize(
     ("question", "opening"),
     [
-        ("what is temperature?", "Temperature is a setting that decides how adventurous"),  # not "Temperature 0 is…"
+        # a what-is answer defines the thing itself: not "Temperature 0 is…"
+        ("what is temperature?", "Temperature is a setting that decides how adventurous"),
         ("what's the point of attention?", "Self-attention lets each word update its meaning"),
+        # an FAQ answers the learner's question in its first sentence, whose own words share little with it
+        ("can an llm browse the internet?", "Not by itself: a plain LLM answers from patterns stored in its weights."),
+        ("why does the model give different answers each time?", "Because most chat tools sample the next token"),
     ],
 )
-def test_a_what_is_answer_defines_the_thing_itself(tutor, question, opening):
+def test_answers_open_with_the_sentence_that_answers(tutor, question, opening):
     assert tutor.ask(question).text.startswith(opening)
 
 
@@ -369,18 +373,6 @@ def test_two_named_products_weighed_against_each_other_is_beyond_the_slides(tuto
     """ "Stable Diffusion" is a name although the deck writes "diffusion" in lower case too."""
     answer = tutor.ask("is midjourney better than stable diffusion")
     assert answer.kind == "partial" and "don't rank one product against another" in answer.text
-
-
-@pytest.mark.parametrize(
-    ("question", "opening"),
-    [
-        ("can an llm browse the internet?", "Not by itself: a plain LLM answers from patterns stored in its weights."),
-        ("why does the model give different answers each time?", "Because most chat tools sample the next token"),
-    ],
-)
-def test_an_faqs_first_sentence_is_as_close_as_its_question(tutor, question, opening):
-    """The FAQ answers the learner's question in its first sentence, whose own words share little with it."""
-    assert tutor.ask(question).text.startswith(opening)
 
 
 def test_a_paragraph_is_not_quoted_from_its_top_when_the_answer_is_further_down(tutor):
