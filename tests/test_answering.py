@@ -98,13 +98,18 @@ def test_message_cooldown_is_per_user_and_off_at_zero():
 
 
 @pytest.mark.parametrize(
-    ("question", "expected"), [("who invented GANs?", "2014"), ("when was the transformer introduced?", "2017")]
+    ("question", "expected"),
+    [
+        ("who invented GANs?", "2014"),
+        ("when was the transformer introduced?", "2017"),
+        ("when was chatgpt released?", "On 30 November 2022 OpenAI launched ChatGPT"),  # not its paragraph's top
+    ],
 )
 def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question, expected):
     answer = tutor.ask(question)
     assert answer.kind == "answer"
     first_line = next(line for line in answer.text.split("\n") if not line.startswith("**"))  # past an FAQ's label
-    assert expected in first_line
+    assert first_line.startswith(expected) or expected.isdigit() and expected in first_line
 
 
 @pytest.mark.parametrize(

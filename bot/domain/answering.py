@@ -700,7 +700,12 @@ class Answerer:
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude), lead=lead_score)
         chosen = _sentences_from(
-            units, lead, exclude, max_sentences, whole=qtype not in ("what-is", "how"), reason=qtype == "why"
+            units,
+            lead,
+            exclude,
+            max_sentences,
+            whole=qtype not in ("what-is", "how", "who-when"),
+            reason=qtype == "why",
         )
         return _Choice(scored, chosen, lead=lead_score)
 
