@@ -411,10 +411,11 @@ def test_a_specific_another_slide_names_is_quoted_from_it(tutor, question, slide
 
 @pytest.mark.parametrize(
     ("question", "slides"),
-    [("rag vs finetuning", [14, 12]), ("what is an rnn", [4])],
+    [("rag vs finetuning", [14, 12]), ("what is an rnn", [4]), ("what are the limitations of llms?", [18])],
 )
 def test_short_forms_the_deck_spells_out_are_read_as_its_words(tutor, question, slides):
-    """ "rnn" for recurrent neural networks and "finetuning" for fine-tuning: words the deck never uses."""
+    """ "rnn" for recurrent neural networks, "finetuning" for fine-tuning, "limitations" for the limits
+    slide 18 is about: words the deck never uses."""
     answer = tutor.ask(question)
     assert answer.kind == "answer" and answer.slides[: len(slides)] == slides
 

@@ -63,6 +63,7 @@ _PARAPHRASES = tuple(
         (r"\bconfidently wrong\b", "hallucinate"),
         (r"\b(?:used for|use cases?|uses of|useful for)\b", "applications"),
         (r"\bmaths?\b", "arithmetic"),
+        (r"\b(?:limitations?|weaknesses|shortcomings|downsides|what (?:can'?t|cannot) (?:it|they) do)\b", "limits"),
         (r"\bfake (?:videos?|photos?|pictures?|images?|voices?)\b", "deepfakes"),
         # a bot that answers from an organisation's own documents is what RAG is for
         (
