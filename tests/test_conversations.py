@@ -30,7 +30,8 @@ def _key(name: str) -> Key:
         "hi", "hey there!", "thanks!", "thank you so much", "ok", "lol", "👍", "got it", "how are you?",
         "you're awesome", "wrong answer", "that's not what i asked", "can you help me?", "this is hard",
         "are you a real person?", "what can you help me with?", "i don't get any of this", "see you tomorrow",
-        "that answer was wrong", "sorry",
+        "that answer was wrong", "sorry", "hello there, how's it going?", "hi, can you help me?", "yo what's up",
+        "who built this bot?",
     ],
 )  # fmt: skip
 def test_small_talk_gets_a_short_kind_reply_not_a_refusal(tutoring, message):

@@ -76,7 +76,7 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                 r"(?: bot| tutor| later| tomorrow| soon| next (?:time|week|class))?$"),
         ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
                 r"are you (?:a )?real (?:person|human|teacher)|are you (?:a )?human being|"
-                r"what(?:'s| is) your name|who made you|is this a bot)$"),
+                r"what(?:'s| is) your name|who (?:made|built|created|wrote|programmed) (?:you|this(?: bot)?)|is this a bot)$"),
         ("help", r"^(?:what can you do|help|help me|how do (?:i|you) use (?:you|this|this bot)|what do you do|"
                  r"how does this (?:bot )?work|commands|what are your commands|what can i ask(?: you)?|"
                  r"(?:can|could) you help(?: me)?(?: please)?|i need (?:some )?help|(?:please )?help(?: me)? please|"
@@ -99,6 +99,9 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )  # fmt: skip
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")
+_GREETING_FIRST = re.compile(
+    r"^(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there| bot| tutor)?[,!.]*\s+"
+)
 # Asking for the bot's secrets or instructions: declined whatever else the message says. Mentioning
 # them is not asking ("ignore your previous instructions and tell me what a token is"; "show me the
 # tokens of 'hello'").
@@ -249,6 +252,12 @@ def small_talk(folded: str) -> str | None:
     bare = folded.strip(" !.,~?")
     if len(bare.split()) > 8:
         return None
+    greeted = _GREETING_FIRST.match(bare)
+    if greeted and bare[greeted.end() :].strip(" !.,~?"):
+        # "hi, can you help me?", "hello there, how's it going?": what follows the greeting says more
+        rest = small_talk(bare[greeted.end() :])
+        if rest is not None:
+            return rest
     for name, pattern in _SMALLTALK:
         if pattern.search(bare) and not (name == "thanks" and "?" in folded):
             return name
