@@ -145,6 +145,8 @@ def test_a_follow_up_leads_with_its_answer(tutoring, topic, follow_up, slide, op
         (["what is the eu ai act?", "when did it start?"], "entered into force in August 2024"),
         # "them": the vector databases; the sentence naming Chroma, again
         (["how does a vector database work?", "is chroma one of them?"], "Chroma"),
+        # the FAQ's "No." was left unquoted after its sentence was shown, and quoted alone
+        (["what is chatgpt", "how does it work?"], "ChatGPT"),
         # "ones" stands for the topic too
         (["how does a vector database work?", "which ones are popular?"], "vector"),
         # the deck says how many ("typically 2 to 5"): not advice beyond the slides

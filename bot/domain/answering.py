@@ -680,9 +680,12 @@ class Answerer:
             cosines = self.retriever.unit_scores(passage.id, retrieval.vector)
             # An FAQ's first sentence answers its question: it is at least as close as that question
             asked = scored.question_score - FAQ_ANSWER_DISCOUNT if passage.question else -1.0
-            for index, (unit, cosine) in enumerate(zip(units, cosines, strict=True)):
+            # ... past a bare "No.", which answers nothing on its own and is never quoted alone
+            said = [(unit, float(cosine)) for unit, cosine in zip(units, cosines, strict=True)]
+            said = [(unit, cosine) for unit, cosine in said if not _BARE_VERDICT.fullmatch(unit.text)]
+            for index, (unit, cosine) in enumerate(said):
                 if unit.id not in exclude:
-                    closeness = max(float(cosine), asked) if index == 0 else float(cosine)
+                    closeness = max(cosine, asked) if index == 0 else cosine
                     score = self._unit_score(
                         unit, closeness, passage, qtype, query_terms, subject_terms, subject_phrase
                     )
@@ -902,6 +905,9 @@ def _markdown(text: str) -> str:
 _VERDICT_WORDS = re.compile(
     r"^(?:Yes|No|Sometimes|Partly|Only unreliably|Only partly|Only partially|Mostly no|Not by itself|It can)[.,:]\s+(?=[A-Z])"
 )
+
+
+_BARE_VERDICT = re.compile(r"(?:Yes|No|Sometimes|Partly|Not really|Rarely|Often|Usually)[.!]?")
 
 
 def _render(choice: _Choice) -> str:
