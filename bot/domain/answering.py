@@ -32,8 +32,10 @@ FAQ_MATCH = 0.8
 # ... or this close, when the FAQ leads every other slide's passages by FAQ_LEAD of fused score.
 FAQ_NEAR = 0.75
 FAQ_LEAD = 0.2
-# An FAQ's first answer sentence counts as this much less close to a question than the FAQ's question.
+# An FAQ's first answer sentence counts as this much less close to a question than the FAQ's question,
+# when the FAQ is the best passage by this much of fused score.
 FAQ_ANSWER_DISCOUNT = 0.1
+FAQ_ANSWER_LEAD = 0.1
 # A follow-up's own topic slide gets this much added to its score.
 FOCUS_BONUS = 0.15
 MAX_SENTENCES = 3
@@ -657,6 +659,9 @@ class Answerer:
         # Candidates: the best slides' passages among the results, and the sections where this kind
         # of question is answered (definitions in the overview and key concepts, steps in How It Works).
         top_score = results[0].score
+        leading = results[0].passage
+        ahead = len(results) < 2 or top_score - results[1].score >= FAQ_ANSWER_LEAD
+        leading_faq = leading.id if leading.question and ahead else None
         slides = list(dict.fromkeys(r.passage.slide for r in results))[:CANDIDATE_SLIDES]
         prior = {slide: max(r.score for r in results if r.passage.slide == slide) - top_score for slide in slides}
         candidates = {s.passage.id: s for s in results if s.passage.slide in prior}
@@ -678,8 +683,9 @@ class Answerer:
             passage = scored.passage
             units = self.retriever.units.get(passage.id, [])
             cosines = self.retriever.unit_scores(passage.id, retrieval.vector)
-            # An FAQ's first sentence answers its question: it is at least as close as that question
-            asked = scored.question_score - FAQ_ANSWER_DISCOUNT if passage.question else -1.0
+            # The best passage, an FAQ well ahead of the next: its first sentence answers its question
+            # and is at least about as close as that question
+            asked = scored.question_score - FAQ_ANSWER_DISCOUNT if passage.id == leading_faq else -1.0
             # ... past a bare "No.", which answers nothing on its own and is never quoted alone
             said = [(unit, float(cosine)) for unit, cosine in zip(units, cosines, strict=True)]
             said = [(unit, cosine) for unit, cosine in said if not _BARE_VERDICT.fullmatch(unit.text)]
