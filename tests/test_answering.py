@@ -477,3 +477,15 @@ def test_advice_the_deck_itself_asks_and_answers_is_not_beyond_it(tutor):
     answer = tutor.ask("is it legal to train on copyrighted data?")
     assert answer.kind == "answer" and answer.text.startswith("**Is it legal to train AI on copyrighted material?**")
     assert tutor.ask("is it legal to sell ai art in germany").kind == "partial"
+
+
+def test_reading_a_question_twice_adds_nothing_more():
+    """answer() prepares the question and retrieval prepares it again: "(hallucinate)" was added twice."""
+    once = expand_abbreviations("why do chatbots make stuff up with llms", keep={"llm"}, plurals=True)
+    assert once == "why do chatbots make stuff up (hallucinate) with llms"  # the deck writes "LLM": kept
+    assert expand_abbreviations(once, keep={"llm"}, plurals=True) == once
+
+
+def test_a_plural_short_form_counts_once_for_the_words_matched(tutor):
+    """ "llms" spelled out as "large language models" matched slide 9's title three times over."""
+    assert tutor.ask("how are llms evaluated?").slides[0] == 17

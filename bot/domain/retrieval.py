@@ -18,7 +18,16 @@ import numpy as np
 
 from bot.domain.index import Hit, VectorIndex
 from bot.domain.passages import Passage
-from bot.domain.text import STOPWORDS, acronyms_in, edit_distance, expand_abbreviations, stem, terms, words
+from bot.domain.text import (
+    STOPWORDS,
+    acronyms_in,
+    edit_distance,
+    expand_abbreviations,
+    spell_out,
+    stem,
+    terms,
+    words,
+)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _SPELLED = re.compile(r"[A-Za-z]{5,}")
@@ -161,12 +170,16 @@ class Retriever:
         never uses spelled out ("genai" -> "generative ai"; "LLM" stays, the deck says LLM), and the
         deck's acronyms that read as other words followed by what they stand for ("rag (retrieval-augmented
         generation)")."""
-        return expand_abbreviations(question[:MAX_QUESTION_CHARS], keep=self._known_words, acronyms=self._acronyms)
+        return expand_abbreviations(
+            question[:MAX_QUESTION_CHARS], keep=self._known_words, acronyms=self._acronyms, plurals=True
+        )
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding, misspellings put right first (what retrieval and the
-        evaluation both search with)."""
-        return self.embed(self.spelled(question))
+        evaluation both search with). A plural the deck writes only in the singular is spelled out
+        for the model, which reads "large language models" better than "llms"; the words BM25
+        matches keep it short, as the deck writes it ("LLM"), so it counts once, not three times."""
+        return self.embed(self.spelled(spell_out(question, keep=self._known_words)))
 
     def spelled(self, question: str) -> str:
         """The question with clearly misspelt words put right for embedding: "hw does atension wrk"

@@ -74,18 +74,33 @@ _PARAPHRASES = tuple(
 )
 
 
+def spell_out(text: str, keep: frozenset[str] | set[str] = frozenset(), plurals: bool = False) -> str:
+    """Learners' short forms spelled out ("genai" -> "generative ai"), except those in ``keep``."""
+    return _SHORT_FORM.sub(
+        lambda m: m[0] if _kept(m[1].casefold(), keep, plurals) else _SHORT_FORMS[m[1].casefold()], text
+    )
+
+
+def _kept(short: str, keep: frozenset[str] | set[str], plurals: bool) -> bool:
+    """The deck uses the short form, or, with ``plurals``, its singular ("LLMs"; the deck writes "LLM")."""
+    return short in keep or (plurals and short.endswith("s") and short[:-1] in keep)
+
+
 def expand_abbreviations(
-    text: str, keep: frozenset[str] | set[str] = frozenset(), acronyms: dict[str, str] | None = None
+    text: str,
+    keep: frozenset[str] | set[str] = frozenset(),
+    acronyms: dict[str, str] | None = None,
+    plurals: bool = False,
 ) -> str:
     """ "whats genai" -> "whats generative ai": the deck's words for learners' short forms, except
     the short forms in ``keep`` (those the deck itself uses, such as "LLM"); everyday phrasings get
     the deck's word added ("make stuff up" -> "make stuff up (hallucinate)"), and so do the deck's
     own acronyms (``acronyms``, from :func:`acronyms_in`): "rag" -> "rag (retrieval-augmented
     generation)", which the embedding model otherwise reads as a cloth. Idempotent."""
-    text = _CHAT_FORM.sub(lambda m: _CHAT_FORMS[m[1]], text)
-    text = _SHORT_FORM.sub(lambda m: m[0] if m[1].casefold() in keep else _SHORT_FORMS[m[1].casefold()], text)
+    text = spell_out(_CHAT_FORM.sub(lambda m: _CHAT_FORMS[m[1]], text), keep, plurals)
     for pattern, deck_words in _PARAPHRASES:
-        text = pattern.sub(lambda m, deck_words=deck_words: f"{m[0]} ({deck_words})", text)
+        added = f" ({deck_words})"
+        text = pattern.sub(lambda m, added=added: m[0] if m.string.startswith(added, m.end()) else m[0] + added, text)
     for short, long in (acronyms or {}).items():
         if long.casefold() not in text.casefold():
             pattern = rf"(?<![\w-]){re.escape(short)}s?(?![\w-])"
