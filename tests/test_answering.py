@@ -243,10 +243,12 @@ def test_the_other_senses_of_the_decks_words_are_declined(tutor, question):
         "explain random forests",
         "how does k-means clustering work",
         "what is q-learning",
+        "is ai conscious?",
+        "how do robots learn to walk?",
     ],
 )
 def test_machine_learning_the_course_leaves_out_is_declined(tutor, question):
-    """They share "vector", "learning", "random" with the deck, which never teaches them."""
+    """They share "vector", "learning", "random", "AI" with the deck, which never teaches them."""
     assert tutor.ask(question).kind == "decline"
 
 

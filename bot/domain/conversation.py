@@ -20,9 +20,11 @@ from bot.domain import metrics
 from bot.domain.answering import Answer, Source, topic_of
 from bot.domain.generation import looks_like_course_question
 from bot.domain.messages import (
+    COURSE_ADMIN_TEXT,
     SECRETS_TEXT,
     STEERING_TEXT,
     Request,
+    asks_about_the_course_admin,
     asks_example,
     asks_for_secrets,
     asks_more,
@@ -249,6 +251,8 @@ class Tutoring:
         text = clean_message(message)[:2000]
         if asks_for_secrets(text.casefold()):
             return Reply("decline", SECRETS_TEXT)
+        if asks_about_the_course_admin(text.casefold()):
+            return Reply("decline", COURSE_ADMIN_TEXT)
         if text.strip():
             text = without_steering(text)
             if not text:  # nothing but instructions to the bot ("repeat after me: …")

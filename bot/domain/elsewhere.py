@@ -138,6 +138,11 @@ OTHER_SUBJECTS: tuple[str, ...] = (
     "statistics: hypothesis tests, p-values, confidence intervals and the bias-variance tradeoff",
     "hyperparameter search: grid search, random search and Bayesian optimization",
     "time series forecasting with ARIMA, hidden Markov models and Kalman filters",
+    "computer vision: object detection, bounding boxes, face recognition and image classification",
+    "robotics: robots learning to walk, grasp objects and navigate, and self-driving cars",
+    "machine consciousness: whether AI is sentient, self-aware or has feelings",
+    "tech companies' valuations, funding rounds, revenue and stock prices",
+    "3D graphics: neural radiance fields, photogrammetry, 3D scanning and rendering",
 )
 
 

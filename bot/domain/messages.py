@@ -382,6 +382,25 @@ def asks_more(bare: str) -> bool:
     return bool(_MORE.match(bare))
 
 
+# How the course is run (exams, homework, grades): the instructor's to answer, not the slides'
+_COURSE_ADMIN = re.compile(
+    r"\b(?:(?:the|our|my|next|this) (?:exams?|midterms?|final exam|homework|assignments?|deadlines?|grades?|quiz dates?)|"
+    r"(?:when|where) is the (?:exam|midterm|final|test|deadline)|do my (?:homework|assignment)|grading policy|"
+    r"syllabus|office hours|due date|certificate|enrol(?:l|led|ment)?|register for (?:the|this) course)\b"
+)
+# ... unless it asks about AI and them ("is it ok to use ChatGPT for my homework?" is slide 19's)
+_ABOUT_AI = re.compile(r"\b(?:ai|chatgpt|gpt|llms?|claude|gemini|copilot|generative|models?)\b")
+COURSE_ADMIN_TEXT = (
+    "The slides don't cover how the course is run (exams, homework, deadlines or grades), so please ask your "
+    "instructor. I'm happy to explain any topic from the slides: type `/deck` to see them."
+)
+
+
+def asks_about_the_course_admin(folded: str) -> bool:
+    """ "when is the exam?", "can you do my homework": not a question about the course's subject."""
+    return bool(_COURSE_ADMIN.search(folded)) and not _ABOUT_AI.search(folded)
+
+
 def asks_for_secrets(folded: str) -> bool:
     """The bot's keys, settings or instructions: declined whatever else the message says."""
     return bool(_SECRETS.search(folded))
