@@ -414,15 +414,18 @@ def test_conversations_survive_a_reload(tutor):
 # what-is 0.875, question 0.857, follow-up 0.938, small talk 0.955, off-topic 0.727, adversarial
 # 0.9, definition first 0.898), less one or two turns so that a small change in the models' numbers
 # on another CPU does not fail the build, while a real regression does.
+# Just under what the test split reaches (bench/eval.py: what-is 0.875, question 0.893, follow-up
+# 0.958, smalltalk 0.955, off-topic 0.818, adversarial 0.85, definition first 0.959), one turn of room
+# where a category has it.
 PASS_FLOORS = {
     "what-is": 0.83,
-    "question": 0.82,
-    "follow-up": 0.89,
+    "question": 0.85,
+    "follow-up": 0.93,
     "smalltalk": 0.9,
-    "off-topic": 0.68,
+    "off-topic": 0.77,
     "adversarial": 0.85,
 }
-DEFINITION_FIRST_FLOOR = 0.85
+DEFINITION_FIRST_FLOOR = 0.93
 
 
 def test_learner_conversations_pass_their_floors_on_the_test_split(tutoring):

@@ -131,12 +131,12 @@ def test_evaluation_set_is_big_and_spread_over_every_slide():
 
 def test_retrieval_quality_does_not_regress(evaluation):
     """Floors just under what the chosen settings reach on the test half, which tuning never saw
-    (bench/eval.py: Recall@1 0.888, Recall@3 0.949, off-topic declined 0.957, on-topic declined 0.102).
+    (bench/eval.py: Recall@1 0.918, Recall@3 0.959, off-topic declined 0.957, on-topic declined 0.071).
     Recall@1 leaves room for one question of the 98: one sits on a near-tie that float noise in the
-    embeddings (thread count, batch padding) tipped once in CI (0.878) and not on the next run."""
+    embeddings (thread count, batch padding) tipped once in CI and not on the next run."""
     modes = evaluation.modes()
     hybrid = modes["hybrid"]
-    assert hybrid["recall@1"] >= 0.87, modes
+    assert hybrid["recall@1"] >= 0.9, modes
     assert hybrid["recall@3"] >= 0.94, modes
     assert hybrid["off_topic_declined"] >= 0.9, modes
     assert hybrid["on_topic_declined"] <= 0.11, modes
