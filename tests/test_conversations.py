@@ -147,6 +147,8 @@ def test_a_follow_up_leads_with_its_answer(tutoring, topic, follow_up, slide, op
         (["how does a vector database work?", "is chroma one of them?"], "Chroma"),
         # the FAQ's "No." was left unquoted after its sentence was shown, and quoted alone
         (["what is chatgpt", "how does it work?"], "ChatGPT"),
+        # what a follow-up adds to its topic is what the sentence quoted should have
+        (["what is an encoder?", "and a decoder?"], "Decoder models read text left to right"),
         # "ones" stands for the topic too
         (["how does a vector database work?", "which ones are popular?"], "vector"),
         # the deck says how many ("typically 2 to 5"): not advice beyond the slides

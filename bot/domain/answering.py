@@ -61,6 +61,7 @@ DEFINITION_WEIGHT = 0.2  # a what-is question, and the sentence says what its su
 SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
 HEADING_WEIGHT = 0.2  # ... and opens the key concept headed with that subject
 STEP_WEIGHT = 0.1  # a how question, and the unit is a step
+STRESS_WEIGHT = 0.1  # a follow-up, and the sentence has a word it adds to the topic ("and for code?")
 LEANING_PENALTY = 0.15  # a what-is lead that leans on what came before ("It…", "This is why…")
 LEAD_SECTIONS = ("overview", "key concepts", "in plain words")
 
@@ -325,10 +326,12 @@ class Answerer:
         focus: int | None = None,
         exclude: frozenset[str] = frozenset(),
         seen: frozenset[str] = frozenset(),
+        stress: frozenset[str] = frozenset(),
     ) -> Answer:
         """Answer ``question``. ``focus`` favours one slide (a follow-up's topic); ``exclude`` lists
         units never to quote ("tell me more"), ``seen`` units already shown, quoted only when nothing
-        new answers as well (a follow-up's "why is that a problem?")."""
+        new answers as well (a follow-up's "why is that a problem?"); ``stress``, the terms a
+        follow-up adds to its topic ("and for code?"), which the sentence quoted should have."""
         asked = " ".join(question.split())  # the learner's words, kept in the answer
         if not asked:
             raise EmptyQuestion()
@@ -360,12 +363,12 @@ class Answerer:
             boosted = [replace(r, score=r.score + FOCUS_BONUS) if r.passage.slide == focus else r for r in results]
             results = sorted(boosted, key=lambda r: -r.score)
         qtype = question_type(question)
-        choices = self._choose(question, qtype, retrieval, results, exclude, seen)
+        choices = self._choose(question, qtype, retrieval, results, exclude, seen, stress)
         if seen and choices and all(u.id in seen for choice in choices for u in choice.units):
             # Everything chosen was just shown: what else the same slide says, if anything, rather
             # than a repeat; but a repeat rather than another slide's answer to another question, or
             # than new words that answer much worse ("when did it start?" after the EU AI Act).
-            fresh = self._choose(question, qtype, retrieval, results, exclude | seen, seen)
+            fresh = self._choose(question, qtype, retrieval, results, exclude | seen, seen, stress)
             if (
                 fresh
                 and fresh[0].scored.passage.slide == choices[0].scored.passage.slide
@@ -560,13 +563,14 @@ class Answerer:
         results: list[ScoredPassage],
         exclude: frozenset[str],
         seen: frozenset[str] = frozenset(),
+        stress: frozenset[str] = frozenset(),
     ) -> list[_Choice]:
         sides = compare_sides(question) if qtype == "compare" else None
         if sides is not None:
             both = self._sides(sides, exclude, seen)
             if both:
                 return both
-        first = self._lead_choice(question, qtype, retrieval, results, exclude, seen=seen)
+        first = self._lead_choice(question, qtype, retrieval, results, exclude, seen=seen, stress=stress)
         if first is None:
             return []
         choices = [first]
@@ -647,6 +651,7 @@ class Answerer:
         exclude: frozenset[str],
         max_sentences: int = MAX_SENTENCES,
         seen: frozenset[str] = frozenset(),
+        stress: frozenset[str] = frozenset(),
     ) -> _Choice | None:
         subject = subject_of(question) if qtype == "what-is" else _yes_no_subject(question) if qtype == "yes-no" else ""
         subject_terms = set(terms(subject))
@@ -695,6 +700,8 @@ class Answerer:
                     score = self._unit_score(
                         unit, closeness, passage, qtype, query_terms, subject_terms, subject_phrase
                     )
+                    if stress and stress & set(terms(unit.text)):
+                        score += STRESS_WEIGHT  # what the follow-up adds to its topic
                     ranked.append((score + slide_prior * prior[passage.slide], scored, unit))
         if not ranked:
             return None

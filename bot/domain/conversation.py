@@ -43,7 +43,7 @@ from bot.domain.messages import (
     small_talk,
     without_steering,
 )
-from bot.domain.text import words
+from bot.domain.text import terms, words
 
 if TYPE_CHECKING:
     from bot.domain.tutor import Tutor
@@ -333,6 +333,7 @@ class Tutoring:
             focus=conversation.slide,
             exclude=frozenset(conversation.shown) if again else frozenset(),
             seen=frozenset(conversation.shown),
+            stress=frozenset(terms(bare)) - frozenset(terms(conversation.subject)),
         )
         if answer.kind != "decline":
             conversation.shown.update(answer.shown)
