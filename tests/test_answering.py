@@ -491,3 +491,8 @@ def test_reading_a_question_twice_adds_nothing_more():
 def test_a_plural_short_form_counts_once_for_the_words_matched(tutor):
     """ "llms" spelled out as "large language models" matched slide 9's title three times over."""
     assert tutor.ask("how are llms evaluated?").slides[0] == 17
+
+
+def test_an_example_question_favours_a_case_in_point(tutor):
+    answer = tutor.ask("what's an example of few-shot prompting")
+    assert answer.slides[0] == 11 and "for instance" in answer.text.split("\n")[0]

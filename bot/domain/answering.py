@@ -767,6 +767,8 @@ class Answerer:
                     score += 0.05  # ... and the slide is about it
         elif qtype == "example" and section == "example":
             score += DEFINITION_WEIGHT
+        elif qtype == "example" and _CONCRETE.search(unit.text):
+            score += DEFINITION_WEIGHT / 2  # a case in point: "a 2023 Bloomberg analysis…", "such as…"
         elif qtype == "who-when" and _NAMES_OR_DATES.search(unit.text):
             score += DEFINITION_WEIGHT  # "who invented it?": the sentence with the names and the year
         elif qtype == "how" and unit.kind == "step" and section != "example":
@@ -824,6 +826,7 @@ _LEANS_ON_CONTEXT = re.compile(
     r"Because|So|But|And|Also|Then)\b"
 )
 
+_CONCRETE = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:for example|for instance|such as|e\.g\.)", re.IGNORECASE)
 _NAMES_OR_DATES = re.compile(
     r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:invented|introduced|created|developed|proposed|published|written) by\b"
 )
