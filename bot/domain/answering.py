@@ -619,7 +619,9 @@ class Answerer:
         runner_up = next((r.score for r in results[1:] if r.passage.slide != results[0].passage.slide), 0.0)
         # The question's most specific word the deck knows: an FAQ without it asks something else
         # ("what are the limits of generative AI?" is not "What kinds of content can it produce?").
-        known = [t for t in query_terms if self.retriever.document_frequency(t)]
+        known = sorted(
+            t for t in query_terms if self.retriever.document_frequency(t)
+        )  # sorted: ties the same every run
         rarest = min(known, key=self.retriever.document_frequency, default=None)
         for rank, scored in enumerate(results[:3]):
             passage = scored.passage
