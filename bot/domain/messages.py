@@ -206,7 +206,8 @@ _FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and |but |so |what about|how about|and what about|why\??$|how\??$|who |when |is that|are they|is it|does it|do they|can it|how does it|how do they|why does it|why do they|why is it|why is that)"
 )
 # Function words of Spanish, French, German, Italian and Portuguese, without accents (questions are
-# compared without them), and none that is also a common English word.
+# compared without them). A few are English words too ("was", "plus"): a message reads as another
+# language only with two of these and more of them than of _ENGLISH_WORDS.
 _NON_ENGLISH_WORDS = frozenset(
     """que es el la los las un una uno como por porque para esta son del est une des les est-ce c'est
     quoi comment pourquoi was ist wie warum der das ein eine und nicht sind cosa che perche come sono
@@ -216,12 +217,6 @@ _NON_ENGLISH_WORDS = frozenset(
     welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
     difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
     pode tu du mi mir moi mich e di dal dei cos'e""".split()
-)
-_ENGLISH_WORDS = frozenset(
-    """que qué es el la los las un una cómo como por porque para está son del qu est une des les est-ce
-    c'est quoi comment pourquoi was ist wie warum der die das ein eine und nicht sind ist's cosa che
-    perché come sono il della le ce du au aux qu'est-ce est-ce bedeutet bei ki erklär erkläre
-    funktioniert qué cuál cuáles sirve significa""".split()
 )
 _ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
 
