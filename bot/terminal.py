@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.domain.conversation import Key, Reply
 from bot.domain.courses import place_guild
@@ -24,6 +24,9 @@ from bot.domain.messages import Request, request_in_words
 from bot.domain.services import Services
 from bot.plain import format_reply, format_slide, prediction_table
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.domain.quiz import QuizQuestion
 
 # What a learner types to see a quiz question's answer without being marked
 _SKIP_WORDS = frozenset({"skip", "pass", "next question", "show answer", "show me the answer", "give up"})
@@ -185,16 +188,12 @@ class TerminalSession:
 
     def skip(self) -> str:
         question, self.pending_quiz = self.pending_quiz, None
-        return f"Skipped. The slide's answer: {question.answer}\nRevisit: slide {question.slide} ({question.title})"
+        return f"Skipped. {_the_answer(question)}"
 
     def judge(self, answer: str) -> str:
         question, self.pending_quiz = self.pending_quiz, None
         verdict = self.services.judge_and_record(self.scope, self.user, question, answer)
-        return (
-            f"{verdict.feedback}\n"
-            f"The slide's answer: {question.answer}\n"
-            f"Revisit: slide {question.slide} ({question.title})"
-        )
+        return f"{verdict.feedback}\n{_the_answer(question)}"
 
     def tokenize(self, rest: str) -> str:
         from bot.domain.tokenizers import TOKENIZER_NAMES
@@ -354,3 +353,8 @@ def run_terminal(settings: Settings, user: str | None = None, as_json: bool = Fa
     finally:
         services.close()
     return 0
+
+
+def _the_answer(question: QuizQuestion) -> str:
+    """A quiz question's answer and where to revisit it, as judging and skipping both show them."""
+    return f"The slide's answer: {question.answer}\nRevisit: slide {question.slide} ({question.title})"
