@@ -504,10 +504,7 @@ class Answerer:
         names "70B" as well, rather than saying the slides don't go into it. A specific (a word with a
         digit, or a name) that the chosen slides lack and at most RARE_PASSAGES passages use; the word
         as the deck writes it and the sentence's choice, or nothing."""
-        slides = {choice.scored.passage.slide for choice in choices}
-        known = {
-            t for i, p in enumerate(self.retriever.passages) if p.slide in slides for t in self.retriever.term_sets[i]
-        }
+        known = self._terms_of_slides(choices)
         for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
             folded = word.casefold()
             term = stem(folded)
@@ -529,14 +526,19 @@ class Answerer:
                 return self.retriever.names.get(folded, word), [choice]
         return "", []
 
+    def _terms_of_slides(self, choices: list[_Choice]) -> set[str]:
+        """Every stemmed term of the slides the choices quote."""
+        known: set[str] = set()
+        for slide in {choice.scored.passage.slide for choice in choices}:
+            for passage in self._by_slide.get(slide, []):
+                known |= self.retriever.term_sets[self._position[passage.id]]
+        return known
+
     def missing_terms(self, question: str, choices: list[_Choice], rare_only: bool = False) -> str:
         """The question's words that none of the slides used contain ("GPU", "70B"); with
         ``rare_only``, only numbers and names the deck uses elsewhere, in at most RARE_PASSAGES
         passages ("how do I build an agent with LangChain": slide 21 names it, slide 22 answers)."""
-        known: set[str] = set()
-        for choice in choices:
-            for passage in self._by_slide.get(choice.scored.passage.slide, []):
-                known |= self.retriever.term_sets[self._position[passage.id]]
+        known = self._terms_of_slides(choices)
         missing = []
         for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
             folded = word.casefold()
@@ -619,9 +621,8 @@ class Answerer:
         runner_up = next((r.score for r in results[1:] if r.passage.slide != results[0].passage.slide), 0.0)
         # The question's most specific word the deck knows: an FAQ without it asks something else
         # ("what are the limits of generative AI?" is not "What kinds of content can it produce?").
-        known = sorted(
-            t for t in query_terms if self.retriever.document_frequency(t)
-        )  # sorted: ties the same every run
+        # sorted, so that a tie between equally rare words goes the same way every run
+        known = sorted(t for t in query_terms if self.retriever.document_frequency(t))
         rarest = min(known, key=self.retriever.document_frequency, default=None)
         for rank, scored in enumerate(results[:3]):
             passage = scored.passage
