@@ -140,6 +140,9 @@ def test_everyday_words_for_hallucinating_find_the_hallucination_slide(tutor):
         ("i want to know what perplexity means", "what-is", "perplexity"),
         ("please define overfitting", "what-is", "overfitting"),
         ("explain how attention works", "how", "how attention works"),
+        ("can someone explain perplexity", "what-is", "perplexity"),
+        ("pls explain top p sampling thx", "what-is", "top p sampling"),
+        ("help me understand embeddings", "what-is", "embeddings"),
     ],
 )
 def test_polite_openings_do_not_change_what_is_asked(question, kind, subject):
@@ -245,6 +248,7 @@ def test_the_other_senses_of_the_decks_words_are_declined(tutor, question):
         "what is q-learning",
         "is ai conscious?",
         "how do robots learn to walk?",
+        "explain the bias variance tradeoff in linear regression",  # shares "bias" with slides 4 and 19
     ],
 )
 def test_machine_learning_the_course_leaves_out_is_declined(tutor, question):
@@ -364,6 +368,10 @@ def test_an_faq_that_clearly_leads_answers_as_it_stands(tutor):
         # an FAQ answers the learner's question in its first sentence, whose own words share little with it
         ("can an llm browse the internet?", "Not by itself: a plain LLM answers from patterns stored in its weights."),
         ("why does the model give different answers each time?", "Because most chat tools sample the next token"),
+        # not "This sycophancy makes…", which leans on the sentences before it
+        ("what is sycophancy", "Models trained on human approval tend to tell users what they seem to want"),
+        # the first sentence under "### LLM-as-a-judge", not a short one that the heading makes look close
+        ("what is llm as a judge", "A strong language model can grade outputs against a rubric"),
     ],
 )
 def test_answers_open_with_the_sentence_that_answers(tutor, question, opening):
@@ -496,3 +504,13 @@ def test_a_plural_short_form_counts_once_for_the_words_matched(tutor):
 def test_an_example_question_favours_a_case_in_point(tutor):
     answer = tutor.ask("what's an example of few-shot prompting")
     assert answer.slides[0] == 11 and "for instance" in answer.text.split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "slide"), [("what is ROUGE?", 17), ("what is the lost in the middle problem", 18)]
+)
+def test_a_name_in_a_slides_sub_heading_is_answered_however_rare(tutor, question, slide):
+    """The embedding model hardly knows "ROUGE"; slide 17's "### Overlap metrics: BLEU and ROUGE"
+    says what it is."""
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides[0] == slide

@@ -59,7 +59,8 @@ MAX_LIST_ITEMS = 8
 TERM_WEIGHT = 0.25  # share of the question's terms the sentence contains
 DEFINITION_WEIGHT = 0.2  # a what-is question, and the sentence says what its subject is
 SUBJECT_WEIGHT = 0.1  # the sentence names the subject of a what-is question
-HEADING_WEIGHT = 0.2  # ... and opens the key concept headed with that subject
+HEADING_WEIGHT = 0.2  # ... and opens the key concept whose heading includes the subject
+NAMED_HEADING_WEIGHT = 0.3  # ... headed with the subject's own name of two or more words ("### LLM-as-a-judge")
 STEP_WEIGHT = 0.1  # a how question, and the unit is a step
 STRESS_WEIGHT = 0.1  # a follow-up, and the sentence has a word it adds to the topic ("and for code?")
 LEANING_PENALTY = 0.15  # a what-is lead that leans on what came before ("It…", "This is why…")
@@ -84,7 +85,7 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("other", r"^what (is|are|'s) .+ (used|good|useful) for$"),  # uses, not a definition
         ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
         ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
-        ("what-is", r"^(explain|describe) (what )?(an? |the )?\w+( \w+)?\??$"),
+        ("what-is", r"^(explain|describe) (what )?(an? |the )?[\w-]+( [\w-]+){0,2}\??$"),
         ("who-when", r"^(so |and )?(who|when|what year|in what year|since when)\b"),
         # "how big / how many / how long": a quantity, not a process
         (
@@ -135,10 +136,17 @@ _SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|exactly|actually|really|ev
 
 # Polite or chatty openings that don't change what is asked: "can you tell me what a token is".
 _LEAD_IN = re.compile(
-    r"^(?:(?:hey|hi|ok|okay|so|but|well|um+|pls|please|bot|tutor|quick (?:q|question)|question|q)[,:!]? )*"
-    r"(?:(?:can|could|would) you (?:please |pls )?)?"
+    r"^(?:(?:hey|hi|hello|yo|ok|okay|so|but|well|um+|pls|plz|please|bot|tutor|quick (?:q|question)|question|q)"
+    r"[,:!]? )*"
+    r"(?:(?:can|could|would) (?:you|u|someone|somebody|anyone|anybody) (?:please |pls |plz )?)?"
     r"(?:(?:tell|show) me|say|i (?:want|would like|'d like|wanna) to (?:know|understand)|do you know|"
-    r"i(?:'m| am) (?:wondering|curious)(?: about)?|i wonder)? ?"
+    r"i(?:'m| am) (?:wondering|curious)(?: about)?|i wonder|"
+    r"(?=explain )|(?:pls|plz|please) )? ?"
+)
+# Chat that trails a question without changing it: "what's lora thx", "explain attention to me".
+_TRAILING = re.compile(
+    r"(?:[,!]? (?:thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha|to me|for me|simply|briefly|"
+    r"in simple terms|in plain english|real quick|quickly))+$"
 )
 # An embedded question turned back round: "what a token is" -> "what is a token".
 _EMBEDDED_WHAT = re.compile(r"^what ((?:an? |the )?[\w' -]+?) (is|are|means|does)$")
@@ -148,7 +156,8 @@ def _plain(question: str) -> str:
     """The question folded, without its lead-in or asides in brackets (the spelled-out acronyms
     retrieval adds), an embedded "what X is" turned round."""
     text = " ".join(re.sub(r"\([^()]*\)", " ", question).casefold().split()).strip(" ?!.")
-    text = _LEAD_IN.sub("", text, count=1).replace("explain to me ", "explain ", 1)
+    text = _TRAILING.sub("", _LEAD_IN.sub("", text, count=1)).replace("explain to me ", "explain ", 1)
+    text = re.sub(r"^help me understand ", "explain ", text)
     text = re.sub(r"^what (?:exactly|actually|really) (?=is |are |does |do )", "what ", text)  # "what exactly is"
     text = re.sub(r"^what (?:do|does) (?:people|they|you|we|experts) mean by ", "what is ", text)
     text = re.sub(r"^(?:explain|describe) (?=(?:what|how|why|when|who) )", "", text)
@@ -315,6 +324,12 @@ class Answerer:
         self._position = {p.id: i for i, p in enumerate(retriever.passages)}
         for passage in retriever.passages:
             self._by_slide.setdefault(passage.slide, []).append(passage)
+        # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
+        # and ROUGE") is one it defines, however rare its name.
+        self._headings: dict[int, list[set[str]]] = {}
+        for passage in retriever.passages:
+            headings = {u.heading for u in retriever.units.get(passage.id, []) if u.heading}
+            self._headings.setdefault(passage.slide, []).extend(set(terms(h)) for h in sorted(headings))
 
     # ------------------------------------------------------------------ entry points
 
@@ -357,6 +372,8 @@ class Answerer:
             results, verdict = retrieval.results, "partial"
         if focus is not None and verdict == "partial" and results[0].passage.slide == focus:
             verdict = "answer"  # a follow-up about the slide under discussion
+        if verdict == "partial" and not unnamed and self._heads_a_concept(question, results[0].passage.slide):
+            verdict = "answer"  # "what is ROUGE?": a name the embedding model hardly knows, but a slide defines
         if verdict == "decline":
             return Answer(asked, DECLINE_TEXT, False, kind="decline")
         if focus is not None:  # the topic's slide wins unless another is clearly better
@@ -416,6 +433,13 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
+
+    def _heads_a_concept(self, question: str, slide: int) -> bool:
+        """A what-is question whose subject is named in one of the slide's sub-headings."""
+        if question_type(question) != "what-is":
+            return False
+        subject = set(self.retriever.query_terms(subject_of(question)))
+        return bool(subject) and any(subject <= heading for heading in self._headings.get(slide, []))
 
     def _names_more(self, question: str, shown: list[_Choice], fresh: list[_Choice]) -> bool:
         """Whether what was shown names a rare word of the question that the new words lack ("is
@@ -757,7 +781,7 @@ class Answerer:
                 # The first sentence under "### Next-token prediction" defines it; under "### The
                 # transformer block", only when it names the subject, and less so.
                 if heading_terms == subject_terms:
-                    score += HEADING_WEIGHT
+                    score += NAMED_HEADING_WEIGHT if len(subject_terms) > 1 else HEADING_WEIGHT
                 elif names_subject and subject_terms <= heading_terms:
                     score += HEADING_WEIGHT / 2
             if _LEANS_ON_CONTEXT.match(unit.text) or _REFERS_BACK.search(unit.text[:60]):
@@ -897,7 +921,9 @@ def _sentences_from(
     ):
         return paragraph
     if start > 0 and re.match(r"^(It|This|That|These|They|Those|Such|Its|Their)\b", lead.text):
-        start -= 1
+        # "This sycophancy makes…" leans on what came before: from the paragraph's start when the
+        # lead still fits, else from the sentence before it
+        start = 0 if start < limit else start - 1
     chosen = paragraph[start : start + limit]
     while len(chosen) > 1 and sum(len(u.text) for u in chosen) > MAX_ANSWER_CHARS:
         chosen.pop()

@@ -52,7 +52,10 @@ class ConfidenceRule:
 
     def meant_elsewhere(self, best_dense: float, coverage: float, elsewhere: float) -> bool:
         """The question is about another subject that shares the deck's words."""
-        return coverage < 1.0 and elsewhere >= best_dense + self.elsewhere_margin
+        # A question the deck would answer only in part needs no margin: closer to another subject at
+        # all is enough ("the bias-variance tradeoff in linear regression")
+        partly = self.evidence(best_dense, coverage) < self.threshold
+        return coverage < 1.0 and elsewhere >= best_dense + (0.0 if partly else self.elsewhere_margin)
 
     def with_(self, **changes: float) -> ConfidenceRule:
         """A variant for the evaluation's sweeps."""

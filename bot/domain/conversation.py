@@ -41,6 +41,7 @@ from bot.domain.messages import (
     request_in_words,
     same_as_what,
     small_talk,
+    without_address,
     without_steering,
 )
 from bot.domain.text import terms, words
@@ -257,6 +258,8 @@ class Tutoring:
             text = without_steering(text)
             if not text:  # nothing but instructions to the bot ("repeat after me: …")
                 return Reply("decline", STEERING_TEXT)
+        if small_talk(text.casefold()) is None:
+            text = without_address(text)  # "hi, what is rag?" asks what RAG is
         folded = text.casefold()
         conversation = self.conversations.get(key)
         request = request_in_words(folded)

@@ -91,6 +91,7 @@ OTHER_SUBJECTS: tuple[str, ...] = (
     "travel, flights, hotels and holidays abroad",
     "capital cities, countries and geography",
     "history: wars, kings, empires and dates",
+    "politics: presidents, prime ministers, elections and governments",
     "health: colds, headaches, medicine and doctors",
     "personal finance: saving, investing, stocks and taxes",
     "pets: cats, dogs, fish and their care",

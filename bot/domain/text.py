@@ -48,6 +48,7 @@ _SHORT_FORM = re.compile(
 _CHAT_FORMS = {
     "hw": "how", "wat": "what", "wut": "what", "wht": "what", "waht": "what", "r": "are", "u": "you",
     "ur": "your", "abt": "about", "bc": "because", "cuz": "because", "diff": "difference", "btwn": "between",
+    "explane": "explain", "explian": "explain", "expalin": "explain", "xplain": "explain", "whta": "what",
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
