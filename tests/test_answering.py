@@ -118,6 +118,9 @@ def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question
         ("what can generative ai be used for", 20),  # "used for": the applications, not what it produces
         ("why is chatgpt bad at math", 18),  # the deck says "arithmetic"
         ("are fake videos of politicians a problem", 19),  # the deck says "deepfakes"
+        ("why doesn't chatgpt know about recent events", 6),  # the deck says "knowledge cutoff"
+        ("how can i make ai answers more creative", 10),  # what temperature does; not slide 13's "Creative Content"
+        ("why is generative ai controversial", 19),  # ethics
     ],
 )
 def test_everyday_words_find_the_slide_that_uses_the_decks_word(tutor, question, slide):
@@ -514,3 +517,18 @@ def test_a_name_in_a_slides_sub_heading_is_answered_however_rare(tutor, question
     says what it is."""
     answer = tutor.ask(question)
     assert answer.kind == "answer" and answer.slides[0] == slide
+
+
+def test_a_comparison_from_a_table_gives_both_sides_under_their_headings(tutor):
+    answer = tutor.ask("why are transformers better than rnns")
+    assert answer.slides[0] == 8
+    assert "**Recurrent networks (RNNs, LSTMs)**\n- Read tokens one at a time" in answer.text
+    assert "**Transformers**\n- Process all tokens of the input at once" in answer.text
+
+
+@pytest.mark.parametrize("question", ["how are embeddings created", "what are embeddings used for"])
+def test_what_a_slide_covers_is_not_quoted_as_an_answer(tutor, question):
+    """Slide 13's overview says what the slide introduces ("This slide introduces…", "- How inputs
+    are converted…"): a list of topics, which answers nothing."""
+    text = tutor.ask(question).text
+    assert not text.startswith(("This slide", "- How", "- Why"))

@@ -31,7 +31,7 @@ def _key(name: str) -> Key:
         "you're awesome", "wrong answer", "that's not what i asked", "can you help me?", "this is hard",
         "are you a real person?", "what can you help me with?", "i don't get any of this", "see you tomorrow",
         "that answer was wrong", "sorry", "hello there, how's it going?", "hi, can you help me?", "yo what's up",
-        "who built this bot?",
+        "who built this bot?", "nvm", "never mind",
     ],
 )  # fmt: skip
 def test_small_talk_gets_a_short_kind_reply_not_a_refusal(tutoring, message):
@@ -323,8 +323,12 @@ def test_asking_for_the_bots_instructions_or_secrets_is_declined(tutoring, messa
     [
         ("wat r embedings", 13, "An embedding is"),  # a what-is question, not "other"
         ("hw do u train a gan", 7, ""),  # "hw" made it a question about another subject
+        # "bot" is the learner talking to it, not a word to look up
         ("yo bot whats lora", 12, "LoRA is"),
-        ("explane backpropogation", 5, "Backpropagation is"),  # "bot" is the learner talking to it, not a word to look up
+        ("explane backpropogation", 5, "Backpropagation is"),
+        # the chat after the question asks nothing more
+        ("what is a token??? asking for a friend lol", 13, "Before any processing, text is split into tokens"),
+        ("@tutor what are embeddings used for", 13, "**Why are embeddings important?**"),
     ],
 )
 def test_chat_shorthand_is_read_as_words(tutoring, message, slide, opening):

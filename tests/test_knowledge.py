@@ -154,3 +154,28 @@ def test_one_slide_lookup_for_numbers_and_titles():
     with pytest.raises(UserError, match="slides are 1-22"):
         deck.resolve("knitting")
     assert [s.number for s in deck.search("1")][:3] == [1, 10, 11], "autocomplete: that number, then prefixes"
+
+
+def test_vector_search_finds_the_same_nearest_passages_as_exhaustive_search(tutor):
+    """The graph search is approximate; on a deck's few thousand vectors it must lose nothing, or a
+    question's only relevant passage ("what is DPO?") can go missing from its results."""
+    import json
+
+    import numpy as np
+
+    from bot.domain.retrieval import DENSE_RECORDS
+
+    retriever = tutor.knowledge.retriever
+    index = retriever._index
+    ids: list[str] = []
+    rows = []
+    for kind in ("passage", "block", "question"):  # every kind a question searches; not the sentences
+        kind_ids, kind_vectors, _ = index.stored_vectors(kind)
+        ids += kind_ids
+        rows += list(kind_vectors)
+    vectors = np.asarray(rows)
+    questions = [json.loads(line)["question"] for line in (ROOT / "tests/eval/questions.jsonl").open()][:60]
+    for question in questions:
+        vector = retriever.query_vector(question)
+        nearest = {ids[i] for i in np.argsort(-(vectors @ vector))[:DENSE_RECORDS]}
+        assert {hit.record for hit in index.query(vector, DENSE_RECORDS)} == nearest, question

@@ -740,6 +740,9 @@ class Answerer:
             key=lambda item: (item[1].passage.slide == best_slide, item[0]),
         )
         units = self.retriever.units[scored.passage.id]
+        if qtype == "compare" and scored.passage.section.casefold() == "comparison":
+            # "why are transformers better than RNNs": the table's sides, each under its heading
+            return _Choice(scored, [u for u in units if u.id not in exclude], lead=lead_score)
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude), lead=lead_score)
         chosen = _sentences_from(
@@ -816,6 +819,8 @@ class Answerer:
             score -= 0.2  # a table's cells ("Stable training") are fragments, not answers
         if section == "in plain words":
             score -= 0.05  # the plain version is for "simpler"; the slide's own words come first
+        if _ABOUT_THE_SLIDE.match(unit.text) or (unit.kind == "item" and _OBJECTIVE.match(unit.text)):
+            score -= 0.2  # "This slide introduces…", "- How inputs are converted…": what the slide covers
         return score
 
 
@@ -869,6 +874,8 @@ _OUTSIDE_TAIL = re.compile(
 _BETTER_THAN = re.compile(
     r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|more accurate) than ([\w.-]+(?: [\w.-]+)?)", re.IGNORECASE
 )
+_ABOUT_THE_SLIDE = re.compile(r"^(?:This slide|Slide \d+ (?:introduces|covers|explains))\b")
+_OBJECTIVE = re.compile(r"^(?:How|Why|What|When|Which|The way)\b")
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
 
 
@@ -960,7 +967,15 @@ def _render(choice: _Choice) -> str:
     lines: list[str] = []
     sentences: list[str] = []
     steps = 0
+    headed = len({unit.heading for unit in choice.units}) > 1  # a comparison's two sides
+    heading = ""
     for unit in choice.units:
+        if headed and unit.heading != heading:
+            if sentences:
+                lines.append(" ".join(sentences))
+                sentences = []
+            heading = unit.heading
+            lines.append(f"**{heading}**")
         if unit.kind == "sentence":
             sentences.append(unit.text)
             continue

@@ -70,7 +70,8 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                      r"(?: there)?(?: bot| tutor| everyone| all| guys)?$"),
         ("thanks", r"^(?:thanks?(?: you)?|thx|ty|tysm|cheers|thank u|many thanks|that helped|that was helpful|appreciate it)\b"),
         ("ack", r"^(?:ok(?:ay)?|k|kk|cool|nice|great|awesome|got it|gotcha|i see|makes sense|sure|alright|lol|lmao|haha+|wow|"
-                r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting|sorry|my bad|oops)"
+                r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting|sorry|my bad|oops|nvm|never ?mind|"
+                r"forget it|no worries)"
                 r"(?: thanks| cool| nice| ok)?$"),
         ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya|gotta go|g2g|ttyl)"
                 r"(?: bot| tutor| later| tomorrow| soon| next (?:time|week|class))?$"),
@@ -104,17 +105,25 @@ _GREETING_FIRST = re.compile(
 )
 # A greeting or the bot's name before a question ("yo bot whats lora", "tutor, what is a token?")
 _ADDRESS = re.compile(
-    r"^(?:(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there| bot| tutor)?|bot|tutor)"
+    r"^(?:(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there| @?bot| @?tutor)?|@?bot|@?tutor)"
     r"[,!.:]*\s+",
     re.IGNORECASE,
 )
 
 
+# Chat after a question that asks nothing more: "what is a token??? asking for a friend lol"
+_SIGN_OFF = re.compile(
+    r"(?<=[\w?!.])(?:[\s,.!]+(?:thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+|asking for a friend|"
+    r"just curious|cheers))+[\s.!]*$",
+    re.IGNORECASE,
+)
+
+
 def without_address(text: str) -> str:
-    """The message without a greeting or the bot's name before what it asks; the message as it is
-    when that is all there is."""
+    """The message without a greeting or the bot's name before what it asks, or chat after it; the
+    message as it is when that is all there is."""
     match = _ADDRESS.match(text)
-    rest = text[match.end() :] if match else ""
+    rest = _SIGN_OFF.sub("", text[match.end() :] if match else text)
     return rest if any(c.isalnum() for c in rest) else text
 
 

@@ -66,6 +66,18 @@ _PARAPHRASES = tuple(
         (r"\bmaths?\b", "arithmetic"),
         (r"\b(?:limitations?|weaknesses|shortcomings|downsides|what (?:can'?t|cannot) (?:it|they) do)\b", "limits"),
         (r"\bfake (?:videos?|photos?|pictures?|images?|voices?)\b", "deepfakes"),
+        # "make its answers more creative" is what temperature does
+        (
+            r"\bmore (?:creative|random|varied|diverse|surprising)\b|\bless (?:predictable|repetitive|boring)\b",
+            "temperature",
+        ),
+        (r"\bcontrovers(?:y|ial)\b", "ethics"),
+        # a model knows nothing after its training data was collected
+        (
+            r"\b(?:recent(?:ly)?|latest|current|today'?s|this (?:week|month|year)'?s?|last (?:week|month)'?s?) "
+            r"(?:events?|news|things|happenings|information|info|stuff)\b|\bhappened recently\b|\bout of date\b",
+            "knowledge cutoff",
+        ),
         # a bot that answers from an organisation's own documents is what RAG is for
         (
             r"\b(?:company|internal|our|my own|own) (?:wiki|docs|documents|pdfs|files|manuals|knowledge base)\b",
