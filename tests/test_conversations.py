@@ -358,6 +358,8 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
         ("cos'è la generazione aumentata dal recupero?", 14),
         ("o que é uma rede neural?", 4),  # Portuguese
         ("wie funktioniert ein neuronales netz?", 4),
+        ("c'est quoi un transformeur en IA ?", 8),  # "en IA": in AI
+        ("o que é uma alucinação em IA?", 18),
     ],
 )
 def test_the_courses_terms_in_another_language_are_read_in_english(tutoring, message, slide):

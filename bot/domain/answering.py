@@ -114,7 +114,9 @@ _BEYOND_THE_SLIDES = (
             r"\b(?:best|recommend\w*|should i (?:buy|pick|choose|get)|should i use (?:for|with|on|in) \w+|"
             r"which (?:\w+ ){1,3}(?:should|do) i (?:buy|use|need|get)|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
-            r"is it legal|legally|debug my|fix my|my (?:code|app|model|training|job|project|product|business|company|startup)|"
+            r"is it legal|legally|debug my|fix my|"
+            r"my (?:own |new |small |commercial |personal )?(?:code|app|model|training|job|project|product|business|company|startup)|"
+            r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
             r"worth (?:buying|it))\b"
         ),
         "They don't give advice for a particular case",
@@ -456,15 +458,25 @@ class Answerer:
         return bool(rare_terms(shown) - rare_terms(fresh))
 
     def _ranks_products(self, question: str) -> bool:
-        """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other."""
-        match = _BETTER_THAN.search(question)
-        if match is None:
-            return False
+        """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other;
+        "should I learn PyTorch or TensorFlow?": a choice between two tools the deck at most names."""
         names, phrases = self.retriever.names, self.retriever.name_phrases
-        return all(
-            side.casefold() in phrases or any(word.casefold() in names for word in side.split())
-            for side in match.groups()
+        match = _BETTER_THAN.search(question)
+        if match is not None:
+            return all(
+                side.casefold() in phrases or any(word.casefold() in names for word in side.split())
+                for side in match.groups()
+            )
+        choice = re.match(_CHOICE, _plain(question))
+        if choice is None:
+            return False
+        sides = [re.sub(r"^(?:learn|try|buy|get|use) ", "", side) for side in choice.groups()]
+        rare = all(
+            self.retriever.document_frequency(term) <= RARE_PASSAGES
+            for side in sides
+            for term in self.retriever.query_terms(side)
         )
+        return rare and any(word in names for side in sides for word in side.split())
 
     def _outside_the_deck(self, question: str) -> tuple[str, Retrieval, str] | None:
         """ "how do I set up a RAG pipeline with Elasticsearch": a question the deck answers, and a

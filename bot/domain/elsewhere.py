@@ -103,6 +103,8 @@ OTHER_SUBJECTS: tuple[str, ...] = (
     "school mathematics: algebra, calculus and geometry homework",
     "web programming: CSS layout, HTML and JavaScript frameworks",
     "databases and SQL queries, git, Docker and Kubernetes",
+    "web infrastructure: API gateways, load balancers, microservices and servers",
+    "signal processing: convolution, Fourier transforms and filters for audio and radio",
     "sorting a list, loops and strings in a programming language",
     "writing a CV, a cover letter and job interviews",
     "astronomy: planets, stars and black holes",

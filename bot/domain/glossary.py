@@ -115,6 +115,10 @@ _TERMS: dict[str, tuple[str, ...]] = {
     "embedding": ("incrustacion", "plongement", "incorporamento", "einbettung"),
     "embeddings": ("incrustaciones", "plongements", "incorporamenti", "einbettungen"),
     "attention": ("atencion", "attenzione", "atencao", "aufmerksamkeit"),
+    "transformer": ("transformeur", "transformador", "trasformatore"),
+    "transformers": ("transformeurs", "transformadores", "trasformatori"),
+    "in AI": ("en ia", "em ia", "en la ia", "na ia", "dans l'ia", "nell'ia", "in der ki", "bei ki", "bei der ki"),
+    "AI": ("ia", "ki"),
     "temperature": ("temperatura", "temperatur"),
     "sampling": ("muestreo", "echantillonnage", "campionamento", "amostragem"),
     "diffusion": ("difusion", "diffusione", "difusao"),
@@ -137,7 +141,7 @@ _TERMS: dict[str, tuple[str, ...]] = {
 _ENGLISH = {foreign: english for english, foreigns in _TERMS.items() for foreign in foreigns}
 _PHRASES = re.compile(r"\b(" + "|".join(re.escape(f) for f in sorted(_ENGLISH, key=len, reverse=True)) + r")\b")
 # French and Italian elisions: "qu'un token" -> "token", "l'attention" -> "attention"
-_ELISION = re.compile(r"\b(?:qu|l|d|j|n|s|c|un|dell|all|sull)['’](?=\w)")
+_ELISION = re.compile(r"\b(?:qu|l|d|j|n|s|c|un|dell|all|sull|nell|dall)['’](?=\w)")
 
 
 def without_accents(text: str) -> str:

@@ -241,7 +241,7 @@ _NON_ENGLISH_WORDS = frozenset(
     con sin avec sans mit ohne senza sem cuando quand wann quando quien qui wer chi quem quel quelle
     welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
     difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
-    pode tu du mi mir moi mich e di dal dei cos'e""".split()
+    pode tu du mi mir moi mich e di dal dei cos'e uma""".split()
 )
 _ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
 
