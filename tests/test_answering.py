@@ -119,7 +119,11 @@ def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question
         ("why is chatgpt bad at math", 18),  # the deck says "arithmetic"
         ("are fake videos of politicians a problem", 19),  # the deck says "deepfakes"
         ("why doesn't chatgpt know about recent events", 6),  # the deck says "knowledge cutoff"
-        ("how can i make ai answers more creative", 10),  # what temperature does; not slide 13's "Creative Content"
+        ("how can i make ai answers more creative", 10),
+        (
+            "how do i write my requests so the ai understands",
+            11,
+        ),  # the deck says "prompt"  # what temperature does; not slide 13's "Creative Content"
         ("why is generative ai controversial", 19),  # ethics
     ],
 )
@@ -538,3 +542,8 @@ def test_what_a_slide_covers_is_not_quoted_as_an_answer(tutor, question):
     are converted…"): a list of topics, which answers nothing."""
     text = tutor.ask(question).text
     assert not text.startswith(("This slide", "- How", "- Why"))
+
+
+def test_the_best_way_to_start_is_not_a_request_for_a_recommendation(tutor):
+    answer = tutor.ask("what's the best way to start learning generative ai")
+    assert answer.kind == "answer" and answer.slides[0] == 21

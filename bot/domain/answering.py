@@ -111,7 +111,7 @@ _BEYOND_THE_SLIDES = (
         re.compile(
             # "which embedding model should I use", "… should I use for LoRA on Llama 3"; not "how many
             # examples should I use?" (the deck says)
-            r"\b(?:best|recommend\w*|should i (?:buy|pick|choose|get)|should i use (?:for|with|on|in) \w+|"
+            r"\b(?:best(?! way| ways| practices?| place to (?:start|begin))|recommend\w*|should i (?:buy|pick|choose|get)|should i use (?:for|with|on|in) \w+|"
             r"which (?:\w+ ){1,3}(?:should|do) i (?:buy|use|need|get)|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
             r"is it legal|legally|debug my|fix my|"

@@ -254,7 +254,7 @@ class Tutoring:
             return Reply("decline", SECRETS_TEXT)
         if asks_about_the_course_admin(text.casefold()):
             return Reply("decline", COURSE_ADMIN_TEXT)
-        if text.strip():
+        if text.strip() and small_talk(text.casefold()) is None:  # "you're useless" is a complaint
             text = without_steering(text)
             if not text:  # nothing but instructions to the bot ("repeat after me: …")
                 return Reply("decline", STEERING_TEXT)

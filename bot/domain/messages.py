@@ -45,6 +45,9 @@ def clean_message(text: str) -> str:
     text = _MASKED_LINK.sub(r"\1", text)
     text = _SCRIPT.sub(" ", text)
     text = _TAG.sub(" ", text)
+    chunks = re.split(r"\s{2,}", text.strip())
+    if len(chunks) > 1 and all(re.fullmatch(r"(?:\w )*\w", chunk) for chunk in chunks):
+        text = " ".join(chunk.replace(" ", "") for chunk in chunks)  # "w h a t   i s   r a g"
     text = _SPACED_LETTERS.sub(_unspaced, text)
     text = _MENTION.sub(" ", text)
     text = _URL.sub(" ", text)
@@ -73,7 +76,7 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                 r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting|sorry|my bad|oops|nvm|never ?mind|"
                 r"forget it|no worries)"
                 r"(?: thanks| cool| nice| ok)?$"),
-        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya|gotta go|g2g|ttyl)"
+        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya|gotta go|g2g|ttyl|brb|afk)"
                 r"(?: bot| tutor| later| tomorrow| soon| next (?:time|week|class))?$"),
         ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
                 r"are you (?:a )?real (?:person|human|teacher)|are you (?:a )?human being|"
@@ -89,13 +92,16 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("complaint", r"^(?:wrong(?: answer)?|(?:that'?s|that is|you'?re|you are) (?:wrong|not right|incorrect)|"
                       r"(?:that|this|your) (?:answer|reply) (?:is|was) (?:wrong|incorrect|bad|not (?:right|helpful))|"
                       r"(?:that'?s|that is) not (?:what i (?:asked|meant)|it|right|helpful)|not helpful|bad answer|"
-                      r"(?:that|it) (?:doesn'?t|does not|didn'?t|did not) (?:answer|help)(?: my question| me)?|useless)$"),
+                      r"(?:that|it) (?:doesn'?t|does not|didn'?t|did not) (?:answer|help)(?: my question| me)?|useless|"
+                      r"(?:you'?re|you are|ur|u r|this bot is|this is) (?:so |really |totally |completely |such an? |an? )?"
+                      r"(?:useless|stupid|dumb|bad|terrible|the worst|idiot|trash|garbage))$"),
         ("lost", r"\b(?:i'?m lost|i am lost|where (?:do|should|can) i (?:start|begin)|where to (?:start|begin)|"
                  r"how do i (?:start|begin)|(?:i'?m|i am) (?:completely |totally )?new(?: here| to (?:this|ai|all this))?(?=$|[,.!])|"
                  r"(?:total |complete )?beginner here|from the beginning|don'?t know where to (?:start|begin))\b"),
         ("stuck", r"^(?:i'?m|i am) (?:so |really |a bit |very |totally |completely )?(?:confused|stuck)(?: now| again| here)?$|"
                   r"^(?:this|it|that|ai)(?: stuff)? (?:is|'s) (?:so |really |very |kinda |pretty )?(?:hard|confusing|difficult)$|"
-                  r"^i (?:don'?t|do not|dont) (?:get|understand) (?:it|this|that|any of (?:this|it)|anything)(?: at all)?$"),
+                  r"^(?:(?:ok(?:ay)?|thanks|thank you|thx|hmm+|sorry|but|yeah)[,!.]? )*i (?:still )?(?:don'?t|do not|dont) "
+                  r"(?:get|understand)(?: it| this| that| any of (?:this|it)| anything)?(?: at all| yet)?$"),
         ("empty", r"^[?!.…\s]*$"),
     )
 )  # fmt: skip
@@ -148,6 +154,7 @@ _STEERING = re.compile(
     r"(?:you are|you're|u r|ur) (?:now|actually|no longer|from now on|\w+ now)\b|"
     r"(?:you are|you're|u r|ur) (?:a |an |so |such an? |the )?(?:useless|stupid|dumb|bad|terrible|worst|idiot)\b|"
     r"(?:and )?(?:you )?(?:have|has) no (?:rules|restrictions|limits|filters)\b|repeat after me\b|"
+    r"(?:repeat|say|write|type|print|spam)\b.{1,60}\b\d+ times\b|"
     r"as (?:an? |the )?(?:admin|administrator|developer|owner|moderator|teacher|instructor)\b.*\b(?:order|command|instruct|tell)s? you\b|"
     r"(?:pretend|act|roleplay|role-play)\b(?: to be| you are| you're| as| like)\b|from now on\b|new instructions?\b|"
     r"(?:answer|reply|respond|talk|speak|write)(?: only| everything)? (?:in|like|as|with) (?:all caps|capitals|caps|"

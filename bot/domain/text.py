@@ -72,6 +72,11 @@ _PARAPHRASES = tuple(
             "temperature",
         ),
         (r"\bcontrovers(?:y|ial)\b", "ethics"),
+        # what a learner types to a model is a prompt
+        (
+            r"\b(?:word|phrase|write|ask|type)(?:ing)? (?:my|the|your|a|our) (?:requests?|questions?|instructions?)\b",
+            "prompts",
+        ),
         # a model knows nothing after its training data was collected
         (
             r"\b(?:recent(?:ly)?|latest|current|today'?s|this (?:week|month|year)'?s?|last (?:week|month)'?s?) "
