@@ -274,7 +274,14 @@ def test_the_decks_own_machine_learning_is_still_answered(tutor, question, slide
     assert answer.kind == "answer" and answer.slides[0] == slide
 
 
-@pytest.mark.parametrize(("question", "slide"), [("what is diffusion?", 15), ("what is attention?", 8)])
+@pytest.mark.parametrize(
+    ("question", "slide"),
+    [
+        ("what is diffusion?", 15),
+        ("what is attention?", 8),
+        ("who made stable diffusion?", 15),  # the deck's name, not the diffusion of gases
+    ],
+)
 def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
     answer = tutor.ask(question)
     assert answer.kind == "answer" and answer.slides[0] == slide

@@ -32,6 +32,7 @@ def _key(name: str) -> Key:
         "are you a real person?", "what can you help me with?", "i don't get any of this", "see you tomorrow",
         "that answer was wrong", "sorry", "hello there, how's it going?", "hi, can you help me?", "yo what's up",
         "who built this bot?", "nvm", "never mind", "brb", "you're useless", "ok thanks but i still dont get it",
+        "hi there bot, how are you today?", "goodnight", "not what i asked", "good to know", "i understand now",
     ],
 )  # fmt: skip
 def test_small_talk_gets_a_short_kind_reply_not_a_refusal(tutoring, message):
@@ -153,6 +154,8 @@ def test_a_follow_up_leads_with_its_answer(tutoring, topic, follow_up, slide, op
         (["how does a vector database work?", "which ones are popular?"], "vector"),
         # the deck says how many ("typically 2 to 5"): not advice beyond the slides
         (["what is few-shot prompting?", "how many examples should I use?"], ""),
+        # the topic says which sense is meant: not paper clips
+        (["what is clip?", "who made it?"], "released by OpenAI in 2021"),
     ],
 )
 def test_follow_ups_that_the_last_reply_or_its_slide_answers(tutoring, turns, says):

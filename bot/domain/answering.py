@@ -326,6 +326,12 @@ class Answerer:
         self._position = {p.id: i for i, p in enumerate(retriever.passages)}
         for passage in retriever.passages:
             self._by_slide.setdefault(passage.slide, []).append(passage)
+        # The deck's names of two or more words, none of them a stopword ("stable diffusion", "github copilot")
+        self._deck_names = {
+            " ".join(words)
+            for name in retriever.name_phrases
+            if len(words := re.findall(r"[a-z0-9]+", name)) > 1 and not any(word in STOPWORDS for word in words)
+        }
         # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
         # and ROUGE") is one it defines, however rare its name.
         self._headings: dict[int, list[set[str]]] = {}
@@ -364,6 +370,10 @@ class Answerer:
                 asked, "The slide deck is empty, so there is nothing to answer from yet.", False, kind="decline"
             )
         evidence = self._evidence(retrieval)
+        if focus is not None or self._names_a_deck_name(question):
+            # the conversation's topic, or a name from the deck ("Stable Diffusion"), says which sense
+            # is meant: "who made it?" after CLIP is not about paper clips
+            evidence = (*evidence[:2], -1.0)
         verdict = self.rule.judge(*evidence)
         # "more tokens in my arcade game" is about arcades: no part of it is asked of the slides
         rescue = verdict != "partial" and not self.rule.meant_elsewhere(*evidence)
@@ -435,6 +445,11 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
+
+    def _names_a_deck_name(self, question: str) -> bool:
+        """The question names one of the deck's names of two or more words ("Stable Diffusion")."""
+        phrase = _phrase(question)
+        return any(f" {name} " in phrase for name in self._deck_names)
 
     def _heads_a_concept(self, question: str, slide: int) -> bool:
         """A what-is question whose subject is named in one of the slide's sub-headings."""

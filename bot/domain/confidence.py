@@ -4,8 +4,8 @@ Evidence = the best dense cosine among the top passages + ``coverage_weight`` x 
 question's rarity-weighted vocabulary the best of them contains. At or above ``threshold`` the deck
 answers; from ``partial_threshold`` up to it, the deck covers part of the question. A question much
 closer to a subject that is not the course's (``bot.domain.elsewhere``) than to any passage is
-declined whatever its evidence. Answering, the
-conversation layer and the evaluation all use this object, so tuning changes one place.
+declined whatever its evidence; one the deck would answer only in part, when it is closer at all.
+Answering, the conversation layer and the evaluation all use this object, so tuning changes one place.
 """
 
 from __future__ import annotations

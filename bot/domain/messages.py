@@ -74,9 +74,9 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("thanks", r"^(?:thanks?(?: you)?|thx|ty|tysm|cheers|thank u|many thanks|that helped|that was helpful|appreciate it)\b"),
         ("ack", r"^(?:ok(?:ay)?|k|kk|cool|nice|great|awesome|got it|gotcha|i see|makes sense|sure|alright|lol|lmao|haha+|wow|"
                 r"neat|perfect|yep|yes|no|nope|fine|understood|right|oh|ah|hmm+|interesting|sorry|my bad|oops|nvm|never ?mind|"
-                r"forget it|no worries)"
+                r"forget it|no worries|good to know|i (?:understand|get it)(?: now)?|(?:that )?makes sense now|now i (?:get|understand) it)"
                 r"(?: thanks| cool| nice| ok)?$"),
-        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good night|cya|gotta go|g2g|ttyl|brb|afk)"
+        ("bye", r"^(?:bye|goodbye|see (?:you|ya)|later|good ?night|cya|gotta go|g2g|ttyl|brb|afk)"
                 r"(?: bot| tutor| later| tomorrow| soon| next (?:time|week|class))?$"),
         ("who", r"^(?:(?:who|what) are you|are you (?:a )?(?:bot|human|real|an ai|ai|chatgpt|a person|a robot)|"
                 r"are you (?:a )?real (?:person|human|teacher)|are you (?:a )?human being|"
@@ -91,7 +91,8 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                    r"^(?:good|great|nice) (?:bot|job|work)|^(?:love (?:you|this)|you rock|well done)$"),
         ("complaint", r"^(?:wrong(?: answer)?|(?:that'?s|that is|you'?re|you are) (?:wrong|not right|incorrect)|"
                       r"(?:that|this|your) (?:answer|reply) (?:is|was) (?:wrong|incorrect|bad|not (?:right|helpful))|"
-                      r"(?:that'?s|that is) not (?:what i (?:asked|meant)|it|right|helpful)|not helpful|bad answer|"
+                      r"(?:that'?s|that is) not (?:what i (?:asked|meant)|it|right|helpful)|not what i (?:asked|meant)|"
+                      r"not helpful|bad answer|"
                       r"(?:that|it) (?:doesn'?t|does not|didn'?t|did not) (?:answer|help)(?: my question| me)?|useless|"
                       r"(?:you'?re|you are|ur|u r|this bot is|this is) (?:so |really |totally |completely |such an? |an? )?"
                       r"(?:useless|stupid|dumb|bad|terrible|the worst|idiot|trash|garbage))$"),
@@ -107,11 +108,11 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )  # fmt: skip
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")
 _GREETING_FIRST = re.compile(
-    r"^(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there| bot| tutor)?[,!.]*\s+"
+    r"^(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there)?(?: bot| tutor)?[,!.]*\s+"
 )
 # A greeting or the bot's name before a question ("yo bot whats lora", "tutor, what is a token?")
 _ADDRESS = re.compile(
-    r"^(?:(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there| @?bot| @?tutor)?|@?bot|@?tutor)"
+    r"^(?:(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there)?(?: @?bot| @?tutor)?|@?bot|@?tutor)"
     r"[,!.:]*\s+",
     re.IGNORECASE,
 )
