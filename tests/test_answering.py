@@ -554,3 +554,13 @@ def test_what_a_slide_covers_is_not_quoted_as_an_answer(tutor, question):
 def test_the_best_way_to_start_is_not_a_request_for_a_recommendation(tutor):
     answer = tutor.ask("what's the best way to start learning generative ai")
     assert answer.kind == "answer" and answer.slides[0] == 21
+
+
+def test_the_learners_own_company_in_a_long_story_sets_the_scene(tutor):
+    """ "in my commercial product" asks for advice; a long story that starts "my company wants to…"
+    asks a general question."""
+    answer = tutor.ask(
+        "my company wants to train a model on our own customer emails so it writes replies in our style. "
+        "someone mentioned fine tuning. what is that and do we need a huge amount of data for it?"
+    )
+    assert answer.kind == "answer" and answer.slides[0] == 12

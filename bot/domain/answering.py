@@ -115,7 +115,9 @@ _BEYOND_THE_SLIDES = (
             r"which (?:\w+ ){1,3}(?:should|do) i (?:buy|use|need|get)|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
             r"is it legal|legally|debug my|fix my|"
-            r"my (?:own |new |small |commercial |personal )?(?:code|app|model|training|job|project|product|business|company|startup)|"
+            # "… in my commercial product"; in a long story ("my company wants to…") it sets the scene
+            r"^(?=(?:\S+\s+){0,24}\S+$).*\bmy (?:own |new |small |commercial |personal )?"
+            r"(?:code|app|model|training|job|project|product|business|company|startup)|"
             r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
             r"worth (?:buying|it))\b"
         ),
