@@ -166,7 +166,7 @@ def test_vector_search_finds_the_same_nearest_passages_as_exhaustive_search(tuto
     from bot.domain.retrieval import DENSE_RECORDS
 
     retriever = tutor.knowledge.retriever
-    index = retriever._index
+    index = tutor.index
     ids: list[str] = []
     rows = []
     for kind in ("passage", "block", "question"):  # every kind a question searches; not the sentences

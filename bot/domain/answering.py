@@ -20,7 +20,7 @@ from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
 from bot.domain.passages import Passage, Unit
 from bot.domain.retrieval import Mode, Retrieval, Retriever, ScoredPassage
-from bot.domain.text import STOPWORDS, shorten, stem, terms
+from bot.domain.text import SIGN_OFF, STOPWORDS, shorten, stem, terms
 
 AnswerKind = Literal["answer", "partial", "decline"]
 QuestionType = Literal["what-is", "who-when", "how", "why", "compare", "example", "yes-no", "list", "other"]
@@ -115,11 +115,17 @@ _BEYOND_THE_SLIDES = (
             r"which (?:\w+ ){1,3}(?:should|do) i (?:buy|use|need|get)|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
             r"is it legal|legally|debug my|fix my|"
-            # "… in my commercial product"; in a long story ("my company wants to…") it sets the scene
-            r"^(?=(?:\S+\s+){0,24}\S+$).*\bmy (?:own |new |small |commercial |personal )?"
-            r"(?:code|app|model|training|job|project|product|business|company|startup)|"
             r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
             r"worth (?:buying|it))\b"
+        ),
+        "They don't give advice for a particular case",
+    ),
+    (
+        # "… in my commercial product"; in a long story ("my company wants to…", 25 words or more) it
+        # sets the scene for a general question
+        re.compile(
+            r"^(?=(?:\S+\s+){0,24}\S+$).*\bmy (?:own |new |small |commercial |personal )?"
+            r"(?:code|app|model|training|job|project|product|business|company|startup)\b"
         ),
         "They don't give advice for a particular case",
     ),
@@ -149,8 +155,7 @@ _LEAD_IN = re.compile(
 )
 # Chat that trails a question without changing it: "what's lora thx", "explain attention to me".
 _TRAILING = re.compile(
-    r"(?:[,!]? (?:thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha|to me|for me|simply|briefly|"
-    r"in simple terms|in plain english|real quick|quickly))+$"
+    rf"(?:[,!]? (?:{SIGN_OFF}|to me|for me|simply|briefly|in simple terms|in plain english|real quick|quickly))+$"
 )
 # An embedded question turned back round: "what a token is" -> "what is a token".
 _EMBEDDED_WHAT = re.compile(r"^what ((?:an? |the )?[\w' -]+?) (is|are|means|does)$")
@@ -384,16 +389,21 @@ class Answerer:
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
             question, retrieval, unnamed = outside
             results, verdict = retrieval.results, "partial"
+        qtype = question_type(question)
         if focus is not None and verdict == "partial" and results[0].passage.slide == focus:
             verdict = "answer"  # a follow-up about the slide under discussion
-        if verdict == "partial" and not unnamed and self._heads_a_concept(question, results[0].passage.slide):
+        if (
+            verdict == "partial"
+            and not unnamed
+            and qtype == "what-is"
+            and self._heads_a_concept(question, results[0].passage.slide)
+        ):
             verdict = "answer"  # "what is ROUGE?": a name the embedding model hardly knows, but a slide defines
         if verdict == "decline":
             return Answer(asked, DECLINE_TEXT, False, kind="decline")
         if focus is not None:  # the topic's slide wins unless another is clearly better
             boosted = [replace(r, score=r.score + FOCUS_BONUS) if r.passage.slide == focus else r for r in results]
             results = sorted(boosted, key=lambda r: -r.score)
-        qtype = question_type(question)
         choices = self._choose(question, qtype, retrieval, results, exclude, seen, stress)
         if seen and choices and all(u.id in seen for choice in choices for u in choice.units):
             # Everything chosen was just shown: what else the same slide says, if anything, rather
@@ -454,9 +464,7 @@ class Answerer:
         return any(f" {name} " in phrase for name in self._deck_names)
 
     def _heads_a_concept(self, question: str, slide: int) -> bool:
-        """A what-is question whose subject is named in one of the slide's sub-headings."""
-        if question_type(question) != "what-is":
-            return False
+        """A what-is question's subject is named in one of the slide's sub-headings."""
         subject = set(self.retriever.query_terms(subject_of(question)))
         return bool(subject) and any(subject <= heading for heading in self._headings.get(slide, []))
 
@@ -561,8 +569,7 @@ class Answerer:
         for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
             folded = word.casefold()
             term = stem(folded)
-            specific = any(c.isdigit() for c in folded) or folded in self.retriever.names
-            if term in known or not specific or not 1 <= self.retriever.document_frequency(term) <= RARE_PASSAGES:
+            if term in known or not self._rare_specific(folded):
                 continue
             best: tuple[float, int, Unit] | None = None
             for position, passage in enumerate(self.retriever.passages):
@@ -578,6 +585,11 @@ class Answerer:
                 choice = _Choice(ScoredPassage(passage, cosine, cosine, 0.0, None, position), [unit])
                 return self.retriever.names.get(folded, word), [choice]
         return "", []
+
+    def _rare_specific(self, folded: str) -> bool:
+        """A number or a name ("70b", "langchain") that at most RARE_PASSAGES passages use."""
+        specific = any(c.isdigit() for c in folded) or folded in self.retriever.names
+        return specific and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
 
     def _terms_of_slides(self, choices: list[_Choice]) -> set[str]:
         """Every stemmed term of the slides the choices quote."""
@@ -599,10 +611,7 @@ class Answerer:
                 continue
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
                 continue
-            if rare_only and not (
-                (any(c.isdigit() for c in folded) or folded in self.retriever.names)
-                and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
-            ):
+            if rare_only and not self._rare_specific(folded):
                 continue  # only specifics ("70B", "LangChain") the deck names elsewhere; not typos or slang
             missing.append(self.retriever.names.get(folded, word))
         missing = list(dict.fromkeys(missing))[:3]

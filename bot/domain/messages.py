@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.domain.glossary import in_english, without_accents
-from bot.domain.text import words
+from bot.domain.text import SIGN_OFF, words
 
 RequestName = Literal["quiz", "next", "prev", "slide", "deck", "tokenize", "generate", "reset"]
 
@@ -107,21 +107,15 @@ _SMALLTALK: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )  # fmt: skip
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")
-_GREETING_FIRST = re.compile(
-    r"^(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there)?(?: bot| tutor)?[,!.]*\s+"
-)
+_GREETING = r"(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there)?"
+_GREETING_FIRST = re.compile(rf"^{_GREETING}(?: bot| tutor)?[,!.]*\s+")
 # A greeting or the bot's name before a question ("yo bot whats lora", "tutor, what is a token?")
-_ADDRESS = re.compile(
-    r"^(?:(?:hi+|hey+|hello+|hiya|yo+|good (?:morning|afternoon|evening))(?: there)?(?: @?bot| @?tutor)?|@?bot|@?tutor)"
-    r"[,!.:]*\s+",
-    re.IGNORECASE,
-)
+_ADDRESS = re.compile(rf"^(?:{_GREETING}(?: @?bot| @?tutor)?|@?bot|@?tutor)[,!.:]*\s+", re.IGNORECASE)
 
 
 # Chat after a question that asks nothing more: "what is a token??? asking for a friend lol"
 _SIGN_OFF = re.compile(
-    r"(?<=[\w?!.])(?:[\s,.!]+(?:thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+|asking for a friend|"
-    r"just curious|cheers))+[\s.!]*$",
+    rf"(?<=[\w?!.])(?:[\s,.!]+(?:{SIGN_OFF}|asking for a friend|just curious|cheers))+[\s.!]*$",
     re.IGNORECASE,
 )
 

@@ -23,6 +23,8 @@ STOPWORDS = frozenset(
     mean means meant thing things stuff really kind sort get got vs versus difference whats what's
     wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi""".split()
 )
+# Chat words a learner puts after a question without asking anything more ("what's lora thx")
+SIGN_OFF = r"thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+"
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 # A sentence ends at . ! ? followed by a space and a capital, digit, quote or bracket; "e.g. the"
