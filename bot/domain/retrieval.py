@@ -26,6 +26,7 @@ from bot.domain.text import (
     spell_out,
     stem,
     terms,
+    unleet,
     words,
 )
 
@@ -100,7 +101,8 @@ class Retriever:
         }
         self._document_frequency = Counter(term for doc in self.term_sets for term in doc)
         # Spelling is corrected on whole words ("attenion" -> "attention"), before stemming.
-        self._known_words = {word for p in passages for word in words(f"{p.title} {p.section} {p.text}")}
+        self._word_counts = Counter(word for p in passages for word in words(f"{p.title} {p.section} {p.text}"))
+        self._known_words = set(self._word_counts)
         # The deck's acronyms that the embedding model knows as other words ("rag", "gan", "cot"), or
         # that the deck itself hardly uses ("bpe", "rlhf"): spelled out after them in questions.
         # Those the deck uses often ("llm") match its passages well enough as they are.
@@ -166,13 +168,16 @@ class Retriever:
         return self._query_terms(question)
 
     def prepare(self, question: str) -> str:
-        """The question as retrieval reads it: cut to length, learners' short forms that the deck
-        never uses spelled out ("genai" -> "generative ai"; "LLM" stays, the deck says LLM), and the
-        deck's acronyms that read as other words followed by what they stand for ("rag (retrieval-augmented
+        """The question as retrieval reads it: cut to length, leetspeak read ("wh4t 1s"), learners'
+        short forms that the deck never uses spelled out ("genai" -> "generative ai"; "LLM" stays,
+        the deck says LLM), and the deck's acronyms that read as other words followed by what they stand for ("rag (retrieval-augmented
         generation)")."""
-        return expand_abbreviations(
-            question[:MAX_QUESTION_CHARS], keep=self._known_words, acronyms=self._acronyms, plurals=True
-        )
+        question = unleet(question[:MAX_QUESTION_CHARS], self.is_word)
+        return expand_abbreviations(question, keep=self._known_words, acronyms=self._acronyms, plurals=True)
+
+    def is_word(self, word: str) -> bool:
+        """A real word: the embedding model's or the deck's."""
+        return word in self._vocabulary or word in self._known_words
 
     def query_vector(self, question: str) -> np.ndarray:
         """The question's embedding, misspellings put right first (what retrieval and the
@@ -207,9 +212,21 @@ class Retriever:
     def _deck_word_for(self, word: str, cutoff: float) -> str | None:
         """The deck word ``word`` is a misspelling of, if any. Misspellings nearly always keep the
         first letter and change only a few letters: "blockchain" is not a misspelt "blocking"."""
-        close = difflib.get_close_matches(word, self._words_by_initial.get(word[0], []), n=3, cutoff=cutoff)
+        candidates = self._words_by_initial.get(word[0], [])
+        close = difflib.get_close_matches(word, candidates, n=5, cutoff=min(cutoff, SPELLING_CUTOFF))
         allowed = max(1 if len(word) < 6 else 2, len(word) // 4)
-        return next((candidate for candidate in close if edit_distance(word, candidate) <= allowed), None)
+        # The fewest edits, then the deck's commoner word: "modle" is "model", not "mode". One edit
+        # (a swapped pair: "tunign") passes whatever difflib's ratio says.
+        ranked = sorted((edit_distance(word, c), -self._word_counts[c], c) for c in close)
+        return next(
+            (
+                candidate
+                for distance, _, candidate in ranked
+                if distance <= allowed
+                and (distance == 1 or difflib.SequenceMatcher(None, word, candidate).ratio() >= cutoff)
+            ),
+            None,
+        )
 
     def lexical_scores(self, question: str) -> np.ndarray:
         query = self.query_terms(question)

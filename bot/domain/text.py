@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 import snowballstemmer
 
@@ -51,6 +52,7 @@ _CHAT_FORMS = {
     "hw": "how", "wat": "what", "wut": "what", "wht": "what", "waht": "what", "r": "are", "u": "you",
     "ur": "your", "abt": "about", "bc": "because", "cuz": "because", "diff": "difference", "btwn": "between",
     "explane": "explain", "explian": "explain", "expalin": "explain", "xplain": "explain", "whta": "what",
+    "iz": "is", "teh": "the", "wot": "what", "whut": "what", "betwen": "between", "btween": "between",
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
@@ -92,6 +94,27 @@ _PARAPHRASES = tuple(
         ),
     )
 )
+
+
+# Leetspeak: digits written for the letters they look like ("wh4t 1s 4tt3nt10n")
+_LEET = (str.maketrans("013457", "oieast"), str.maketrans("013457", "olease"))
+_LEET_WORD = re.compile(r"\b(?=[a-z0-9]*[a-z])(?=[a-z0-9]*[013457])[a-z0-9]+\b", re.IGNORECASE)
+
+
+def unleet(text: str, is_word: Callable[[str], bool]) -> str:
+    """ "h0w d03s 4tt3nt10n w0rk" -> "how does attention work": words with look-alike digits read
+    as the words ``is_word`` knows, when at least two of them with two letters or more are (so
+    "gpt-4o" or "a 7b model" in a plain question stays as it is)."""
+    decoded = {}
+    for match in _LEET_WORD.finditer(text):
+        word = match[0].casefold()
+        plain = next((c for table in _LEET if is_word(c := word.translate(table))), None)
+        if plain is not None:
+            decoded[match[0]] = plain
+    # Two letters or more kept: "4o" and "7b" read as "ao" and "tb" by chance
+    if sum(sum(c.isalpha() for c in word) >= 2 for word in decoded) < 2:
+        return text
+    return _LEET_WORD.sub(lambda m: decoded.get(m[0], m[0]), text)
 
 
 def spell_out(text: str, keep: frozenset[str] | set[str] = frozenset(), plurals: bool = False) -> str:
