@@ -295,13 +295,51 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("how do i get a job in generative ai", 20, "don't give career advice"),
         ("what gpu do i need for stable diffusion", 15, "don't give advice for a particular case"),
         ("which vector database is fastest", 14, "don't give advice for a particular case"),
-        ("can i use ai generated images in my commercial product", 19, "don't give advice for a particular case"),
+        ("can i use ai generated images in my commercial product", 19, "don't give advice about your own project"),
+        ("when is gpt-5 coming out", 3, "don't follow the news or today's figures"),
+        ("whats the cheapest embeddings api right now", 21, "don't give prices"),
+        ("which AI startups are hiring interns right now", 2, "don't give career advice"),
+        ("can i copyright a novel i wrote with chatgpt's help in canada", 19, "legal advice for a particular country"),
+        ("how do i deploy a fine-tuned model to an aws sagemaker endpoint", 12, "steps for a particular platform"),
+        # too far from any passage to be answered, but about things the deck names: said in part
+        ("my LoRA training loss goes to nan after 200 steps, lr=1e-3. what's wrong", 12, "fix a particular setup"),
+        ("which is better for coding, chatgpt plus or claude pro? worth the 20 bucks a month?", 21, "don't give"),
+        ("give me the exact prompt template that makes chatgpt write like hemingway", 11, "that much detail"),
+        ("suno vs udio for making a song for my band, which sounds more real", 16, "rank one product against another"),
+        ("is midjourney better than dall-e 3", 15, "rank one product against another"),
+        ("is pinecone worth paying for or should i just use pgvector", 14, "don't give advice"),
+        ("does the eu ai act require me to tell users my chatbot is ai", 19, "don't give advice"),
+        ("how do i set up ollama on my m2 macbook", 21, "steps for a particular platform"),
+        ("my stable diffusion images have 6 fingers, what settings should i use", 15, "don't give advice"),
+        # versions and sizes the deck never names
+        ("QLoRA or full fine tuning for a 13b model on one A100 40GB?", 12, "don't go into 13b, A100 and 40GB"),
     ],
 )
 def test_what_no_slide_settles_makes_the_answer_partial(tutor, question, slide, says):
     answer = tutor.ask(question)
     assert answer.kind == "partial" and answer.slides[0] == slide
     assert says in answer.text
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("how do I choose between rag and fine-tuning?", "answer"),  # a comparison the deck makes
+        ("gans vs diffusion for images?", "answer"),
+        ("what is the exact definition of a token", "answer"),
+        ("why does the exact same prompt give different answers every time?", "answer"),
+        ("is lora cheaper than full fine-tuning?", "answer"),
+        ("what tools should i use to start my first genai project?", "answer"),  # slide 21 says
+        ("how do i make my code run faster in python", "decline"),  # Python is named, the question is not ours
+        ("cheapest way from paris to amsterdam, train or bus?", "decline"),
+        ("whats the best temperature to brew green tea?", "decline"),
+        ("in naive bayes spam filters why do we need laplace smoothing", "decline"),
+        ("how do i lower the temperature on my nest thermostat", "decline"),
+        ("what bed temperature should i use for petg on my 3d printer", "decline"),
+    ],
+)
+def test_advice_words_alone_do_not_make_an_answer_partial(tutor, question, kind):
+    assert tutor.ask(question).kind == kind
 
 
 def test_an_acronym_that_is_also_a_word_is_read_as_the_decks(tutor):

@@ -20,7 +20,7 @@ from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
 from bot.domain.passages import Passage, Unit
 from bot.domain.retrieval import Mode, Retrieval, Retriever, ScoredPassage
-from bot.domain.text import SIGN_OFF, STOPWORDS, shorten, stem, terms
+from bot.domain.text import CHAT_FILLER, SIGN_OFF, STOPWORDS, shorten, stem, terms
 
 AnswerKind = Literal["answer", "partial", "decline"]
 QuestionType = Literal["what-is", "who-when", "how", "why", "compare", "example", "yes-no", "list", "other"]
@@ -100,6 +100,7 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 # What a slide never settles, however well it covers the subject: the learner's own case, the
 # future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
 # verdicts. A confident answer to such a question is partial, and says which.
+_OWN_CASE = "They don't give advice about your own project"
 _BEYOND_THE_SLIDES = (
     (
         re.compile(
@@ -112,11 +113,15 @@ _BEYOND_THE_SLIDES = (
             # "which embedding model should I use", "… should I use for LoRA on Llama 3"; not "how many
             # examples should I use?" (the deck says)
             r"\b(?:best(?! way| ways| practices?| place to (?:start|begin))|recommend\w*|should i (?:buy|pick|choose|get)|should i use (?:for|with|on|in) \w+|"
-            r"which (?:\w+ ){1,3}(?:should|do) i (?:buy|use|need|get)|"
+            r"which (?:\w+ ){1,3}(?:should|do) (?:i|we) (?:buy|use|need|get|pick|choose|tweak|change|adjust|set)|"
+            r"what (?:settings|parameters|values|hyperparameters|batch size|learning rate) should (?:i|we)|"
+            r"(?:requires?|obliges?) (?:me|us) to|"
+            r"which (?:one|of them|of these) (?:should|for|to (?:use|pick|choose))|"
+            r"which should (?:i|we)|should (?:i|we) go with|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
-            r"is it legal|legally|debug my|fix my|"
+            r"is it legal|legally|the right (?:settings|values|parameters|hyperparameters)|"
             r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
-            r"worth (?:buying|it))\b"
+            r"worth (?:buying|paying|it|the))\b"
         ),
         "They don't give advice for a particular case",
     ),
@@ -127,14 +132,78 @@ _BEYOND_THE_SLIDES = (
             r"^(?=(?:\S+\s+){0,24}\S+$).*\bmy (?:own |new |small |commercial |personal )?"
             r"(?:code|app|model|training|job|project|product|business|company|startup)\b"
         ),
-        "They don't give advice for a particular case",
+        _OWN_CASE,
     ),
-    (re.compile(r"\b(?:get|find|land) a job\b|\bcareer\b|\bsalar(?:y|ies)\b"), "They don't give career advice"),
     (
-        re.compile(r"\bhow much (?:does|do|will|would|did) .{0,40}\bcost\b|\bprices?\b|\bpricing\b"),
+        # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
+        re.compile(
+            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug)\b|(?<=[.,] )what'?s wrong\b|\bwhat'?s wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
+            r"(?:an? |this |the )?(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
+            r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b"
+        ),
+        "They don't help fix a particular setup",
+    ),
+    (
+        # "deploy … on AWS SageMaker", "set up Ollama on Windows"
+        re.compile(
+            r"\b(?:deploy\w*|set ?up|setting up|install\w*|host\w*|run(?:ning)?)\b.*\b(?:on|to|in|with) (?:an? |the |my )?"
+            r"(?:\w+ ){0,2}(?:aws|azure|gcp|google cloud|kubernetes|k8s|docker|windows|macos|linux|heroku|vercel|sagemaker|"
+            r"cloud run|raspberry pi|jetson|server|cloud|macs?|macbook|m1|m2|m3|iphone|android)\b"
+        ),
+        "They don't give the steps for a particular platform",
+    ),
+    (
+        # the law of one country: "can I copyright a novel written with ChatGPT in the UK?"
+        re.compile(
+            r"^(?=.*\b(?:legal\w*|laws?|lawful|copyright\w*|allowed|sue|owns?|gdpr)\b)"
+            r"(?=.*\bin (?:the )?(?:uk|us|usa|eu|europe|germany|france|canada|india|china|japan|australia|"
+            r"california|brazil|spain|italy)\b)|\bgdpr\b"
+        ),
+        "They don't give legal advice for a particular country",
+    ),
+    (
+        re.compile(
+            r"\b(?:get|find|land) a job\b|\bcareer\b|\bsalar(?:y|ies)\b|\bhiring\b|\binterns(?:hips?)?\b|\broadmap\b|"
+            r"\bbecome an? (?:ai|ml|machine learning|data|prompt) \w+|\bmaster'?s\b|\bphd\b|\bbootcamp\b|\bresume\b|"
+            r"\bswitch (?:careers?|jobs?|from \w+(?: \w+)? to)\b"
+        ),
+        "They don't give career advice",
+    ),
+    (
+        re.compile(
+            r"\bhow much (?:does|do|will|would|did) .{0,40}\bcost\b|\bprices?\b|\bpricing\b|\bcheapest\b|"
+            r"\bbucks\b|\bper month\b"
+        ),
         "They don't give prices",
     ),
+    (
+        # today's leaders and tomorrow's releases: "when is GPT-5 coming out", "the current top score"
+        re.compile(
+            r"\b(?:coming out|release date|be released|top score|leaderboard|state of the art|sota)\b|"
+            r"\b(?:right now|currently|at the moment|these days)\b.*\b(?:best|top|cheapest|fastest|leading|leads)\b|"
+            r"\b(?:best|top|cheapest|fastest|leading)\b.*\b(?:right now|currently|at the moment|these days)\b"
+        ),
+        "They don't follow the news or today's figures",
+    ),
+    (
+        # "the exact prompt template", "actual numbers for a report", "does OpenAI use internally"
+        re.compile(
+            r"\bexact\b(?! (?:same|definition|meaning|difference))|\bactual (?:numbers|figures)\b|\binternally\b"
+        ),
+        "They don't go into that much detail",
+    ),
 )
+
+
+def _beyond(question: str, faq: str = "") -> str:
+    """What no slide settles that the question asks ("They don't give prices"), or "" ; not when the
+    FAQ quoted asks it too ("Is it legal to train AI on copyrighted material?")."""
+    folded = question.casefold()
+    return next(
+        (what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(folded) and not pattern.search(faq)), ""
+    )
+
+
 _SUBJECT = re.compile(
     r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of|what does|what do|explain|describe)\s+"
     r"(what )?(exactly |actually |really )?(an? |the )?"
@@ -339,6 +408,10 @@ class Answerer:
             for name in retriever.name_phrases
             if len(words := re.findall(r"[a-z0-9]+", name)) > 1 and not any(word in STOPWORDS for word in words)
         }
+        # Every word of the deck as written, without hyphens and dots ("gpt4o"): versions and sizes it names
+        self._deck_tokens = {
+            _squeezed(t) for p in retriever.passages for t in re.findall(r"[\w.-]+", p.text.casefold())
+        }
         # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
         # and ROUGE") is one it defines, however rare its name.
         self._headings: dict[int, list[set[str]]] = {}
@@ -386,6 +459,7 @@ class Answerer:
         rescue = verdict != "partial" and not self.rule.meant_elsewhere(*evidence)
         outside = self._outside_the_deck(question) if rescue else None
         unnamed = ""  # the tool or place the deck never names, when the rest of the question is answered
+        whole = question  # what no slide settles is read from all of it ("… in the UK")
         if outside is not None:  # "a RAG pipeline with Elasticsearch": RAG from the slides, not the tool
             question, retrieval, unnamed = outside
             results, verdict = retrieval.results, "partial"
@@ -399,6 +473,8 @@ class Answerer:
             and self._heads_a_concept(question, results[0].passage.slide)
         ):
             verdict = "answer"  # "what is ROUGE?": a name the embedding model hardly knows, but a slide defines
+        if verdict == "decline" and self._advice_on_a_name(question, evidence):
+            verdict = "partial"  # "ChatGPT Plus or Claude Pro?": what the slides say of them, not a verdict
         if verdict == "decline":
             return Answer(asked, DECLINE_TEXT, False, kind="decline")
         if focus is not None:  # the topic's slide wins unless another is clearly better
@@ -426,24 +502,19 @@ class Answerer:
         missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
         # ... unless an FAQ the answer quotes asks it too ("Is it legal to train AI on copyrighted material?")
         faq = choices[0].scored.passage.question.casefold() if choices[0].faq else ""
-        beyond = next(
-            (
-                what
-                for pattern, what in _BEYOND_THE_SLIDES
-                if pattern.search(question.casefold()) and not pattern.search(faq)
-            ),
-            "",
-        )
+        beyond = _beyond(whole, faq)
         if not beyond and self._ranks_products(question):
             beyond = "They don't rank one product against another"
         if kind == "answer" and (missing or beyond or specific):
             kind = "partial"  # specifics not on the slide used, or what no slide settles
         if kind == "partial":
             parts.insert(0, "The slides cover part of that. Here is what they say:")
-            if missing:
-                parts.append(f"They don't go into {missing}, so I won't guess about that.")
-            elif beyond:
+            if unnamed:
+                parts.append(f"They don't go into {unnamed}, so I won't guess about that.")
+            elif beyond:  # what no slide settles says more than the words the slides lack
                 parts.append(f"{beyond}, so I won't guess about that part.")
+            elif missing:
+                parts.append(f"They don't go into {missing}, so I won't guess about that.")
             elif specific:
                 parts.append(f"They don't say more about {specific} than this, so I won't guess beyond it.")
             else:
@@ -457,6 +528,17 @@ class Answerer:
             kind,
             tuple(u.id for choice in choices for u in choice.units),
         )
+
+    def _advice_on_a_name(self, question: str, evidence: tuple[float, float, float]) -> bool:
+        """ "which is better for coding, ChatGPT Plus or Claude Pro?", "my LoRA training loss goes to
+        NaN, what's wrong": advice, a fix or a price about something the deck names, too far from
+        any passage to be answered; the slides still say what they know of it."""
+        if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.meant_elsewhere(*evidence):
+            return False
+        named = any(
+            word.casefold() in self.retriever.names for word in re.findall(r"[A-Za-z][\w.-]*[A-Za-z0-9]", question)
+        )
+        return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
 
     def _names_a_deck_name(self, question: str) -> bool:
         """The question names one of the deck's names of two or more words ("Stable Diffusion")."""
@@ -486,22 +568,25 @@ class Answerer:
         """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other;
         "should I learn PyTorch or TensorFlow?": a choice between two tools the deck at most names."""
         names, phrases = self.retriever.names, self.retriever.name_phrases
-        match = _BETTER_THAN.search(question)
-        if match is not None:
-            return all(
-                side.casefold() in phrases or any(word.casefold() in names for word in side.split())
-                for side in match.groups()
+
+        def named(side: str) -> bool:  # "Claude", "DALL-E 3", "Stable Diffusion"
+            folded = side.casefold()
+            return folded in phrases or any(
+                part in names for word in folded.split() for part in (word, *word.split("-"))
             )
-        choice = re.match(_CHOICE, _plain(question))
+
+        match = _BETTER_THAN.search(question) or _EITHER_BETTER.match(_plain(question))
+        if match is not None:
+            return all(named(side) for side in match.groups())
+        plain = _plain(question)
+        choice = re.match(_CHOICE, plain) or _VERSUS.match(plain)
         if choice is None:
             return False
         sides = [re.sub(r"^(?:learn|try|buy|get|use) ", "", side) for side in choice.groups()]
-        rare = all(
-            self.retriever.document_frequency(term) <= RARE_PASSAGES
-            for side in sides
-            for term in self.retriever.query_terms(side)
-        )
-        return rare and any(word in names for side in sides for word in side.split())
+        frequency = self.retriever.document_frequency
+        rare = all(frequency(term) <= RARE_PASSAGES for side in sides for term in self.retriever.query_terms(side))
+        # a tool the deck names, or one it never mentions ("ElevenLabs or Play.ht")
+        return rare and any(word in names or not frequency(stem(word)) for side in sides for word in side.split())
 
     def _outside_the_deck(self, question: str) -> tuple[str, Retrieval, str] | None:
         """ "how do I set up a RAG pipeline with Elasticsearch": a question the deck answers, and a
@@ -514,7 +599,7 @@ class Answerer:
         unknown = [
             word
             for word in re.findall(r"[A-Za-z0-9][\w.-]*", match[1])
-            if word.casefold() not in STOPWORDS
+            if word.casefold() not in STOPWORDS | CHAT_FILLER
             and not any(self.retriever.document_frequency(t) for t in self.retriever.query_terms(word))
         ]
         if not unknown or len(core.split()) < 3:
@@ -523,7 +608,7 @@ class Answerer:
         top = retrieval.results[: self.rule.passages]
         if not top or self.judge(retrieval) != "answer" or max(s.dense for s in top) < self.rule.outside_core_dense:
             return None
-        return core, retrieval, " and ".join(dict.fromkeys(unknown[:3]))
+        return core, retrieval, _listed(list(dict.fromkeys(unknown))[:3])
 
     def _section_passage(self, slide: int, heading: str) -> Passage | None:
         return next((p for p in self._by_slide.get(slide, []) if p.section.casefold() == heading.casefold()), None)
@@ -591,6 +676,10 @@ class Answerer:
         specific = any(c.isdigit() for c in folded) or folded in self.retriever.names
         return specific and 1 <= self.retriever.document_frequency(stem(folded)) <= RARE_PASSAGES
 
+    def _unnamed_version(self, folded: str) -> bool:
+        """A version or size ("gpt-5", "a100", "13b", "1e-3") that the deck never writes."""
+        return _VERSION.fullmatch(folded) is not None and _squeezed(folded) not in self._deck_tokens
+
     def _terms_of_slides(self, choices: list[_Choice]) -> set[str]:
         """Every stemmed term of the slides the choices quote."""
         known: set[str] = set()
@@ -607,6 +696,9 @@ class Answerer:
         missing = []
         for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
             folded = word.casefold()
+            if self._unnamed_version(folded):
+                missing.append(word)  # "GPT-5", "A100", "13B": a version or size the deck never names
+                continue
             if folded in STOPWORDS or len(folded) < 3 or stem(folded) in known:
                 continue
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
@@ -614,8 +706,7 @@ class Answerer:
             if rare_only and not self._rare_specific(folded):
                 continue  # only specifics ("70B", "LangChain") the deck names elsewhere; not typos or slang
             missing.append(self.retriever.names.get(folded, word))
-        missing = list(dict.fromkeys(missing))[:3]
-        return " and ".join([", ".join(missing[:-1]), missing[-1]]) if len(missing) > 1 else "".join(missing)
+        return _listed(list(dict.fromkeys(missing))[:3])
 
     # ------------------------------------------------------------------ choosing what to quote
 
@@ -908,13 +999,29 @@ _ASKS_STEPS = re.compile(
 _OUTSIDE_TAIL = re.compile(
     r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;.!?]+?)\??$", re.I
 )
+# "is Gemini or GPT better for translating?"
+_EITHER_BETTER = re.compile(r"^(?:is|are|which is) ([\w.-]+(?: [\w.-]+)?) or ([\w.-]+(?: [\w.-]+)?) better\b")
+# "Suno vs Udio for a song?", "ElevenLabs or Play.ht for voice cloning?": two things named first
+_VERSUS = re.compile(r"^([\w.-]+(?: [\w.-]+)?) (?:vs\.?|versus|or) ([\w.-]+(?: [\w.-]+)?)(?= for\b|,|\?|$)")
 # "is ChatGPT better than Claude", "is GPT-4 smarter than Gemini": the two things weighed.
 _BETTER_THAN = re.compile(
     r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|more accurate) than ([\w.-]+(?: [\w.-]+)?)", re.IGNORECASE
 )
+# A model's version or a size: "gpt-4o", "llama3", "a100", "13b", "40gb", "1e-3"; not leetspeak ("w8ts")
+_VERSION = re.compile(r"[a-z]{2,}-?\d[\w.-]*|[a-z]-?\d+(?:[.-][\w.-]*)?|\d+(?:\.\d+)?(?:[a-z]{1,3}|e-?\d+)")
 _ABOUT_THE_SLIDE = re.compile(r"^(?:This slide|Slide \d+ (?:introduces|covers|explains))\b")
 _OBJECTIVE = re.compile(r"^(?:How|Why|What|When|Which|The way)\b")
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
+
+
+def _listed(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def _squeezed(word: str) -> str:
+    """A word without its hyphens and dots: "GPT-4o" and "gpt4o" are one name."""
+    return re.sub(r"[-.]", "", word)
 
 
 def _phrase(text: str) -> str:

@@ -281,8 +281,9 @@ class Tutoring:
             return follow_up
         note = ""
         if in_another_language(text):
-            answer = answerer.answer(english_part(text))
-            if answer.kind == "decline":
+            in_words = english_part(text, answerer.retriever.term_weight)
+            answer = answerer.answer(in_words) if in_words else None
+            if answer is None or answer.kind == "decline":
                 return Reply(
                     "decline",
                     "I read and answer in English only, and I couldn't match that to the slides. "

@@ -10,6 +10,7 @@ import functools
 import logging
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
@@ -125,6 +126,10 @@ class Retriever:
             lambda text: tuple(stem(word) for word in self.correct(words(text)))
         )
         self.units = {p.id: p.units() for p in passages}
+        # What the slides' titles and headings name: the course's own terms
+        self._heading_terms = {
+            t for p in passages for t in terms(" ".join([p.title, *(u.heading or "" for u in self.units[p.id])]))
+        }
         ids, vectors, _ = index.stored_vectors("unit") or ([], None, [])
         stored = dict(zip(ids, vectors, strict=True)) if ids else {}
         self._unit_vectors = {
@@ -168,12 +173,26 @@ class Retriever:
         return self._query_terms(question)
 
     def prepare(self, question: str) -> str:
-        """The question as retrieval reads it: cut to length, leetspeak read ("wh4t 1s"), learners'
-        short forms that the deck never uses spelled out ("genai" -> "generative ai"; "LLM" stays,
+        """The question as retrieval reads it: cut to length, emoji left out, leetspeak read
+        ("wh4t 1s"), learners' short forms that the deck never uses spelled out ("genai" -> "generative ai"; "LLM" stays,
         the deck says LLM), and the deck's acronyms that read as other words followed by what they stand for ("rag (retrieval-augmented
         generation)")."""
-        question = unleet(question[:MAX_QUESTION_CHARS], self.is_word)
+        # emoji and other symbols ("👉 what is attention 👈") say nothing retrieval can use
+        question = "".join(c for c in question[:MAX_QUESTION_CHARS] if unicodedata.category(c) != "So")
+        question = unleet(question, self.is_word)
         return expand_abbreviations(question, keep=self._known_words, acronyms=self._acronyms, plurals=True)
+
+    def term_weight(self, word: str) -> int:
+        """2 for a word the slides' titles or headings use ("tokenization", "fine-tuning", "LLMs"),
+        1 for any other word of the deck's, 0 for the rest, a stem shared with another language's
+        word ("exactement") included."""
+        parts = words(word, frozenset())
+        if not parts or not all(
+            p in self._known_words or p.removesuffix("s") in self._known_words or f"{p}s" in self._known_words
+            for p in parts
+        ):
+            return 0
+        return 2 if all(stem(p) in self._heading_terms for p in parts) else 1
 
     def is_word(self, word: str) -> bool:
         """A real word: the embedding model's or the deck's."""
@@ -301,8 +320,11 @@ def _names_in(texts) -> dict[str, str]:
             if not word[0].isupper():
                 lower.add(word.casefold())
                 continue
-            before = text[: match.start()].rstrip(" *_`\"'(")
-            starts_sentence = not before or before[-1] in ".!?:#\n-" or before[-1].isdigit()
+            before = text[: match.start()].rstrip(" *_`(")
+            # a quotation starts a sentence: 'for example "Sorry your parcel…"'
+            quoted = before.endswith(('"', "“", "'", "‘"))
+            before = before.rstrip("\"'“‘")
+            starts_sentence = quoted or not before or before[-1] in ".!?:#\n-" or before[-1].isdigit()
             if not starts_sentence or any(c.isupper() or c.isdigit() for c in word[1:]):
                 capitalised.setdefault(word.casefold(), word)
     return {folded: word for folded, word in capitalised.items() if folded not in lower}

@@ -26,6 +26,8 @@ STOPWORDS = frozenset(
 )
 # Chat words a learner puts after a question without asking anything more ("what's lora thx")
 SIGN_OFF = r"thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+"
+# Chat words that name nothing, though the deck never uses them ("for a presentation tmrw pls hurry")
+CHAT_FILLER = frozenset(re.findall(r"[a-z]+", SIGN_OFF)) | frozenset("btw rn tmrw tmr asap hurry".split())
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 # A sentence ends at . ! ? followed by a space and a capital, digit, quote or bracket; "e.g. the"
@@ -56,6 +58,9 @@ _CHAT_FORMS = {
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
+
+# "what the heck is a diffusion model": what is
+_EXPLETIVE = re.compile(r"\b(what|how|why|who|where)(?: the (?:heck|hell|fuck|f+))\b", re.IGNORECASE)
 
 # Everyday phrasings of the deck's ideas: the deck's word is added after them, so both the learner's
 # words and the deck's are searched ("why does my chatbot make stuff up" finds slide 18, not the
@@ -140,6 +145,7 @@ def expand_abbreviations(
     the deck's word added ("make stuff up" -> "make stuff up (hallucinate)"), and so do the deck's
     own acronyms (``acronyms``, from :func:`acronyms_in`): "rag" -> "rag (retrieval-augmented
     generation)", which the embedding model otherwise reads as a cloth. Idempotent."""
+    text = _EXPLETIVE.sub(r"\1", text)
     text = spell_out(_CHAT_FORM.sub(lambda m: _CHAT_FORMS[m[1]], text), keep, plurals)
     for pattern, deck_words in _PARAPHRASES:
         added = f" ({deck_words})"
