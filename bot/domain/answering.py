@@ -1007,8 +1007,11 @@ _VERSUS = re.compile(r"^([\w.-]+(?: [\w.-]+)?) (?:vs\.?|versus|or) ([\w.-]+(?: [
 _BETTER_THAN = re.compile(
     r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|more accurate) than ([\w.-]+(?: [\w.-]+)?)", re.IGNORECASE
 )
-# A model's version or a size: "gpt-4o", "llama3", "a100", "13b", "40gb", "1e-3"; not leetspeak ("w8ts")
-_VERSION = re.compile(r"[a-z]{2,}-?\d[\w.-]*|[a-z]-?\d+(?:[.-][\w.-]*)?|\d+(?:\.\d+)?(?:[a-z]{1,3}|e-?\d+)")
+# A model's version or a size: "gpt-4o", "llama3", "a100", "13b", "40gb", "1e-3"; not leetspeak ("w8ts"),
+# decades or ordinals ("60s", "1st")
+_VERSION = re.compile(
+    r"[a-z]{2,}-?\d[\w.-]*|[a-z]-?\d+(?:[.-][\w.-]*)?|(?!(?:1[89]|20)?\d0s$|\d+(?:st|nd|rd|th)$)\d+(?:\.\d+)?(?:[a-z]{1,3}|e-?\d+)"
+)
 _ABOUT_THE_SLIDE = re.compile(r"^(?:This slide|Slide \d+ (?:introduces|covers|explains))\b")
 _OBJECTIVE = re.compile(r"^(?:How|Why|What|When|Which|The way)\b")
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)

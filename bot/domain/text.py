@@ -55,6 +55,7 @@ _CHAT_FORMS = {
     "ur": "your", "abt": "about", "bc": "because", "cuz": "because", "diff": "difference", "btwn": "between",
     "explane": "explain", "explian": "explain", "expalin": "explain", "xplain": "explain", "whta": "what",
     "iz": "is", "teh": "the", "wot": "what", "whut": "what", "betwen": "between", "btween": "between",
+    "wtf": "what", "evry": "every", "b4": "before", "ppl": "people", "wuz": "was", "tho": "though",
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
@@ -69,7 +70,7 @@ _PARAPHRASES = tuple(
     (re.compile(pattern, re.IGNORECASE), deck_words)
     for pattern, deck_words in (
         (r"\b(?:mak\w*|made) (?:stuff|things|facts|answers|it|sources|quotes) up\b", "hallucinate"),
-        (r"\b(?:lying|lie to|lied to|lies to)\b", "hallucinate"),
+        (r"\b(?:lying|lie to|lied to|lies to|(?:it|they|ai|chatgpt|models?) lies?)\b", "hallucinate"),
         (r"\bconfidently wrong\b", "hallucinate"),
         (r"\b(?:used for|use cases?|uses of|useful for)\b", "applications"),
         (r"\bmaths?\b", "arithmetic"),
