@@ -311,6 +311,17 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("does the eu ai act require me to tell users my chatbot is ai", 19, "don't give advice"),
         ("how do i set up ollama on my m2 macbook", 21, "steps for a particular platform"),
         ("my stable diffusion images have 6 fingers, what settings should i use", 15, "don't give advice"),
+        (
+            "getting CUDA out of memory fine-tuning llama-2-7b on my 3060, how do i fix my script",
+            12,
+            "fix a particular",
+        ),
+        ("what's the latest version of Llama and when did it drop?", 9, "don't follow the news"),
+        ("under UK copyright law, do I own the images I generate with Midjourney?", 19, "legal advice"),
+        ("im 16 and want to work in AI, should I study computer science or data science?", 21, "career advice"),
+        ("as a freelance designer, should I pay for Midjourney, DALL-E 3 or Adobe Firefly?", 15, "don't give advice"),
+        ("ElevenLabs or Play.ht for cloning my voice? which sounds more natural", 16, "don't give advice"),
+        ("what's the current context window of Gemini 1.5 Pro, in tokens", 9, "don't go into Gemini 1.5"),
         # versions and sizes the deck never names
         ("QLoRA or full fine tuning for a 13b model on one A100 40GB?", 12, "don't go into 13b, A100 and 40GB"),
     ],

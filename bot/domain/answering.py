@@ -112,12 +112,13 @@ _BEYOND_THE_SLIDES = (
         re.compile(
             # "which embedding model should I use", "… should I use for LoRA on Llama 3"; not "how many
             # examples should I use?" (the deck says)
-            r"\b(?:best(?! way| ways| practices?| place to (?:start|begin))|recommend\w*|should i (?:buy|pick|choose|get)|should i use (?:for|with|on|in) \w+|"
+            r"\b(?:best(?! way| ways| practices?| place to (?:start|begin))|recommend\w*|should i (?:buy|pick|choose|get|pay for)|should i use (?:for|with|on|in) \w+|"
             r"which (?:\w+ ){1,3}(?:should|do) (?:i|we) (?:buy|use|need|get|pick|choose|tweak|change|adjust|set)|"
             r"what (?:settings|parameters|values|hyperparameters|batch size|learning rate) should (?:i|we)|"
             r"(?:requires?|obliges?) (?:me|us) to|"
             r"which (?:one|of them|of these) (?:should|for|to (?:use|pick|choose))|"
-            r"which should (?:i|we)|should (?:i|we) go with|"
+            r"which should (?:i|we)|should (?:i|we) go with|which is better for (?:my|our)|"
+            r"which (?:one )?(?:sounds|looks|works|performs) (?:better|more \w+)|enough to run|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
             r"is it legal|legally|the right (?:settings|values|parameters|hyperparameters)|"
             r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
@@ -137,7 +138,7 @@ _BEYOND_THE_SLIDES = (
     (
         # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
         re.compile(
-            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug)\b|(?<=[.,] )what'?s wrong\b|\bwhat'?s wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
+            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what'?s wrong\b|\bwhat'?s wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
             r"(?:an? |this |the )?(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
             r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b"
         ),
@@ -156,7 +157,7 @@ _BEYOND_THE_SLIDES = (
         # the law of one country: "can I copyright a novel written with ChatGPT in the UK?"
         re.compile(
             r"^(?=.*\b(?:legal\w*|laws?|lawful|copyright\w*|allowed|sue|owns?|gdpr)\b)"
-            r"(?=.*\bin (?:the )?(?:uk|us|usa|eu|europe|germany|france|canada|india|china|japan|australia|"
+            r"(?=.*\b(?:in|under) (?:the )?(?:uk|us|usa|eu|europe|germany|france|canada|india|china|japan|australia|"
             r"california|brazil|spain|italy)\b)|\bgdpr\b"
         ),
         "They don't give legal advice for a particular country",
@@ -165,21 +166,23 @@ _BEYOND_THE_SLIDES = (
         re.compile(
             r"\b(?:get|find|land) a job\b|\bcareer\b|\bsalar(?:y|ies)\b|\bhiring\b|\binterns(?:hips?)?\b|\broadmap\b|"
             r"\bbecome an? (?:ai|ml|machine learning|data|prompt) \w+|\bmaster'?s\b|\bphd\b|\bbootcamp\b|\bresume\b|"
-            r"\bswitch (?:careers?|jobs?|from \w+(?: \w+)? to)\b"
+            r"\bswitch (?:careers?|jobs?|from \w+(?: \w+)? to)\b|\bquit my (?:\w+ )?job\b|\bshould i study\b|"
+            r"\bwork in (?:ai|ml|tech)\b|\bmajor in\b"
         ),
         "They don't give career advice",
     ),
     (
         re.compile(
             r"\bhow much (?:does|do|will|would|did) .{0,40}\bcost\b|\bprices?\b|\bpricing\b|\bcheapest\b|"
-            r"\bbucks\b|\bper month\b"
+            r"\bbucks\b|\bper month\b|\bbudget\b"
         ),
         "They don't give prices",
     ),
     (
         # today's leaders and tomorrow's releases: "when is GPT-5 coming out", "the current top score"
         re.compile(
-            r"\b(?:coming out|release date|be released|top score|leaderboard|state of the art|sota)\b|"
+            r"\b(?:coming out|release date|be released|top score|leaderboard|state of the art|sota|latest version|"
+            r"newest version|when did it (?:drop|come out|launch))\b|"
             r"\b(?:right now|currently|at the moment|these days)\b.*\b(?:best|top|cheapest|fastest|leading|leads)\b|"
             r"\b(?:best|top|cheapest|fastest|leading)\b.*\b(?:right now|currently|at the moment|these days)\b"
         ),
@@ -188,7 +191,8 @@ _BEYOND_THE_SLIDES = (
     (
         # "the exact prompt template", "actual numbers for a report", "does OpenAI use internally"
         re.compile(
-            r"\bexact\b(?! (?:same|definition|meaning|difference))|\bactual (?:numbers|figures)\b|\binternally\b"
+            r"\bexact\b(?! (?:same|definition|meaning|difference))|\bactual (?:numbers|figures)\b|\binternally\b|"
+            r"\bexactly how (?:many|much)\b|\b(?:have|has|use|cost|take) exactly\b"
         ),
         "They don't go into that much detail",
     ),
@@ -412,6 +416,9 @@ class Answerer:
         self._deck_tokens = {
             _squeezed(t) for p in retriever.passages for t in re.findall(r"[\w.-]+", p.text.casefold())
         }
+        self._deck_versions = {
+            _squeezed(m[0]) for p in retriever.passages for m in _NAMED_VERSION.finditer(p.text.casefold())
+        }
         # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
         # and ROUGE") is one it defines, however rare its name.
         self._headings: dict[int, list[set[str]]] = {}
@@ -502,9 +509,10 @@ class Answerer:
         missing = unnamed or self.missing_terms(question, choices, rare_only=kind == "answer")
         # ... unless an FAQ the answer quotes asks it too ("Is it legal to train AI on copyrighted material?")
         faq = choices[0].scored.passage.question.casefold() if choices[0].faq else ""
-        beyond = _beyond(whole, faq)
-        if not beyond and self._ranks_products(question):
+        if self._ranks_products(question):
             beyond = "They don't rank one product against another"
+        else:
+            beyond = _beyond(whole, faq)
         if kind == "answer" and (missing or beyond or specific):
             kind = "partial"  # specifics not on the slide used, or what no slide settles
         if kind == "partial":
@@ -535,8 +543,10 @@ class Answerer:
         any passage to be answered; the slides still say what they know of it."""
         if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.meant_elsewhere(*evidence):
             return False
-        named = any(
-            word.casefold() in self.retriever.names for word in re.findall(r"[A-Za-z][\w.-]*[A-Za-z0-9]", question)
+        named = any(  # "llama-2-7b" names Llama
+            part in self.retriever.names
+            for word in re.findall(r"[A-Za-z][\w.-]*[A-Za-z0-9]", question.casefold())
+            for part in (word, *word.split("-"))
         )
         return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
 
@@ -693,7 +703,12 @@ class Answerer:
         ``rare_only``, only numbers and names the deck uses elsewhere, in at most RARE_PASSAGES
         passages ("how do I build an agent with LangChain": slide 21 names it, slide 22 answers)."""
         known = self._terms_of_slides(choices)
-        missing = []
+        # a model the deck names, in a version it never writes: "Llama 3", "Gemini 1.5"
+        missing = [
+            m[0]
+            for m in _NAMED_VERSION.finditer(question)
+            if m[1].casefold() in self.retriever.names and _squeezed(m[0].casefold()) not in self._deck_versions
+        ]
         for word in re.findall(r"[A-Za-z0-9][\w-]*", question):
             folded = word.casefold()
             if self._unnamed_version(folded):
@@ -1012,6 +1027,7 @@ _BETTER_THAN = re.compile(
 _VERSION = re.compile(
     r"[a-z]{2,}-?\d[\w.-]*|[a-z]-?\d+(?:[.-][\w.-]*)?|(?!(?:1[89]|20)?\d0s$|\d+(?:st|nd|rd|th)$)\d+(?:\.\d+)?(?:[a-z]{1,3}|e-?\d+)"
 )
+_NAMED_VERSION = re.compile(r"\b([A-Za-z][\w-]*) (\d+(?:\.\d+)?)(?![\w.])")
 _ABOUT_THE_SLIDE = re.compile(r"^(?:This slide|Slide \d+ (?:introduces|covers|explains))\b")
 _OBJECTIVE = re.compile(r"^(?:How|Why|What|When|Which|The way)\b")
 _REFERS_BACK = re.compile(r"\b(?:the same|likewise|similarly|as well|as above)\b", re.IGNORECASE)
