@@ -543,12 +543,18 @@ class Answerer:
         any passage to be answered; the slides still say what they know of it."""
         if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.meant_elsewhere(*evidence):
             return False
-        named = any(  # "llama-2-7b" names Llama
+        return self._names_a_name(question) and (
+            _beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question)
+        )
+
+    def _names_a_name(self, text: str) -> bool:
+        """``text`` names a tool, product or place the deck names ("Claude", "DALL-E 3"; "llama-2-7b"
+        names Llama)."""
+        return any(
             part in self.retriever.names
-            for word in re.findall(r"[A-Za-z][\w.-]*[A-Za-z0-9]", question.casefold())
+            for word in re.findall(r"[A-Za-z][\w.-]*[A-Za-z0-9]", text.casefold())
             for part in (word, *word.split("-"))
         )
-        return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
 
     def _names_a_deck_name(self, question: str) -> bool:
         """The question names one of the deck's names of two or more words ("Stable Diffusion")."""
@@ -578,16 +584,9 @@ class Answerer:
         """ "is ChatGPT better than Claude?": two names the deck mentions, weighed against each other;
         "should I learn PyTorch or TensorFlow?": a choice between two tools the deck at most names."""
         names, phrases = self.retriever.names, self.retriever.name_phrases
-
-        def named(side: str) -> bool:  # "Claude", "DALL-E 3", "Stable Diffusion"
-            folded = side.casefold()
-            return folded in phrases or any(
-                part in names for word in folded.split() for part in (word, *word.split("-"))
-            )
-
         match = _BETTER_THAN.search(question) or _EITHER_BETTER.match(_plain(question))
         if match is not None:
-            return all(named(side) for side in match.groups())
+            return all(side.casefold() in phrases or self._names_a_name(side) for side in match.groups())
         plain = _plain(question)
         choice = re.match(_CHOICE, plain) or _VERSUS.match(plain)
         if choice is None:

@@ -174,9 +174,9 @@ class Retriever:
 
     def prepare(self, question: str) -> str:
         """The question as retrieval reads it: cut to length, emoji left out, leetspeak read
-        ("wh4t 1s"), learners' short forms that the deck never uses spelled out ("genai" -> "generative ai"; "LLM" stays,
-        the deck says LLM), and the deck's acronyms that read as other words followed by what they stand for ("rag (retrieval-augmented
-        generation)")."""
+        ("wh4t 1s"), learners' short forms that the deck never uses spelled out ("genai" ->
+        "generative ai"; "LLM" stays, the deck says LLM), and the deck's acronyms that read as other
+        words followed by what they stand for ("rag (retrieval-augmented generation)")."""
         # emoji and other symbols ("👉 what is attention 👈") say nothing retrieval can use
         question = "".join(c for c in question[:MAX_QUESTION_CHARS] if unicodedata.category(c) != "So")
         question = unleet(question, self.is_word)
