@@ -393,6 +393,7 @@ def test_chat_shorthand_is_read_as_words(tutoring, message, slide, opening):
     ("message", "slide"),
     [
         ("h0w d03s 4tt3nt10n w0rk 1n tr4nsf0rm3rs", 8),  # leetspeak
+        ("wh4t 1s 4 d1ffus10n m0d3l", 7),
         ("d0es fine-tunnig change the w8ts of the m0del", 12),
         ("wat iz teh diffrence betwen fien tunign and promting a modle", 12),  # "modle" is "model", not "mode"
     ],
@@ -405,7 +406,7 @@ def test_leetspeak_and_heavy_typos_are_read_as_the_words_meant(tutoring, message
 def test_leetspeak_needs_two_words_so_names_with_digits_stay(tutor):
     retriever = tutor.knowledge.answerer.retriever
     assert retriever.prepare("is gpt-4o a 7b model?").startswith("is gpt-4o a 7b model")
-    assert retriever.prepare("wh4t 1s 4 m0d3l").startswith("what is 4 model")
+    assert retriever.prepare("wh4t 1s 4 m0d3l").startswith("what is a model")
 
 
 def test_a_word_that_only_looks_like_a_deck_word_is_not_corrected_into_it(tutoring):

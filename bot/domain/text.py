@@ -120,7 +120,8 @@ def unleet(text: str, is_word: Callable[[str], bool]) -> str:
     # Two letters or more kept: "4o" and "7b" read as "ao" and "tb" by chance
     if sum(sum(c.isalpha() for c in word) >= 2 for word in decoded) < 2:
         return text
-    return _LEET_WORD.sub(lambda m: decoded.get(m[0], m[0]), text)
+    text = _LEET_WORD.sub(lambda m: decoded.get(m[0], m[0]), text)
+    return re.sub(r"\b(is|was|'s) 4\b", r"\1 a", text)  # "wh4t 1s 4 m0d3l": a lone 4 for "a"
 
 
 def spell_out(text: str, keep: frozenset[str] | set[str] = frozenset(), plurals: bool = False) -> str:
