@@ -82,6 +82,21 @@ def test_incremental_ingest_embeds_only_changes(tmp_path, embedder):
     assert "Magma chambers" in answer.text
 
 
+def test_an_index_built_with_older_graph_settings_is_rebuilt_from_its_vectors(tmp_path, embedder, monkeypatch):
+    from bot.domain import index as index_module
+
+    settings = make_settings(tmp_path, knowledge_dir=write_deck(tmp_path / "k"))
+    monkeypatch.setattr(index_module, "HNSW_MAX_NEIGHBORS", 16)  # as an earlier version built it
+    build(settings, embedder).reload()
+    monkeypatch.undo()
+    report = build(settings, embedder).reload()
+    assert report.rebuilt == "the vector search's graph settings changed" and report.embedded == 0
+    tutor = build(settings, embedder)
+    assert tutor.index.active().configuration_json["hnsw"]["max_neighbors"] == index_module.HNSW_MAX_NEIGHBORS
+    assert tutor.reload().rebuilt is None
+    assert tutor.ask("How do volcanoes erupt?").sources[0].slide == 2
+
+
 def test_a_deck_bigger_than_one_read_is_read_in_pages(tmp_path, embedder, monkeypatch):
     # A 2,000-slide deck's records failed to read in one Chroma get (SQLite's variable limit);
     # a page of 7 records here makes the same 3-slide deck span many pages.
@@ -293,7 +308,8 @@ def test_chroma_server_path(tmp_path, embedder, chroma_server):
     assert tutor.index.local_path is None
     report = tutor.reload()
     assert report.embedded == 12
-    assert build(settings, embedder).reload().embedded == 0, "a second bot on the same server re-embeds nothing"
+    again = build(settings, embedder).reload()
+    assert again.embedded == 0 and again.rebuilt is None, "a second bot on the same server rebuilds nothing"
     answer = tutor.ask("How do volcanoes erupt?")
     assert answer.confident and answer.sources[0].slide == 2
     assert not settings.chroma_dir.exists(), "nothing was written to the embedded store"

@@ -32,6 +32,11 @@ EMBED_BATCH = 128
 # question's one relevant passage is not lost among the sentence vectors the query filters out
 # (at Chroma's default of 100, 19 of the 6,000 nearest records of 150 eval questions were missed).
 HNSW_EF_SEARCH = 500
+# ... and a graph built with more links: at Chroma's defaults (16 neighbours, construction breadth
+# 100) 2 of 14 builds of this deck lost a record from a question's 40 nearest, once the very
+# nearest; with these, none of 14 (the ingest costs more, the search does not).
+HNSW_MAX_NEIGHBORS = 32
+HNSW_EF_CONSTRUCTION = 400
 # Records read per Chroma ``get``: reading a big deck's records in one call fails in SQLite ("too
 # many SQL variables" past 32,766 records; 2,000 slides make about 190,000).
 GET_PAGE = 10_000
@@ -327,7 +332,11 @@ class VectorIndex:
         owner = {record.id: passage for record, passage in owned}
         records = [record for record, _ in owned]
         fingerprint = _fingerprint(records)
-        if current is not None and (current.metadata or {}).get("fingerprint") == fingerprint:
+        # a generation built with older graph settings is rebuilt from its stored vectors (nothing re-embedded)
+        outdated = current is not None and not _graph_is_current(current)
+        if outdated:
+            rebuilt = "the vector search's graph settings changed"
+        if current is not None and not outdated and (current.metadata or {}).get("fingerprint") == fingerprint:
             self.compact()  # (what an ingest killed part-way left behind)
             return IngestReport(slides, len(passages), 0, 0, time.perf_counter() - started)
         stored = self._stored_hashes()
@@ -335,7 +344,7 @@ class VectorIndex:
         gone = [rid for rid in stored if rid not in owner]
         changed_passages = {r.passage for r in changed}
         gone_passages = {rid.split("~")[0] for rid in gone} - {p.id for p in passages}
-        if current is not None and not changed and not gone:
+        if current is not None and not changed and not gone and not outdated:
             return IngestReport(slides, len(passages), 0, 0, time.perf_counter() - started)
 
         kept = [r for r in records if stored.get(r.id) == r.content_hash]
@@ -344,7 +353,14 @@ class VectorIndex:
 
         collection = self._client.create_collection(
             f"{self.base_name}-g{time.time_ns()}",
-            configuration={"hnsw": {"space": "cosine", "ef_search": HNSW_EF_SEARCH}},
+            configuration={
+                "hnsw": {
+                    "space": "cosine",
+                    "ef_search": HNSW_EF_SEARCH,
+                    "ef_construction": HNSW_EF_CONSTRUCTION,
+                    "max_neighbors": HNSW_MAX_NEIGHBORS,
+                }
+            },
             metadata={"embedding_model": self.embedding_model, "complete": False},
             embedding_function=None,
         )
@@ -566,6 +582,12 @@ def _get_all(collection, include: list[str], where: dict | None = None) -> dict:
     if "embeddings" in include:
         got["embeddings"] = np.concatenate(got["embeddings"]) if got["embeddings"] else np.empty((0, 0), np.float32)
     return got
+
+
+def _graph_is_current(collection) -> bool:
+    """Whether a generation's graph was built with this version's settings (HNSW_MAX_NEIGHBORS)."""
+    hnsw = (getattr(collection, "configuration_json", None) or {}).get("hnsw") or {}
+    return hnsw.get("max_neighbors") == HNSW_MAX_NEIGHBORS
 
 
 def _fingerprint(records: Sequence[Record]) -> str:
