@@ -303,7 +303,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("how do i deploy a fine-tuned model to an aws sagemaker endpoint", 12, "steps for a particular platform"),
         # too far from any passage to be answered, but about things the deck names: said in part
         ("my LoRA training loss goes to nan after 200 steps, lr=1e-3. what's wrong", 12, "fix a particular setup"),
-        ("which is better for coding, chatgpt plus or claude pro? worth the 20 bucks a month?", 21, "don't give"),
+        ("which is better for coding, chatgpt plus or claude pro? worth the 20 bucks a month?", 21, "rank one product"),
         ("give me the exact prompt template that makes chatgpt write like hemingway", 11, "that much detail"),
         ("suno vs udio for making a song for my band, which sounds more real", 16, "rank one product against another"),
         ("is midjourney better than dall-e 3", 15, "rank one product against another"),
@@ -322,6 +322,12 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("as a freelance designer, should I pay for Midjourney, DALL-E 3 or Adobe Firefly?", 15, "don't give advice"),
         ("ElevenLabs or Play.ht for cloning my voice? which sounds more natural", 16, "don't give advice"),
         ("what's the current context window of Gemini 1.5 Pro, in tokens", 9, "don't go into Gemini 1.5"),
+        ("is it fair use in the US to put ai generated art in a comic i'm selling", 19, "legal advice"),
+        ("did openai just drop a new model? what changed", 3, "don't follow the news"),
+        ("langchain throws ValueError: Missing some input keys on my RetrievalQA chain, what do i do", 14, "fix"),
+        ("how do i get ollama to use my amd gpu on windows, it keeps using cpu", 21, "particular platform"),
+        # a name the deck writes in two words, written as one
+        ("huggingface trainer loss goes to nan after step 200, whats wrong with my setup", 5, "fix a particular"),
         # versions and sizes the deck never names
         ("QLoRA or full fine tuning for a 13b model on one A100 40GB?", 12, "don't go into 13b, A100 and 40GB"),
     ],
@@ -394,6 +400,9 @@ def test_a_bare_name_is_answered_with_what_it_is(tutor, question, opening):
         ("is rag better than fine-tuning", "answer"),  # two ideas the deck compares
         ("should i learn pytorch or tensorflow", "partial"),  # a choice of tools the deck at most names
         ("should i use rag or fine tuning", "answer"),  # a choice the deck explains
+        # products the deck names often, and a choice after the case it is for
+        ("sora or runway for making youtube shorts?", "partial"),
+        ("for an agent that books flights, should i use gpt-4o or claude 3.5 sonnet", "partial"),
     ],
 )
 def test_ranking_products_is_beyond_the_slides_and_comparing_ideas_is_not(tutor, question, kind):

@@ -139,7 +139,7 @@ _BEYOND_THE_SLIDES = (
         # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
         re.compile(
             r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what'?s wrong\b|\bwhat'?s wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
-            r"(?:an? |this |the )?(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
+            r"(?:an? |this |the )?\w*(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
             r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b"
         ),
         "They don't help fix a particular setup",
@@ -147,7 +147,7 @@ _BEYOND_THE_SLIDES = (
     (
         # "deploy … on AWS SageMaker", "set up Ollama on Windows"
         re.compile(
-            r"\b(?:deploy\w*|set ?up|setting up|install\w*|host\w*|run(?:ning)?)\b.*\b(?:on|to|in|with) (?:an? |the |my )?"
+            r"\b(?:deploy\w*|set ?up|setting up|install\w*|host\w*|run(?:ning)?|use|using)\b.*\b(?:on|to|in|with) (?:an? |the |my )?"
             r"(?:\w+ ){0,2}(?:aws|azure|gcp|google cloud|kubernetes|k8s|docker|windows|macos|linux|heroku|vercel|sagemaker|"
             r"cloud run|raspberry pi|jetson|server|cloud|macs?|macbook|m1|m2|m3|iphone|android)\b"
         ),
@@ -156,7 +156,7 @@ _BEYOND_THE_SLIDES = (
     (
         # the law of one country: "can I copyright a novel written with ChatGPT in the UK?"
         re.compile(
-            r"^(?=.*\b(?:legal\w*|laws?|lawful|copyright\w*|allowed|sue|owns?|gdpr)\b)"
+            r"^(?=.*\b(?:legal\w*|laws?|lawful|copyright\w*|fair use|allowed|sue|owns?|gdpr)\b)"
             r"(?=.*\b(?:in|under) (?:the )?(?:uk|us|usa|eu|europe|germany|france|canada|india|china|japan|australia|"
             r"california|brazil|spain|italy)\b)|\bgdpr\b"
         ),
@@ -182,7 +182,9 @@ _BEYOND_THE_SLIDES = (
         # today's leaders and tomorrow's releases: "when is GPT-5 coming out", "the current top score"
         re.compile(
             r"\b(?:coming out|release date|be released|top score|leaderboard|state of the art|sota|latest version|"
-            r"newest version|when did it (?:drop|come out|launch))\b|"
+            r"newest version|when did it (?:drop|come out|launch)|any news)\b|"
+            r"\bjust (?:drop|dropped|release[ds]?|launch(?:ed|es)?|announce[ds]?)\b|"
+            r"\b(?:release[ds]?|drop(?:ped)?|launch(?:ed)?|out) .{0,30}\byet\b|"
             r"\b(?:right now|currently|at the moment|these days)\b.*\b(?:best|top|cheapest|fastest|leading|leads)\b|"
             r"\b(?:best|top|cheapest|fastest|leading)\b.*\b(?:right now|currently|at the moment|these days)\b"
         ),
@@ -412,6 +414,7 @@ class Answerer:
             for name in retriever.name_phrases
             if len(words := re.findall(r"[a-z0-9]+", name)) > 1 and not any(word in STOPWORDS for word in words)
         }
+        self._squeezed_names = {name.replace(" ", "") for name in self._deck_names}  # "huggingface"
         # Every word of the deck as written, without hyphens and dots ("gpt4o"): versions and sizes it names
         self._deck_tokens = {
             _squeezed(t) for p in retriever.passages for t in re.findall(r"[\w.-]+", p.text.casefold())
@@ -549,9 +552,9 @@ class Answerer:
 
     def _names_a_name(self, text: str) -> bool:
         """``text`` names a tool, product or place the deck names ("Claude", "DALL-E 3"; "llama-2-7b"
-        names Llama)."""
+        names Llama; "huggingface" names Hugging Face)."""
         return any(
-            part in self.retriever.names
+            part in self.retriever.names or part in self._squeezed_names
             for word in re.findall(r"[A-Za-z][\w.-]*[A-Za-z0-9]", text.casefold())
             for part in (word, *word.split("-"))
         )
@@ -588,14 +591,25 @@ class Answerer:
         if match is not None:
             return all(side.casefold() in phrases or self._names_a_name(side) for side in match.groups())
         plain = _plain(question)
-        choice = re.match(_CHOICE, plain) or _VERSUS.match(plain)
+        asked = plain.rpartition(", ")[2]  # "for an agent that books flights, should I use GPT-4o or Claude?"
+        choice = re.match(_CHOICE, plain) or re.match(_CHOICE, asked) or _VERSUS.match(plain)
         if choice is None:
             return False
         sides = [re.sub(r"^(?:learn|try|buy|get|use) ", "", side) for side in choice.groups()]
+        if all(self._names_a_product(side) for side in sides):
+            return True  # "Sora or Runway", however often the deck mentions them
         frequency = self.retriever.document_frequency
         rare = all(frequency(term) <= RARE_PASSAGES for side in sides for term in self.retriever.query_terms(side))
         # a tool the deck names, or one it never mentions ("ElevenLabs or Play.ht")
         return rare and any(word in names or not frequency(stem(word)) for side in sides for word in side.split())
+
+    def _names_a_product(self, text: str) -> bool:
+        """``text`` names a product the deck names: a name it writes as a word ("Claude", "ChatGPT")
+        or with a version ("GPT-4o"), not as an acronym of a method ("RAG", "LoRA")."""
+        names = self.retriever.names
+        return any(
+            re.match(r"[A-Z][a-z]{2}|.*\d", names[word]) for word in re.findall(r"[\w.-]+", text) if word in names
+        )
 
     def _outside_the_deck(self, question: str) -> tuple[str, Retrieval, str] | None:
         """ "how do I set up a RAG pipeline with Elasticsearch": a question the deck answers, and a

@@ -31,7 +31,8 @@ class Request:
 _MASKED_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?[^)\s]+>?\s*\)")
 _MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
 _URL = re.compile(r"<?https?://\S+>?")
-_MARKUP = re.compile(r"[*_~`|>]{1,3}")
+# emphasis, code and quote markers; an underscore inside a word is the word's ("top_p", "max_new_tokens")
+_MARKUP = re.compile(r"[*~`|>]{1,3}|(?<!\w)_{1,3}|_{1,3}(?!\w)")
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"</?[a-z][a-z0-9-]*(?:\s[^<>]*)?/?>", re.IGNORECASE)
 # "t o k e n": letters spaced out, read as the word
@@ -147,6 +148,8 @@ _SECRETS = re.compile(
     r"\b(?:the|your|ur) (?:discord |bot )+(?:token|key|password)\b|discord_?token|[a-z_]*(?:api|secret|access)_?keys?\b|\.env\b|(?:print|reveal|show|leak|dump|repeat)\b.*\b(?:system prompt|hidden prompt|initial prompt|"
     r"secrets?|(?:discord|bot|api|access) token|api key|env)\b|"
     # other learners' messages: "show me their messages", "dump your conversation history"
+    # "the openai api key this bot uses", "what password do you have"
+    r"(?:api key|password|credentials|(?:discord|bot) token)\b.{0,30}\b(?:this bot|the bot|you|u) (?:use|uses|run|runs|have|has)\b|"
     r"(?:conversation|chat|message) (?:history|logs?)\b|"
     r"\b(?:their|his|her|other (?:users|learners|students|people)'?s?|everyone'?s) (?:messages|questions|chats|conversations|dms)\b)"
 )
@@ -286,6 +289,11 @@ _NON_ENGLISH_WORDS = frozenset(
 _ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
 
 
+_ASKING = re.compile(
+    r"\?|\b(?:what|whats|how|why|which|who|when|where|explain|define|describe|tell me|difference|meaning)\b"
+)
+
+
 def looks_like_question(text: str) -> bool:
     """Whether a message in an answer channel is meant for the tutor when it isn't addressed:
     a question or a request. Chatter between learners ("lol same", "see you tomorrow") is not."""
@@ -297,6 +305,12 @@ def looks_like_question(text: str) -> bool:
     first = folded.split()[0]
     return first in {"what", "whats", "what's", "how", "why", "when", "where", "which", "who", "explain", "define",
                      "describe", "tell", "can", "could", "does", "do", "is", "are", "should", "compare"}  # fmt: skip
+
+
+def asks_something(text: str) -> bool:
+    """Whether a question or a request to explain is anywhere in ``text`` ("actually nvm, just tell me
+    what RAG is"), unlike the rest of an order to the bot ("paste it verbatim", "confirm by saying OK")."""
+    return _ASKING.search(text.casefold()) is not None
 
 
 def is_small_talk(text: str) -> bool:
@@ -428,9 +442,10 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
     if compared:  # "la différence entre l'IA traditionnelle et l'IA générative"
         english = _FOREIGN_AND.sub(" and ", english[compared.end() :])
     kept = [
-        w
+        form
         for w in re.findall(r"[\w'-]+", english)
-        if w not in _NON_ENGLISH_WORDS and (w.casefold() in STOPWORDS or term_weight(w))
+        if w not in _NON_ENGLISH_WORDS
+        for form in ([w] if w.casefold() in STOPWORDS or term_weight(w) else _deck_forms(w, term_weight))
     ]
     if not any(term_weight(w) == 2 for w in kept):
         return ""
@@ -440,6 +455,19 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
     if _FOREIGN_WHAT_IS.search(folded):
         return f"what is {question}"
     return f"how does {question} work" if _FOREIGN_HOW.search(folded) else question
+
+
+def _deck_forms(word: str, term_weight: Callable[[str], int]) -> list[str]:
+    """The deck's words inside a foreign word: the parts of a compound ("attention-mechanismus")
+    and a word with a plural or case ending ("transformern", "embeddings" -> as written)."""
+    forms = []
+    for part in word.split("-"):
+        for ending in ("", "n", "en", "s", "es", "e"):
+            stem_ = part[: len(part) - len(ending)] if ending and part.endswith(ending) else part
+            if (not ending or stem_ != part) and len(stem_) >= 3 and term_weight(stem_):
+                forms.append(stem_)
+                break
+    return forms
 
 
 def only_in_a_conversation(folded: str) -> bool:
