@@ -326,6 +326,8 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("did openai just drop a new model? what changed", 3, "don't follow the news"),
         ("langchain throws ValueError: Missing some input keys on my RetrievalQA chain, what do i do", 14, "fix"),
         ("how do i get ollama to use my amd gpu on windows, it keeps using cpu", 21, "particular platform"),
+        # advice about the subject of the slide found, however far from its passages
+        ("should i quit my accounting job to become a prompt engineer full time", 11, "career advice"),
         # a name the deck writes in two words, written as one
         ("huggingface trainer loss goes to nan after step 200, whats wrong with my setup", 5, "fix a particular"),
         # versions and sizes the deck never names

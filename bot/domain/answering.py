@@ -12,6 +12,7 @@ are tuned together on the evaluation set; apart, every change would touch three 
 
 from __future__ import annotations
 
+import collections
 import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -424,6 +425,10 @@ class Answerer:
         }
         # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
         # and ROUGE") is one it defines, however rare its name.
+        # Each slide's own subject: the terms of its title no other title has ("prompt", "copyright")
+        titles = {p.slide: set(terms(p.title)) for p in retriever.passages}
+        shared = collections.Counter(t for title in titles.values() for t in title)
+        self._subjects = {slide: {t for t in title if shared[t] == 1} for slide, title in titles.items()}
         self._headings: dict[int, list[set[str]]] = {}
         for passage in retriever.passages:
             headings = {u.heading for u in retriever.units.get(passage.id, []) if u.heading}
@@ -483,7 +488,7 @@ class Answerer:
             and self._heads_a_concept(question, results[0].passage.slide)
         ):
             verdict = "answer"  # "what is ROUGE?": a name the embedding model hardly knows, but a slide defines
-        if verdict == "decline" and self._advice_on_a_name(question, evidence):
+        if verdict == "decline" and self._advice_on_a_name(question, evidence, results[0].passage.slide):
             verdict = "partial"  # "ChatGPT Plus or Claude Pro?": what the slides say of them, not a verdict
         if verdict == "decline":
             return Answer(asked, DECLINE_TEXT, False, kind="decline")
@@ -540,15 +545,15 @@ class Answerer:
             tuple(u.id for choice in choices for u in choice.units),
         )
 
-    def _advice_on_a_name(self, question: str, evidence: tuple[float, float, float]) -> bool:
+    def _advice_on_a_name(self, question: str, evidence: tuple[float, float, float], slide: int) -> bool:
         """ "which is better for coding, ChatGPT Plus or Claude Pro?", "my LoRA training loss goes to
-        NaN, what's wrong": advice, a fix or a price about something the deck names, too far from
+        NaN, what's wrong", "should I quit my job to become a prompt engineer?": advice, a fix or a
+        price about something the deck names, or about the subject of the slide found, too far from
         any passage to be answered; the slides still say what they know of it."""
         if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.meant_elsewhere(*evidence):
             return False
-        return self._names_a_name(question) and (
-            _beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question)
-        )
+        named = self._names_a_name(question) or bool(set(self.retriever.query_terms(question)) & self._subjects[slide])
+        return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
 
     def _names_a_name(self, text: str) -> bool:
         """``text`` names a tool, product or place the deck names ("Claude", "DALL-E 3"; "llama-2-7b"

@@ -30,8 +30,9 @@ class ConfidenceRule:
     # answered in part when the rest of it is answered and means this much to a slide on its own
     # (chosen on our own probes: "what tools do I need" for woodworking stays declined).
     outside_core_dense: float = 0.43
-    # Advice, a fix or a price about a tool the deck names ("ChatGPT Plus or Claude Pro?") is answered
-    # in part from this far below the partial threshold (chosen on our own probes: the product
+    # Advice, a fix or a price about a tool the deck names ("ChatGPT Plus or Claude Pro?") or about the
+    # subject of the slide found ("quit my job to become a prompt engineer?") is answered in part from
+    # this far below the partial threshold (chosen on our own probes: the product
     # questions sit from 0.33; trips to Paris and Python homework are closer to other subjects)
     named_advice: float = 0.33
     # How much closer a question must be to another subject than to the deck to be declined. Chosen on
