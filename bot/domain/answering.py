@@ -423,12 +423,12 @@ class Answerer:
         self._deck_versions = {
             _squeezed(m[0]) for p in retriever.passages for m in _NAMED_VERSION.finditer(p.text.casefold())
         }
-        # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
-        # and ROUGE") is one it defines, however rare its name.
         # Each slide's own subject: the terms of its title no other title has ("prompt", "copyright")
         titles = {p.slide: set(terms(p.title)) for p in retriever.passages}
         shared = collections.Counter(t for title in titles.values() for t in title)
         self._subjects = {slide: {t for t in title if shared[t] == 1} for slide, title in titles.items()}
+        # Each slide's sub-headings as terms: a key concept the slide names ("Overlap metrics: BLEU
+        # and ROUGE") is one it defines, however rare its name.
         self._headings: dict[int, list[set[str]]] = {}
         for passage in retriever.passages:
             headings = {u.heading for u in retriever.units.get(passage.id, []) if u.heading}
@@ -488,7 +488,7 @@ class Answerer:
             and self._heads_a_concept(question, results[0].passage.slide)
         ):
             verdict = "answer"  # "what is ROUGE?": a name the embedding model hardly knows, but a slide defines
-        if verdict == "decline" and self._advice_on_a_name(question, evidence, results[0].passage.slide):
+        if verdict == "decline" and self._advice_on_the_decks_subjects(question, evidence, results[0].passage.slide):
             verdict = "partial"  # "ChatGPT Plus or Claude Pro?": what the slides say of them, not a verdict
         if verdict == "decline":
             return Answer(asked, DECLINE_TEXT, False, kind="decline")
@@ -545,7 +545,7 @@ class Answerer:
             tuple(u.id for choice in choices for u in choice.units),
         )
 
-    def _advice_on_a_name(self, question: str, evidence: tuple[float, float, float], slide: int) -> bool:
+    def _advice_on_the_decks_subjects(self, question: str, evidence: tuple[float, float, float], slide: int) -> bool:
         """ "which is better for coding, ChatGPT Plus or Claude Pro?", "my LoRA training loss goes to
         NaN, what's wrong", "should I quit my job to become a prompt engineer?": advice, a fix or a
         price about something the deck names, or about the subject of the slide found, too far from

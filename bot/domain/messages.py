@@ -147,9 +147,9 @@ _SECRETS = re.compile(
     r"(?: \w+)? (?:instructions|rules)\b|"
     r"\b(?:the|your|ur) (?:discord |bot )+(?:token|key|password)\b|discord_?token|[a-z_]*(?:api|secret|access)_?keys?\b|\.env\b|(?:print|reveal|show|leak|dump|repeat)\b.*\b(?:system prompt|hidden prompt|initial prompt|"
     r"secrets?|(?:discord|bot|api|access) token|api key|env)\b|"
-    # other learners' messages: "show me their messages", "dump your conversation history"
     # "the openai api key this bot uses", "what password do you have"
     r"(?:api key|password|credentials|(?:discord|bot) token)\b.{0,30}\b(?:this bot|the bot|you|u) (?:use|uses|run|runs|have|has)\b|"
+    # other learners' messages: "show me their messages", "dump your conversation history"
     r"(?:conversation|chat|message) (?:history|logs?)\b|"
     r"\b(?:their|his|her|other (?:users|learners|students|people)'?s?|everyone'?s) (?:messages|questions|chats|conversations|dms)\b)"
 )
@@ -458,15 +458,17 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
 
 
 def _deck_forms(word: str, term_weight: Callable[[str], int]) -> list[str]:
-    """The deck's words inside a foreign word: the parts of a compound ("attention-mechanismus")
-    and a word with a plural or case ending ("transformern", "embeddings" -> as written)."""
+    """The deck's words inside a foreign word: the parts of a compound ("attention-mechanismus" ->
+    attention) and words with a plural or case ending ("transformern" -> transformer)."""
     forms = []
     for part in word.split("-"):
-        for ending in ("", "n", "en", "s", "es", "e"):
-            stem_ = part[: len(part) - len(ending)] if ending and part.endswith(ending) else part
-            if (not ending or stem_ != part) and len(stem_) >= 3 and term_weight(stem_):
-                forms.append(stem_)
-                break
+        candidates = [
+            part,
+            *(part.removesuffix(ending) for ending in ("n", "en", "s", "es", "e") if part.endswith(ending)),
+        ]
+        form = next((c for c in candidates if len(c) >= 3 and term_weight(c)), None)
+        if form is not None:
+            forms.append(form)
     return forms
 
 
