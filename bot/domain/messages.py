@@ -289,9 +289,22 @@ _NON_ENGLISH_WORDS = frozenset(
 _ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
 
 
-_ASKING = re.compile(
-    r"\?|\b(?:what|whats|how|why|which|who|when|where|explain|define|describe|tell me|difference|meaning)\b"
-)
+# The words a question or a request to explain is asked with
+_QUESTION_WORDS = ("what", "whats", "how", "why", "which", "who", "when", "where", "explain", "define", "describe")
+# ... and those that also open one, first in a message ("can you…", "is it…", "compare…")
+_OPENING_WORDS = frozenset(_QUESTION_WORDS) | {
+    "what's",
+    "tell",
+    "can",
+    "could",
+    "does",
+    "do",
+    "is",
+    "are",
+    "should",
+    "compare",
+}
+_ASKING = re.compile(rf"\?|\b(?:{'|'.join(_QUESTION_WORDS)}|tell me|difference|meaning)\b")
 
 
 def looks_like_question(text: str) -> bool:
@@ -302,9 +315,7 @@ def looks_like_question(text: str) -> bool:
         return False
     if "?" in folded or request_in_words(folded) is not None:
         return True
-    first = folded.split()[0]
-    return first in {"what", "whats", "what's", "how", "why", "when", "where", "which", "who", "explain", "define",
-                     "describe", "tell", "can", "could", "does", "do", "is", "are", "should", "compare"}  # fmt: skip
+    return folded.split()[0] in _OPENING_WORDS
 
 
 def asks_something(text: str) -> bool:
