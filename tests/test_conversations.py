@@ -453,6 +453,9 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
         ("de onde os modelos tiram o conhecimento deles?", 6),
         # a course term inside a compound, and one with a case ending
         ("wie funktioniert eigentlich der attention-mechanismus bei transformern?", 8),
+        ("pourquoi les modèles de langage hallucinent-ils ?", 18),  # a verb, not the noun
+        ("wat is een token?", 13),  # Dutch
+        ("什么是LLM？", 9),  # another script, with a term learners keep in English
     ],
 )
 def test_the_courses_terms_in_another_language_are_read_in_english(tutoring, message, slide):
@@ -466,6 +469,12 @@ def test_a_word_a_quotation_in_the_deck_opens_with_is_not_a_name(tutoring):
     message = "Hey! I'm a total beginner. What are some real world applications of generative AI? Sorry if it's dumb"
     reply = tutoring.respond(_key("sorry"), message)
     assert reply.kind == "answer" and reply.slides[0] == 20
+
+
+@pytest.mark.parametrize("message", ["什么是大语言模型？", "токен это что?", "トークンとは何ですか？"])
+def test_another_script_without_a_course_term_is_told_the_tutor_reads_english(tutoring, message):
+    reply = tutoring.respond(_key(message), message)
+    assert reply.kind == "decline" and "English" in reply.text and not reply.slides
 
 
 def test_another_language_without_a_course_term_is_not_answered_from_a_stray_word(tutoring):

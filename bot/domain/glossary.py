@@ -1,4 +1,4 @@
-"""Reading a question asked in Spanish, French, German, Italian or Portuguese.
+"""Reading a question asked in Spanish, French, German, Italian, Portuguese or Dutch.
 
 The embedding model reads English only, so a question in another language is searched by its words
 the deck would use: technical terms learners keep in English ("RAG", "token"), and the course's own
@@ -226,6 +226,17 @@ _TERMS: dict[str, tuple[str, ...]] = {
     "metrics": ("metricas", "metriques", "metriche", "metriken"),
     "word": ("palabra", "mot", "parola", "palavra", "wort"),
     "words": ("palabras", "mots", "parole", "palavras", "worter"),
+    "hallucinate": (
+        "alucinan",
+        "alucina",
+        "hallucinent",
+        "hallucine",
+        "allucinano",
+        "allucina",
+        "alucinam",
+        "halluzinieren",
+        "halluziniert",
+    ),
     "hallucination": ("alucinacion", "allucinazione", "alucinacao", "halluzination"),
     "hallucinations": ("alucinaciones", "allucinazioni", "alucinacoes", "halluzinationen"),
     "embedding": ("incrustacion", "plongement", "incorporamento", "einbettung"),

@@ -273,8 +273,8 @@ _PRONOUN = re.compile(r"\b(?:it|its|it's|that|this|they|them|those|these|their)\
 _FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and |but |so |what about|how about|and what about|why\??$|how\??$|who |when |is that|are they|is it|does it|do they|can it|how does it|how do they|why does it|why do they|why is it|why is that)"
 )
-# Function words of Spanish, French, German, Italian and Portuguese, without accents (questions are
-# compared without them). A few are English words too ("was", "plus"): a message reads as another
+# Function words of Spanish, French, German, Italian, Portuguese and Dutch, without accents
+# (questions are compared without them). A few are English words too ("was", "plus"): a message reads as another
 # language only with two of these and more of them than of _ENGLISH_WORDS.
 _NON_ENGLISH_WORDS = frozenset(
     """que es el la los las un una uno como por porque para esta son del est une des les est-ce c'est
@@ -284,8 +284,11 @@ _NON_ENGLISH_WORDS = frozenset(
     con sin avec sans mit ohne senza sem cuando quand wann quando quien qui wer chi quem quel quelle
     welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
     difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
-    pode tu du mi mir moi mich e di dal dei cos'e uma""".split()
+    pode tu du mi mir moi mich e di dal dei cos'e uma een het hoe waarom werkt zijn ik niet voor met
+    tussen verschil""".split()
 )
+# "wat" alone is English slang too ("wat is rag"); Dutch by what follows it
+_DUTCH_OPENING = re.compile(r"(?:wat (?:is|zijn|betekent) (?:een|het|de)|hoe werkt)\b")
 _ENGLISH_WORDS = frozenset("the is are what how why does do a an of to in and can you".split())
 
 
@@ -420,8 +423,12 @@ def original_case(message: str, folded_fragment: str) -> str:
 
 
 def in_another_language(text: str) -> bool:
-    """Whether a message is written in Spanish, French, German, Italian or Portuguese, not English."""
-    if "¿" in text or "¡" in text:
+    """Whether a message is written in Spanish, French, German, Italian, Portuguese or Dutch, or
+    mostly in another script ("什么是大语言模型?", "что такое токен?"), not English."""
+    if "¿" in text or "¡" in text or _DUTCH_OPENING.match(without_accents(text.casefold())):
+        return True
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(not unicodedata.name(c, "").startswith("LATIN") for c in letters) * 2 >= len(letters):
         return True
     tokens = re.findall(r"[\w'-]+", in_english(text))
     foreign = sum(token in _NON_ENGLISH_WORDS for token in tokens)
@@ -432,13 +439,13 @@ def in_another_language(text: str) -> bool:
 # What the question asks, in those languages: "qu'est-ce que…", "¿cómo funciona…?"
 _FOREIGN_WHAT_IS = re.compile(
     r"qu'?est[- ]ce|c'est quoi|\bque es\b|\bque significa|was (?:ist|sind|bedeutet)|cos'?e\b|che cos|"
-    r"\bo que (?:e|sao|significa)\b"
+    r"\bo que (?:e|sao|significa)\b|\bwat (?:is|zijn|betekent)\b"
 )
 _FOREIGN_DIFFERENCE = re.compile(
-    r"\b(?:diferencia|difference|differenza|diferenca|unterschied) (?:entre|tra|fra|zwischen)\b"
+    r"\b(?:diferencia|difference|differenza|diferenca|unterschied|verschil) (?:entre|tra|fra|zwischen|tussen)\b"
 )
 _FOREIGN_AND = re.compile(r" (?:et|y|e|und) ")
-_FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktioniert|come funziona")
+_FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktioniert|come funziona|hoe werkt")
 
 
 def english_part(text: str, term_weight: Callable[[str], int]) -> str:
