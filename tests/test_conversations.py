@@ -455,6 +455,8 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
         ("wie funktioniert eigentlich der attention-mechanismus bei transformern?", 8),
         ("pourquoi les modèles de langage hallucinent-ils ?", 18),  # a verb, not the noun
         ("wat is een token?", 13),  # Dutch
+        ("l'art généré par IA est-il protégé par le droit d'auteur ?", 19),  # a term read past its elision
+        ("explique-moi les embeddings", 13),  # "explique-moi": two words
         ("什么是LLM？", 9),  # another script, with a term learners keep in English
     ],
 )

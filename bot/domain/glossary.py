@@ -260,15 +260,36 @@ _TERMS: dict[str, tuple[str, ...]] = {
     "audio": ("suono", "som"),
     "history": ("historia", "histoire", "storia", "geschichte"),
     "safety": ("seguridad", "securite", "sicurezza", "seguranca", "sicherheit"),
+    "risks": ("riesgos", "risques", "rischi", "riscos", "risiken"),
+    "generate": ("generar", "genera", "generer", "genere", "generare", "gerar", "gera", "generieren", "generiert"),
+    "create": (
+        "crear",
+        "crea",
+        "creer",
+        "cree",
+        "creare",
+        "criar",
+        "cria",
+        "erstellen",
+        "erstellt",
+        "erzeugen",
+        "erzeugt",
+    ),
+    "get started": ("empezar", "empiezo", "comenzar", "comienzo", "commencer", "iniziare", "comecar", "anfangen"),
+    "learn": ("aprender", "apprendre", "imparare"),
+    "companies": ("empresas", "entreprises", "aziende", "unternehmen"),
+    "applications": ("aplicaciones", "applicazioni", "aplicacoes", "anwendungen"),
+    "art": ("arte", "kunst"),
     "model": ("modelo", "modele", "modello"),
     "models": ("modelos", "modeles", "modelli", "modelle"),
     "agent": ("agente",),
     "agents": ("agentes", "agenti"),
 }
-_ENGLISH = {foreign: english for english, foreigns in _TERMS.items() for foreign in foreigns}
-_PHRASES = re.compile(r"\b(" + "|".join(re.escape(f) for f in sorted(_ENGLISH, key=len, reverse=True)) + r")\b")
 # French and Italian elisions: "qu'un token" -> "token", "l'attention" -> "attention"
 _ELISION = re.compile(r"\b(?:qu|l|d|j|n|s|c|un|dell|all|sull|nell|dall)['’](?=\w)")
+# keyed as questions read once their elisions are dropped: "droit d'auteur" is matched as "droit auteur"
+_ENGLISH = {_ELISION.sub("", foreign): english for english, foreigns in _TERMS.items() for foreign in foreigns}
+_PHRASES = re.compile(r"\b(" + "|".join(re.escape(f) for f in sorted(_ENGLISH, key=len, reverse=True)) + r")\b")
 
 
 def without_accents(text: str) -> str:

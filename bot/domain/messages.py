@@ -284,7 +284,7 @@ _NON_ENGLISH_WORDS = frozenset(
     con sin avec sans mit ohne senza sem cuando quand wann quando quien qui wer chi quem quel quelle
     welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
     difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
-    pode tu du mi mir moi mich e di dal dei cos'e uma een het hoe waarom werkt zijn ik niet voor met
+    pode tu du mi mir moi mich e di dal dei cos'e uma quali par wozu braucht man een het hoe waarom werkt zijn ik niet voor met
     tussen verschil""".split()
 )
 # "wat" alone is English slang too ("wat is rag"); Dutch by what follows it
@@ -430,7 +430,7 @@ def in_another_language(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     if letters and sum(not unicodedata.name(c, "").startswith("LATIN") for c in letters) * 2 >= len(letters):
         return True
-    tokens = re.findall(r"[\w'-]+", in_english(text))
+    tokens = re.findall(r"[\w']+", in_english(text))  # "explique-moi", "est-il": two words each
     foreign = sum(token in _NON_ENGLISH_WORDS for token in tokens)
     english = sum(token in _ENGLISH_WORDS for token in tokens)
     return foreign >= 2 and foreign > english
@@ -439,13 +439,17 @@ def in_another_language(text: str) -> bool:
 # What the question asks, in those languages: "qu'est-ce que…", "¿cómo funciona…?"
 _FOREIGN_WHAT_IS = re.compile(
     r"qu'?est[- ]ce|c'est quoi|\bque es\b|\bque significa|was (?:ist|sind|bedeutet)|cos'?e\b|che cos|"
-    r"\bo que (?:e|sao|significa)\b|\bwat (?:is|zijn|betekent)\b"
+    r"\bo que (?:e|sao|significa)\b|\bwat (?:is|zijn|betekent)\b|"
+    # what it is for: "à quoi sert la température ?"
+    r"\ba quoi sert|\bpara que (?:sirve|serve)|\ba cosa serve|\bwozu\b"
 )
 _FOREIGN_DIFFERENCE = re.compile(
     r"\b(?:diferencia|difference|differenza|diferenca|unterschied|verschil) (?:entre|tra|fra|zwischen|tussen)\b"
 )
 _FOREIGN_AND = re.compile(r" (?:et|y|e|und) ")
-_FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktioniert|come funziona|hoe werkt")
+# ... and "comment l'IA génère-t-elle des images ?": how it does something else
+_FOREIGN_HOW_ELSE = re.compile(r"(?:comment|como|come|wie|hoe) ")
+_FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktionier|come funziona|hoe werk")
 
 
 def english_part(text: str, term_weight: Callable[[str], int]) -> str:
@@ -472,7 +476,9 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
         return f"what is the difference between {question}"
     if _FOREIGN_WHAT_IS.search(folded):
         return f"what is {question}"
-    return f"how does {question} work" if _FOREIGN_HOW.search(folded) else question
+    if _FOREIGN_HOW.search(folded):
+        return f"how does {question} work"
+    return f"how does {question}" if _FOREIGN_HOW_ELSE.match(folded) else question
 
 
 def _deck_forms(word: str, term_weight: Callable[[str], int]) -> list[str]:
