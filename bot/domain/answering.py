@@ -102,6 +102,9 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 # future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
 # verdicts. A confident answer to such a question is partial, and says which.
 _OWN_CASE = "They don't give advice about your own project"
+_CASE_ADVICE = "They don't give advice for a particular case"
+# An FAQ that asks for advice itself: "Should I fine-tune, improve my prompt or use RAG?"
+_ADVICE_FAQ = re.compile(r"(?:should|which|when should)\b")
 _BEYOND_THE_SLIDES = (
     (
         re.compile(
@@ -125,7 +128,7 @@ _BEYOND_THE_SLIDES = (
             r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
             r"worth (?:buying|paying|it|the))\b"
         ),
-        "They don't give advice for a particular case",
+        _CASE_ADVICE,
     ),
     (
         # "… in my commercial product"; in a long story ("my company wants to…", 25 words or more) it
@@ -233,6 +236,16 @@ _LEAD_IN = re.compile(
 _TRAILING = re.compile(
     rf"(?:[,!]? (?:{SIGN_OFF}|to me|for me|simply|briefly|in simple terms|in plain english|real quick|quickly))+$"
 )
+# "how do diffusion models work", "how does it work": how a thing works, not how to do something
+_HOW_IT_WORKS = re.compile(r"how (?:does|do|did) .+ work$")
+# The topic first, then the question about it: "tokenization, what is it" -> "what is tokenization";
+# "diffusion models how do they work" -> "how do diffusion models work".
+_TOPIC_FIRST = re.compile(
+    r"^(?P<topic>[\w'.-]+(?: [\w'.-]+){0,3}?)[,:;]?(?: [-–—])? "
+    r"(?P<verb>what (?:is|are|does|do)|how (?:does|do)) (?:it|they|that|this|those|these)(?P<rest>(?: work| do| mean)?)$"
+)
+# ... a topic, not a question or a clause before it: "what is rag and how does it work"
+_NOT_A_TOPIC = frozenset("what how why which who when where and or but is are does do did can".split())
 # An embedded question turned back round: "what a token is" -> "what is a token".
 _EMBEDDED_WHAT = re.compile(r"^what ((?:an? |the )?[\w' -]+?) (is|are|means|does)$")
 
@@ -246,6 +259,10 @@ def _plain(question: str) -> str:
     text = re.sub(r"^what (?:exactly|actually|really) (?=is |are |does |do )", "what ", text)  # "what exactly is"
     text = re.sub(r"^what (?:do|does) (?:people|they|you|we|experts) mean by ", "what is ", text)
     text = re.sub(r"^(?:explain|describe) (?=(?:what|how|why|when|who) )", "", text)
+    topic_first = _TOPIC_FIRST.match(text)
+    topic = topic_first["topic"].split() if topic_first else []
+    if topic and not set(topic) & _NOT_A_TOPIC and not all(word in STOPWORDS for word in topic):
+        text = f"{topic_first['verb']} {topic_first['topic']}{topic_first['rest']}"
     return _EMBEDDED_WHAT.sub(
         lambda m: f"what {'does' if m[2] == 'means' else m[2]} {m[1]}" + (" mean" if m[2] == "means" else ""), text
     )
@@ -454,8 +471,11 @@ class Answerer:
         if not asked:
             raise EmptyQuestion()
         question = self.retriever.prepare(asked)  # what retrieval and composition read
-        if _is_bare_name(question) and tuple(terms(question)) in self.retriever.phrases:
-            question = f"what is {question}"  # one of the deck's phrases: searched as the question it stands for
+        if (
+            _is_bare_name(question)
+            and tuple(terms(spelled := self.retriever.spelled(question))) in self.retriever.phrases
+        ):
+            question = f"what is {spelled}"  # one of the deck's phrases: searched as the question it stands for
         if _ARITHMETIC.fullmatch(_plain(question)):
             return Answer(asked, DECLINE_TEXT, False, kind="decline")  # "what's 2+2": not the slides' subject
         retrieval = self.retriever.retrieve(question, k=8, mode=mode)
@@ -521,6 +541,13 @@ class Answerer:
             beyond = "They don't rank one product against another"
         else:
             beyond = _beyond(whole, faq)
+        quoted = choices[0].scored.passage
+        weighs = _ADVICE_FAQ.match(quoted.question.casefold()) or (
+            qtype == "compare" and quoted.section.casefold() == "comparison"
+        )
+        if beyond == _CASE_ADVICE and weighs and not specific and not self.missing_terms(question, choices):
+            # "RAG or fine-tuning, which one should I use?": the slide weighs them itself, nothing else asked
+            beyond = ""
         if kind == "answer" and (missing or beyond or specific):
             kind = "partial"  # specifics not on the slide used, or what no slide settles
         if kind == "partial":
@@ -907,6 +934,13 @@ class Answerer:
             return _Choice(scored, [u for u in units if u.id not in exclude], lead=lead_score)
         if lead.kind in ("item", "step"):
             return _Choice(scored, _whole_group(units, lead, exclude), lead=lead_score)
+        if qtype == "how" and lead.group_position > 0 and _HOW_IT_WORKS.match(_plain(question)):
+            # "how do diffusion models work": the paragraph that explains them from its start ("A
+            # diffusion model learns to reverse…"), not its closing verdict, when it is as much about them
+            opening = next(u for u in units if u.group == lead.group)
+            said = query_terms & set(terms(lead.text))
+            if opening.id not in exclude and said <= set(terms(opening.text)):
+                lead = opening
         chosen = _sentences_from(
             units,
             lead,

@@ -50,6 +50,10 @@ QUESTION_RECORD_WEIGHT = 0.95
 RARE_ACRONYM_PASSAGES = 3  # an acronym in at most this many passages is spelled out for the model
 
 
+# "-tion" and "-sion" as they are said: "hallucinashuns", "diffushun"
+_SPELT_AS_SAID = re.compile(r"(?:shun|shon|tiun|tiom)(?=s?$)")
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredPassage:
     passage: Passage
@@ -231,6 +235,10 @@ class Retriever:
     def _deck_word_for(self, word: str, cutoff: float) -> str | None:
         """The deck word ``word`` is a misspelling of, if any. Misspellings nearly always keep the
         first letter and change only a few letters: "blockchain" is not a misspelt "blocking"."""
+        for ending in ("tion", "sion"):  # "tokenizashun", "diffushun": spelt as it sounds
+            sounded = _SPELT_AS_SAID.sub(ending, word)
+            if sounded != word and sounded in self._known_words:
+                return sounded
         candidates = self._words_by_initial.get(word[0], [])
         close = difflib.get_close_matches(word, candidates, n=5, cutoff=min(cutoff, SPELLING_CUTOFF))
         allowed = max(1 if len(word) < 6 else 2, len(word) // 4)

@@ -56,6 +56,7 @@ _CHAT_FORMS = {
     "explane": "explain", "explian": "explain", "expalin": "explain", "xplain": "explain", "whta": "what",
     "iz": "is", "teh": "the", "wot": "what", "whut": "what", "betwen": "between", "btween": "between",
     "wtf": "what", "evry": "every", "b4": "before", "ppl": "people", "wuz": "was", "tho": "though",
+    "wrk": "work", "shud": "should", "shld": "should", "wud": "would", "cud": "could", "irl": "in real life",
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
