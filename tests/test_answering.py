@@ -222,6 +222,7 @@ def test_asking_for_the_steps_gives_the_slides_process_whole(tutor, question, sl
         ("can i run stable diffusion on a raspberry pi?", 15, "raspberry"),
         ("how do i fine-tune llama with pytorch lightning", 12, "lightning"),  # PyTorch is on slide 5
         ("how do i add rag to my slack bot", 14, "slack"),
+        ("how do i build a rag app with next.js", 14, "next.js"),  # a dotted name, though "next" is a word
     ],
 )
 def test_a_tool_or_place_the_deck_never_names_makes_the_answer_partial(tutor, question, slide, named):

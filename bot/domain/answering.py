@@ -653,9 +653,13 @@ class Answerer:
         core = question[: match.start()].strip()
         unknown = [
             word
-            for word in re.findall(r"[A-Za-z0-9][\w.-]*", match[1])
+            for word in re.findall(r"[A-Za-z0-9][\w.-]*[A-Za-z0-9]|[A-Za-z0-9]", match[1])
             if word.casefold() not in STOPWORDS | CHAT_FILLER
-            and not any(self.retriever.document_frequency(t) for t in self.retriever.query_terms(word))
+            and (
+                not any(self.retriever.document_frequency(t) for t in self.retriever.query_terms(word))
+                # a dotted name the deck never writes, whatever its parts: "llama.cpp", "node.js"
+                or ("." in word and _squeezed(word.casefold()) not in self._deck_tokens)
+            )
         ]
         if not unknown or len(core.split()) < 3:
             return None
@@ -1064,7 +1068,8 @@ _ASKS_STEPS = re.compile(
 )
 # A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".
 _OUTSIDE_TAIL = re.compile(
-    r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ([^,;.!?]+?)\??$", re.I
+    r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ((?:[^,;.!?]|\.(?=\w))+?)\??$",
+    re.I,
 )
 # "is Gemini or GPT better for translating?"
 _EITHER_BETTER = re.compile(r"^(?:is|are|which is) ([\w.-]+(?: [\w.-]+)?) or ([\w.-]+(?: [\w.-]+)?) better\b")
