@@ -6,7 +6,7 @@ import pytest
 
 from bot.domain.answering import EmptyQuestion, compare_sides, question_type, subject_of
 from bot.domain.retrieval import MAX_QUESTION_CHARS
-from bot.domain.text import acronyms_in, expand_abbreviations
+from bot.domain.text import acronyms_in, expand_abbreviations, terms
 from bot.plumbing import per_user_cooldown, split_message
 
 
@@ -647,3 +647,17 @@ def test_the_learners_own_company_in_a_long_story_sets_the_scene(tutor):
         "someone mentioned fine tuning. what is that and do we need a huge amount of data for it?"
     )
     assert answer.kind == "answer" and answer.slides[0] == 12
+
+
+def test_what_is_left_of_a_contraction_is_not_a_term():
+    # "won't" split at its apostrophe left "won" and "t": words no slide is about, which lowered coverage
+    assert terms("my loss won't go down and it doesn't learn, they're stuck") == terms(
+        "my loss will not go down and it does not learn, they are stuck"
+    )
+
+
+def test_whats_is_searched_as_what_is(tutor):
+    # the embedding model places "what's" and "what is" apart; one question, one search
+    retriever = tutor.knowledge.answerer.retriever
+    assert retriever.prepare("what's a token") == retriever.prepare("whats a token") == "what is a token"
+    assert retriever.prepare("whatsapp bot") == "whatsapp bot"

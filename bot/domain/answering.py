@@ -142,7 +142,7 @@ _BEYOND_THE_SLIDES = (
     (
         # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
         re.compile(
-            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what'?s wrong\b|\bwhat'?s wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
+            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
             r"(?:an? |this |the )?\w*(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
             r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b"
         ),
@@ -848,7 +848,7 @@ class Answerer:
                 passage.question
                 and (rarest is None or rarest in self.retriever.term_sets[scored.position])
                 and scored.question_score >= (FAQ_NEAR if clear_winner else FAQ_MATCH)
-                and (qtype != "compare" or question_type(passage.question) == "compare")
+                and (qtype not in ("compare", "example") or question_type(passage.question) == qtype)
                 # a how or why question is not answered by an FAQ that asks what or which
                 and (qtype not in ("how", "why") or question_type(passage.question) not in ("what-is", "list", "other"))
                 and (

@@ -50,6 +50,7 @@ QUESTION_RECORD_WEIGHT = 0.95
 RARE_ACRONYM_PASSAGES = 3  # an acronym in at most this many passages is spelled out for the model
 
 
+_WHATS = re.compile(r"\b(what(?=['’]?s )|(?:who|where|how)(?=['’]s ))['’]?s", re.IGNORECASE)
 # "-tion" and "-sion" as they are said: "hallucinashuns", "diffushun"
 _SPELT_AS_SAID = re.compile(r"(?:shun|shon|tiun|tiom)(?=s?$)")
 
@@ -184,6 +185,7 @@ class Retriever:
         # emoji and other symbols ("👉 what is attention 👈") say nothing retrieval can use
         question = "".join(c for c in question[:MAX_QUESTION_CHARS] if unicodedata.category(c) != "So")
         question = unleet(question, self.is_word)
+        question = _WHATS.sub(r"\1 is", question)  # "what's a token" searched as "what is a token"
         return expand_abbreviations(question, keep=self._known_words, acronyms=self._acronyms, plurals=True)
 
     def term_weight(self, word: str) -> int:

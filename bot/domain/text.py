@@ -22,8 +22,9 @@ STOPWORDS = frozenset(
     that the their them then there these they this those through to too under until up very was we
     were what when where which while who whom why will with would you your yours explain tell please
     mean means meant thing things stuff really kind sort get got vs versus difference whats what's
-    wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi""".split()
-)
+    wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi
+    t s re ve ll d m doesn isn won didn wasn aren couldn wouldn shouldn hasn haven weren ain""".split()
+)  # the last line: what is left of "won't", "it's" and "they're" once split at the apostrophe
 # Chat words a learner puts after a question without asking anything more ("what's lora thx")
 SIGN_OFF = r"thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+"
 # Chat words that name nothing, though the deck never uses them ("for a presentation tmrw pls hurry")
