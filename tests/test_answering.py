@@ -344,6 +344,10 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("huggingface trainer loss goes to nan after step 200, whats wrong with my setup", 5, "fix a particular"),
         # versions and sizes the deck never names
         ("QLoRA or full fine tuning for a 13b model on one A100 40GB?", 12, "don't go into 13b, A100 and 40GB"),
+        # people replaced: the slide on jobs, not "Is generative AI replacing traditional AI?"
+        ("will ai replace graphic designers", 20, "don't predict what will happen to a particular job"),
+        ("what's the highest mmlu score right now", 17, "don't follow the news"),
+        ("how do i run stable diffusion on google colab", 15, "particular platform"),
     ],
 )
 def test_what_no_slide_settles_makes_the_answer_partial(tutor, question, slide, says):

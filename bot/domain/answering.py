@@ -101,6 +101,9 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 # What a slide never settles, however well it covers the subject: the learner's own case, the
 # future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
 # verdicts. A confident answer to such a question is partial, and says which.
+# today's leaders, which no slide can know: "the highest MMLU score right now"
+_NOW = "right now|currently|at the moment|these days"
+_LEADERS = "best|top|cheapest|fastest|leading|leads|highest|biggest|largest|smartest|most powerful|record"
 _OWN_CASE = "They don't give advice about your own project"
 _CASE_ADVICE = "They don't give advice for a particular case"
 # An FAQ that asks for advice itself: "Should I fine-tune, improve my prompt or use RAG?"
@@ -153,7 +156,8 @@ _BEYOND_THE_SLIDES = (
         re.compile(
             r"\b(?:deploy\w*|set ?up|setting up|install\w*|host\w*|run(?:ning)?|use|using)\b.*\b(?:on|to|in|with) (?:an? |the |my )?"
             r"(?:\w+ ){0,2}(?:aws|azure|gcp|google cloud|kubernetes|k8s|docker|windows|macos|linux|heroku|vercel|sagemaker|"
-            r"cloud run|raspberry pi|jetson|server|cloud|macs?|macbook|m1|m2|m3|iphone|android)\b"
+            r"cloud run|raspberry pi|jetson|server|cloud|macs?|macbook|m1|m2|m3|iphone|android|colab|kaggle|runpod|"
+            r"paperspace)\b"
         ),
         "They don't give the steps for a particular platform",
     ),
@@ -189,8 +193,7 @@ _BEYOND_THE_SLIDES = (
             r"newest version|when did it (?:drop|come out|launch)|any news)\b|"
             r"\bjust (?:drop|dropped|release[ds]?|launch(?:ed|es)?|announce[ds]?)\b|"
             r"\b(?:release[ds]?|drop(?:ped)?|launch(?:ed)?|out) .{0,30}\byet\b|"
-            r"\b(?:right now|currently|at the moment|these days)\b.*\b(?:best|top|cheapest|fastest|leading|leads)\b|"
-            r"\b(?:best|top|cheapest|fastest|leading)\b.*\b(?:right now|currently|at the moment|these days)\b"
+            rf"\b(?:{_NOW})\b.*\b(?:{_LEADERS})\b|\b(?:{_LEADERS})\b.*\b(?:{_NOW})\b"
         ),
         "They don't follow the news or today's figures",
     ),

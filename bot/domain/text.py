@@ -95,6 +95,13 @@ _PARAPHRASES = tuple(
             r"(?:events?|news|things|happenings|information|info|stuff)\b|\bhappened recently\b|\bout of date\b",
             "knowledge cutoff",
         ),
+        # people replaced: about jobs, not "Is generative AI replacing traditional AI?"
+        (
+            r"\b(?:replac\w*|take over|steal|kill)\b (?:the |our |their |all )?(?:\w+ )?(?:jobs?|workers|people|humans|"
+            r"employees|staff|designers|artists|illustrators|writers|copywriters|translators|programmers|developers|"
+            r"coders|engineers|doctors|radiologists|lawyers|teachers|accountants|musicians|actors|journalists)\b",
+            "jobs",
+        ),
         # a bot that answers from an organisation's own documents is what RAG is for
         (
             r"\b(?:company|internal|our|my own|own) (?:wiki|docs|documents|pdfs|files|manuals|knowledge base)\b",
