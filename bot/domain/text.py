@@ -95,6 +95,12 @@ _PARAPHRASES = tuple(
             r"(?:events?|news|things|happenings|information|info|stuff)\b|\bhappened recently\b|\bout of date\b",
             "knowledge cutoff",
         ),
+        # data protection law and people's data in a prompt are what the slides call privacy
+        (
+            r"\b(?:gdpr|ccpa|hipaa|data protection|personal (?:data|info\w*)|(?:customer|patient|user|employee)s?'? "
+            r"(?:data|emails?|records|names|info\w*))\b",
+            "privacy",
+        ),
         # people replaced: about jobs, not "Is generative AI replacing traditional AI?"
         (
             r"\b(?:replac\w*|take over|steal|kill)\b (?:the |our |their |all )?(?:\w+ )?(?:jobs?|workers|people|humans|"
