@@ -101,6 +101,7 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 # What a slide never settles, however well it covers the subject: the learner's own case, the
 # future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
 # verdicts. A confident answer to such a question is partial, and says which.
+_MODEL_SIZE = re.compile(r"\b\d+(?:\.\d+)?b\b(?= (?:model|llm|param))", re.I)
 # today's leaders, which no slide can know: "the highest MMLU score right now"
 _NOW = "right now|currently|at the moment|these days"
 _LEADERS = "best|top|cheapest|fastest|leading|leads|highest|biggest|largest|smartest|most powerful|record"
@@ -127,6 +128,7 @@ _BEYOND_THE_SLIDES = (
             r"which should (?:i|we)|should (?:i|we) go with|which is better for (?:my|our)|"
             r"which (?:one )?(?:sounds|looks|works|performs) (?:better|more \w+)|enough to run|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
+            r"how much (?:vram|ram|gpu memory|memory|disk space|storage) (?:do|would|will) i need|"
             r"is it legal|legally|the right (?:settings|values|parameters|hyperparameters)|"
             r"which (?:\w+ ){1,3}is (?:the )?(?:fastest|cheapest|quickest|most \w+)|"
             r"worth (?:buying|paying|it|the))\b"
@@ -582,7 +584,11 @@ class Answerer:
         any passage to be answered; the slides still say what they know of it."""
         if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.meant_elsewhere(*evidence):
             return False
-        named = self._names_a_name(question) or bool(set(self.retriever.query_terms(question)) & self._subjects[slide])
+        named = (
+            self._names_a_name(question)
+            or bool(set(self.retriever.query_terms(question)) & self._subjects[slide])
+            or _MODEL_SIZE.search(question) is not None  # "a 13b model": the size of a model
+        )
         return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
 
     def _names_a_name(self, text: str) -> bool:
