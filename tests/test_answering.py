@@ -348,6 +348,9 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("will ai replace graphic designers", 20, "don't predict what will happen to a particular job"),
         ("what's the highest mmlu score right now", 17, "don't follow the news"),
         ("how do i run stable diffusion on google colab", 15, "particular platform"),
+        # a request to fix one's own training run, however far from the slide's words
+        ("my training loss is stuck at 2.3 and won't go down, help", 5, "fix a particular"),
+        ("my loss is going up instead of down, what am i doing wrong", 5, "fix a particular"),
         # the memory a model size needs, however far the question sits from the slide that says it
         ("how much vram do i need for a 13b model", 12, "don't give advice"),
         # data protection law is the slides' privacy, not slide 17's prompts

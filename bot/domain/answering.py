@@ -136,6 +136,16 @@ _BEYOND_THE_SLIDES = (
         _CASE_ADVICE,
     ),
     (
+        # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
+        re.compile(
+            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
+            r"(?:an? |this |the )?\w*(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
+            r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b|\bwhat (?:am i|are we) doing wrong\b|\bwhat did (?:i|we) do wrong\b|"
+            r"\b(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:go(?:ing)? down|decrease|improve|converge)\b|\bstuck at \d"
+        ),
+        "They don't help fix a particular setup",
+    ),
+    (
         # "… in my commercial product"; in a long story ("my company wants to…", 25 words or more) it
         # sets the scene for a general question
         re.compile(
@@ -143,15 +153,6 @@ _BEYOND_THE_SLIDES = (
             r"(?:code|app|model|training|job|project|product|business|company|startup)\b"
         ),
         _OWN_CASE,
-    ),
-    (
-        # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
-        re.compile(
-            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
-            r"(?:an? |this |the )?\w*(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
-            r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b"
-        ),
-        "They don't help fix a particular setup",
     ),
     (
         # "deploy … on AWS SageMaker", "set up Ollama on Windows"
