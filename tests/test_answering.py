@@ -672,3 +672,10 @@ def test_whats_is_searched_as_what_is(tutor):
     retriever = tutor.knowledge.answerer.retriever
     assert retriever.prepare("what's a token") == retriever.prepare("whats a token") == "what is a token"
     assert retriever.prepare("whatsapp bot") == "whatsapp bot"
+
+
+def test_misspelt_words_and_chat_slang_are_not_what_the_slides_lack(tutor):
+    # "attenshun" and "transfomers" are read as attention and transformers; "even" and "fr" are chat
+    answer = tutor.ask("yo wat even is attenshun in transfomers lmao fr fr")
+    assert answer.kind == "answer" and answer.slides[0] == 8 and "don't go into" not in answer.text
+    assert tutor.ask("wats a vectr databse n y does evry1 need 1 4 rag now lol").kind == "answer"

@@ -773,7 +773,10 @@ class Answerer:
             if self._unnamed_version(folded):
                 missing.append(word)  # "GPT-5", "A100", "13B": a version or size the deck never names
                 continue
-            if folded in STOPWORDS or len(folded) < 3 or stem(folded) in known:
+            if folded in STOPWORDS | CHAT_FILLER or len(folded) < 3 or stem(folded) in known:
+                continue
+            corrected = self.retriever.query_terms(folded)  # "transfomers", "attenshun": misspelt, not missing
+            if corrected and all(term in known for term in corrected):
                 continue
             if all(stem(part) in known for part in terms(folded)) and terms(folded):
                 continue

@@ -28,7 +28,9 @@ STOPWORDS = frozenset(
 # Chat words a learner puts after a question without asking anything more ("what's lora thx")
 SIGN_OFF = r"thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+"
 # Chat words that name nothing, though the deck never uses them ("for a presentation tmrw pls hurry")
-CHAT_FILLER = frozenset(re.findall(r"[a-z]+", SIGN_OFF)) | frozenset("btw rn tmrw tmr asap hurry".split())
+CHAT_FILLER = frozenset(re.findall(r"[a-z]+", SIGN_OFF)) | frozenset(
+    "btw rn tmrw tmr asap hurry ngl tbh imo fr bruh lowkey fam yo even".split()
+)
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 # A sentence ends at . ! ? followed by a space and a capital, digit, quote or bracket; "e.g. the"
@@ -57,7 +59,7 @@ _CHAT_FORMS = {
     "explane": "explain", "explian": "explain", "expalin": "explain", "xplain": "explain", "whta": "what",
     "iz": "is", "teh": "the", "wot": "what", "whut": "what", "betwen": "between", "btween": "between",
     "wtf": "what", "evry": "every", "b4": "before", "ppl": "people", "wuz": "was", "tho": "though",
-    "wrk": "work", "shud": "should", "shld": "should", "wud": "would", "cud": "could", "irl": "in real life",
+    "wats": "what's", "wuts": "what's", "evry1": "everyone", "sayz": "says", "wrk": "work", "shud": "should", "shld": "should", "wud": "would", "cud": "could", "irl": "in real life",
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
