@@ -98,13 +98,14 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
     )
 )
-# What a slide never settles, however well it covers the subject: the learner's own case, the
-# future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
-# verdicts. A confident answer to such a question is partial, and says which.
+# "a 13b model": a model's size, which the deck's figures for memory speak to
 _MODEL_SIZE = re.compile(r"\b\d+(?:\.\d+)?b\b(?= (?:model|llm|param))", re.I)
 # today's leaders, which no slide can know: "the highest MMLU score right now"
 _NOW = "right now|currently|at the moment|these days"
 _LEADERS = "best|top|cheapest|fastest|leading|leads|highest|biggest|largest|smartest|most powerful|record"
+# What a slide never settles, however well it covers the subject: the learner's own case, the
+# future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
+# verdicts. A confident answer to such a question is partial, and says which.
 _OWN_CASE = "They don't give advice about your own project"
 _CASE_ADVICE = "They don't give advice for a particular case"
 # An FAQ that asks for advice itself: "Should I fine-tune, improve my prompt or use RAG?"
@@ -588,7 +589,7 @@ class Answerer:
         named = (
             self._names_a_name(question)
             or bool(set(self.retriever.query_terms(question)) & self._subjects[slide])
-            or _MODEL_SIZE.search(question) is not None  # "a 13b model": the size of a model
+            or _MODEL_SIZE.search(question) is not None
         )
         return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
 

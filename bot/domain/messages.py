@@ -274,8 +274,8 @@ _FOLLOW_UP_OPENERS = re.compile(
     r"^(?:and |but |so |what about|how about|and what about|why\??$|how\??$|who |when |is that|are they|is it|does it|do they|can it|how does it|how do they|why does it|why do they|why is it|why is that)"
 )
 # Function words of Spanish, French, German, Italian, Portuguese and Dutch, without accents
-# (questions are compared without them). A few are English words too ("was", "plus"): a message reads as another
-# language only with two of these and more of them than of _ENGLISH_WORDS.
+# (questions are compared without them). A few are English words too ("was", "plus", "man"): a
+# message reads as another language only with two of these and more of them than of _ENGLISH_WORDS.
 _NON_ENGLISH_WORDS = frozenset(
     """que es el la los las un una uno como por porque para esta son del est une des les est-ce c'est
     quoi comment pourquoi was ist wie warum der das ein eine und nicht sind cosa che perche come sono
@@ -284,8 +284,8 @@ _NON_ENGLISH_WORDS = frozenset(
     con sin avec sans mit ohne senza sem cuando quand wann quando quien qui wer chi quem quel quelle
     welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
     difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
-    pode tu du mi mir moi mich e di dal dei cos'e uma quali par wozu braucht man een het hoe waarom werkt zijn ik niet voor met
-    tussen verschil""".split()
+    pode tu du mi mir moi mich e di dal dei cos'e uma quali par wozu braucht man een het hoe waarom
+    werkt zijn ik niet voor met tussen verschil""".split()
 )
 # "wat" alone is English slang too ("wat is rag"); Dutch by what follows it
 _DUTCH_OPENING = re.compile(r"(?:wat (?:is|zijn|betekent) (?:een|het|de)|hoe werkt)\b")

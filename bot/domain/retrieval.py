@@ -50,6 +50,8 @@ QUESTION_RECORD_WEIGHT = 0.95
 RARE_ACRONYM_PASSAGES = 3  # an acronym in at most this many passages is spelled out for the model
 
 
+# "what's" and "whats": the embedding model places them apart from "what is", which the deck's
+# questions are written with
 _WHATS = re.compile(r"\b(what(?=['’]?s )|(?:who|where|how)(?=['’]s ))['’]?s", re.IGNORECASE)
 # "-tion" and "-sion" as they are said: "hallucinashuns", "diffushun"
 _SPELT_AS_SAID = re.compile(r"(?:shun|shon|tiun|tiom)(?=s?$)")

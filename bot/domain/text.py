@@ -59,7 +59,8 @@ _CHAT_FORMS = {
     "explane": "explain", "explian": "explain", "expalin": "explain", "xplain": "explain", "whta": "what",
     "iz": "is", "teh": "the", "wot": "what", "whut": "what", "betwen": "between", "btween": "between",
     "wtf": "what", "evry": "every", "b4": "before", "ppl": "people", "wuz": "was", "tho": "though",
-    "wats": "what's", "wuts": "what's", "evry1": "everyone", "sayz": "says", "wrk": "work", "shud": "should", "shld": "should", "wud": "would", "cud": "could", "irl": "in real life",
+    "wats": "what's", "wuts": "what's", "evry1": "everyone", "sayz": "says", "wrk": "work", "shud": "should",
+    "shld": "should", "wud": "would", "cud": "could", "irl": "in real life",
 }  # fmt: skip
 _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) + r")(?![\w'-])")
 
