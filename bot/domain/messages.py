@@ -143,8 +143,11 @@ def without_address(text: str) -> str:
 _SECRETS = re.compile(
     r"\b(?<!not )(?:(?:your|ur|yr|the bot'?s?)(?: \w+)? (?:system prompt|prompt|api key|token|password|secrets?|config(?:uration)?|\.?env)\b"
     r"(?! (?:limit|count|budget|window|size))|"
-    r"(?:what are|tell me|give me|list|print|reveal|show|leak|dump|repeat|share|paste)(?: me| us)? (?:your|the bot'?s?)"
-    r"(?: \w+)? (?:instructions|rules)\b|"
+    r"(?:what are|tell me|give me|list|print|reveal|show|leak|dump|repeat|share|paste)(?: me| us)? "
+    r"(?:(?:your|the bot'?s?)(?: \w+)?|the (?:hidden|secret|original|initial|system|real)) (?:instructions|rules)\b|"
+    # "what were you told before this conversation started", "the environment variables"
+    r"what (?:were|was) (?:you|u) (?:told|given|instructed)\b|"
+    r"\b(?:dump|print|show|list|reveal|leak|give me|your|ur)(?: me)?(?: the| all| your)? env(?:ironment)? var(?:iable)?s\b|"
     r"\b(?:the|your|ur) (?:discord |bot )+(?:token|key|password)\b|discord_?token|[a-z_]*(?:api|secret|access)_?keys?\b|\.env\b|(?:print|reveal|show|leak|dump|repeat)\b.*\b(?:system prompt|hidden prompt|initial prompt|"
     r"secrets?|(?:discord|bot|api|access) token|api key|env)\b|"
     # "the openai api key this bot uses", "what password do you have"
