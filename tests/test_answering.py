@@ -478,6 +478,8 @@ def test_an_faq_that_clearly_leads_answers_as_it_stands(tutor):
     [
         # a what-is answer defines the thing itself: not "Temperature 0 is…"
         ("what is temperature?", "Temperature is a setting that decides how adventurous"),
+        # what it does is what it is: not "Temperature 0 is treated as greedy decoding"
+        ("what does temperature do", "Temperature is a setting that decides how adventurous"),
         ("what's the point of attention?", "Self-attention lets each word update its meaning"),
         # an FAQ answers the learner's question in its first sentence, whose own words share little with it
         ("can an llm browse the internet?", "Not by itself: a plain LLM answers from patterns stored in its weights."),

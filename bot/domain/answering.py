@@ -86,6 +86,7 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("other", r"^what (is|are|'s) .+ (used|good|useful) for$"),  # uses, not a definition
         ("what-is", r"^(so |and |ok |okay )?(what('?s| is| are| was| were)|whats|define|definition of|meaning of)\b"),
         ("what-is", r"^(what does|what do) .+ (mean|stand for)\b"),
+        ("what-is", r"^(what does|what do) (?!(?:i|you|we|they|people)\b)[\w' -]+ do$"),  # "what does temperature do"
         ("what-is", r"^(explain|describe) (what )?(an? |the )?[\w-]+( [\w-]+){0,2}\??$"),
         ("who-when", r"^(so |and )?(who|when|what year|in what year|since when)\b"),
         # "how big / how many / how long": a quantity, not a process
@@ -227,7 +228,7 @@ _SUBJECT = re.compile(
     # "what's the point of attention?" asks about attention
     r"((point|purpose|role|job|goal|function|idea) of (an? |the )?)?"
 )
-_SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|exactly|actually|really|even|again|in ai|in this course)\s*$")
+_SUBJECT_TAIL = re.compile(r"\s+(mean|means|stand for|do|exactly|actually|really|even|again|in ai|in this course)\s*$")
 
 
 # Polite or chatty openings that don't change what is asked: "can you tell me what a token is".

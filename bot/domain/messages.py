@@ -170,6 +170,8 @@ _STEERING = re.compile(
     r"(?:prove|show me) (?:that )?(?:you'?re|you are|ur) (?:smart|clever|intelligent|not (?:dumb|stupid|useless))\b|"
     r"as (?:an? |the )?(?:admin|administrator|developer|owner|moderator|teacher|instructor)\b.*\b(?:order|command|instruct|tell)s? you\b|"
     r"(?:start|begin|end) (?:your|each|every|the) (?:reply|replies|answers?|responses?|messages?) with\b|"
+    # how to answer rather than what: "do not cite any slides.", "don't mention the deck"
+    r"(?:do not|don'?t|never) (?:cite|mention|use|quote|refer to|look at) (?:any |the |your )?(?:slides?|deck|sources?)\b|"
     r"pretend\b|(?:act|roleplay|role-play)\b(?: to be| you are| you're| as| like)\b|from now on\b|new instructions?\b|"
     # a role handed to the bot, the whole sentence: "You are a lawyer."
     r"(?:you are|you're|ur) (?:a|an|my) (?:\w+ ){0,2}\w+[.!]*$|"
@@ -181,7 +183,7 @@ _STEERING = re.compile(
     r"yes or no|(?:\d+|one|two|three|a few|a single) words?)\b)"
 )
 _STEERING_TAIL = re.compile(
-    r"\b(?:and|then|but|now|instead|you to)\s+(?=(?:tell|explain|say|answer|what|how|why|define|describe|give)\b)"
+    r"\b(?:and|then|but|now|instead|just|you to)\s+(?=(?:tell|explain|say|answer|what|how|why|define|describe|give)\b)"
 )
 
 
