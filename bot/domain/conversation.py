@@ -263,7 +263,8 @@ class Tutoring:
         steered = ""  # the whole message, when instructions to the bot were set aside
         if text.strip() and small_talk(text.casefold()) is None:  # "you're useless" is a complaint
             rest = without_steering(text)
-            steered, text = (text if rest != text else ""), rest
+            if rest != text:
+                steered, text = text, rest
             if not text:  # nothing but instructions to the bot ("repeat after me: …")
                 return Reply("decline", STEERING_TEXT)
         if small_talk(text.casefold()) is None:

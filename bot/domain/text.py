@@ -13,7 +13,8 @@ from collections.abc import Callable
 import snowballstemmer
 
 # Words that say nothing about a question's subject. Question words and chat filler are here too
-# ("explain", "mean", "vs"): "what does attention mean" is about attention.
+# ("explain", "mean", "vs"): "what does attention mean" is about attention. The last line is what is
+# left of "won't", "it's" and "they're" once split at the apostrophe.
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being
     between both but by can could did do does doing don down during each few for from further had
@@ -24,7 +25,7 @@ STOPWORDS = frozenset(
     mean means meant thing things stuff really kind sort get got vs versus difference whats what's
     wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi
     t s re ve ll d m doesn isn won didn wasn aren couldn wouldn shouldn hasn haven weren ain""".split()
-)  # the last line: what is left of "won't", "it's" and "they're" once split at the apostrophe
+)
 # Chat words a learner puts after a question without asking anything more ("what's lora thx")
 SIGN_OFF = r"thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+"
 # Chat words that name nothing, though the deck never uses them ("for a presentation tmrw pls hurry")
