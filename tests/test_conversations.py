@@ -231,6 +231,17 @@ def test_a_longer_follow_up_about_it_stays_on_the_topic(tutoring):
     assert build.slides[0] == 14 and build.text.startswith("1. **Load and chunk**")
 
 
+def test_a_message_that_names_a_new_topic_before_its_pronoun_is_not_a_follow_up(tutoring):
+    key = _key("new-topic")
+    tutoring.respond(key, "what is a token")
+    diffusion = tutoring.respond(key, "diffusion models how do they work")
+    assert diffusion.kind == "answer" and diffusion.slides[0] == 7 and "diffusion" in diffusion.text.casefold()
+    # a pronoun that names nothing new still leans on the last topic
+    tutoring.respond(key, "what is lora")
+    compared = tutoring.respond(key, "how does it work?")
+    assert compared.slides[0] == 12
+
+
 @pytest.mark.parametrize(
     ("bare", "follow_up"),
     [

@@ -258,6 +258,20 @@ _NOT_A_TOPIC = frozenset("what how why which who when where and or but is are do
 _EMBEDDED_WHAT = re.compile(r"^what ((?:an? |the )?[\w' -]+?) (is|are|means|does)$")
 
 
+def _topic_first(text: str) -> re.Match[str] | None:
+    """ "tokenization, what is it": a topic named before the question about it."""
+    match = _TOPIC_FIRST.match(text)
+    topic = match["topic"].split() if match else []
+    if topic and not set(topic) & _NOT_A_TOPIC and not all(word in STOPWORDS for word in topic):
+        return match
+    return None
+
+
+def names_its_topic(question: str) -> bool:
+    """ "diffusion models, how do they work": the "they" is the topic just named, not the last one."""
+    return _topic_first(" ".join(question.casefold().split()).strip(" ?!.")) is not None
+
+
 def _plain(question: str) -> str:
     """The question folded, without its lead-in or asides in brackets (the spelled-out acronyms
     retrieval adds), an embedded "what X is" turned round."""
@@ -267,9 +281,8 @@ def _plain(question: str) -> str:
     text = re.sub(r"^what (?:exactly|actually|really) (?=is |are |does |do )", "what ", text)  # "what exactly is"
     text = re.sub(r"^what (?:do|does) (?:people|they|you|we|experts) mean by ", "what is ", text)
     text = re.sub(r"^(?:explain|describe) (?=(?:what|how|why|when|who) )", "", text)
-    topic_first = _TOPIC_FIRST.match(text)
-    topic = topic_first["topic"].split() if topic_first else []
-    if topic and not set(topic) & _NOT_A_TOPIC and not all(word in STOPWORDS for word in topic):
+    topic_first = _topic_first(text)
+    if topic_first:
         text = f"{topic_first['verb']} {topic_first['topic']}{topic_first['rest']}"
     return _EMBEDDED_WHAT.sub(
         lambda m: f"what {'does' if m[2] == 'means' else m[2]} {m[1]}" + (" mean" if m[2] == "means" else ""), text

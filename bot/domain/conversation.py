@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bot.domain import metrics
-from bot.domain.answering import Answer, Source, topic_of
+from bot.domain.answering import Answer, Source, names_its_topic, topic_of
 from bot.domain.generation import looks_like_course_question
 from bot.domain.messages import (
     COURSE_ADMIN_TEXT,
@@ -347,7 +347,7 @@ class Tutoring:
             )
             conversation.shown.update(answer.shown)
             return Reply.from_answer(answer)
-        if not is_follow_up(bare):
+        if not is_follow_up(bare) or names_its_topic(bare):
             return None
         other = same_as_what(bare)
         if other:
