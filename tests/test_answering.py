@@ -336,6 +336,9 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("what's the current context window of Gemini 1.5 Pro, in tokens", 9, "don't go into Gemini 1.5"),
         ("is it fair use in the US to put ai generated art in a comic i'm selling", 19, "legal advice"),
         ("did openai just drop a new model? what changed", 3, "don't follow the news"),
+        ("what did openai announce last week?", 3, "don't follow the news"),
+        ("my python script calling the openai api keeps throwing 429 errors how do i fix it", 21, "fix a particular"),
+        ("is my gan mode collapsing? it outputs the same face every time", 7, "fix a particular setup"),
         ("langchain throws ValueError: Missing some input keys on my RetrievalQA chain, what do i do", 14, "fix"),
         ("how do i get ollama to use my amd gpu on windows, it keeps using cpu", 21, "particular platform"),
         # advice about the subject of the slide found, however far from its passages

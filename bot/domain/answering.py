@@ -103,6 +103,8 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
 _MODEL_SIZE = re.compile(r"\b\d+(?:\.\d+)?b\b(?= (?:model|llm|param))", re.I)
 # today's leaders, which no slide can know: "the highest MMLU score right now"
 _NOW = "right now|currently|at the moment|these days"
+_EVENT = r"announce[ds]?|release[ds]?|launch(?:ed|es)?|unveil(?:ed|s)?|dropped"
+_RECENTLY = r"(?:last|this|past) (?:week|month|few days)(?!'s)|yesterday|today|recently|lately"
 _LEADERS = "best|top|cheapest|fastest|leading|leads|highest|biggest|largest|smartest|most powerful|record"
 # What a slide never settles, however well it covers the subject: the learner's own case, the
 # future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
@@ -141,9 +143,11 @@ _BEYOND_THE_SLIDES = (
         # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
         re.compile(
             r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
-            r"(?:an? |this |the )?\w*(?:error|exception)\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
+            r"(?:an? |this |the )?(?:\d+ )?\w*(?:error|exception)s?\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
             r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b|\bwhat (?:am i|are we) doing wrong\b|\bwhat did (?:i|we) do wrong\b|"
-            r"\b(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:go(?:ing)? down|decrease|improve|converge)\b|\bstuck at \d"
+            r"\b(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:go(?:ing)? down|decrease|improve|converge)\b|\bstuck at \d|"
+            # "is my gan mode collapsing?", "is my model overfitting": a diagnosis of the learner's own run
+            r"^(?:is|are) my (?:\w+ ){1,2}(?!being\b|getting\b)\w+ing\b"
         ),
         "They don't help fix a particular setup",
     ),
@@ -198,6 +202,8 @@ _BEYOND_THE_SLIDES = (
             r"newest version|when did it (?:drop|come out|launch)|any news)\b|"
             r"\bjust (?:drop|dropped|release[ds]?|launch(?:ed|es)?|announce[ds]?)\b|"
             r"\b(?:release[ds]?|drop(?:ped)?|launch(?:ed)?|out) .{0,30}\byet\b|"
+            # "what did OpenAI announce last week?"
+            rf"\b(?:{_EVENT})\b.{{0,30}}\b(?:{_RECENTLY})\b|\b(?:{_RECENTLY})\b.{{0,30}}\b(?:{_EVENT})\b|"
             rf"\b(?:{_NOW})\b.*\b(?:{_LEADERS})\b|\b(?:{_LEADERS})\b.*\b(?:{_NOW})\b"
         ),
         "They don't follow the news or today's figures",
@@ -216,7 +222,7 @@ _BEYOND_THE_SLIDES = (
 def _beyond(question: str, faq: str = "") -> str:
     """What no slide settles that the question asks ("They don't give prices"), or "" ; not when the
     FAQ quoted asks it too ("Is it legal to train AI on copyrighted material?")."""
-    folded = question.casefold()
+    folded = re.sub(r" \([^()]*\)", "", question.casefold())  # without the acronyms retrieval spells out
     return next(
         (what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(folded) and not pattern.search(faq)), ""
     )
