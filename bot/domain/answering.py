@@ -99,6 +99,15 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
         ("yes-no", r"^(is|are|can|could|does|do|did|will|would|should|has|have|was|were|am)\b"),
     )
 )
+# Who made something, or when it was made: "who invented the internet", "when was LoRA introduced"
+_ORIGIN = re.compile(
+    r"^(?:so |and )?(?:who (?:first )?(?:invent\w*|created?|made|built|developed|came up with|discovered|founded|coined|"
+    r"is the (?:inventor|creator) of|is the(?= (?:god)?(?:father|mother) of))|when (?:was|were|did|is)(?= .+ (?:invented|created|made|built|"
+    r"developed|introduced|released|launched|published|founded|coined|invent|create|introduce|release|launch|publish)$))"
+    r" (?:the (?:term|word|idea|concept|name|first|original) |the |first )?(?P<subject>.+?)"
+    r"(?: (?:invented|created|made|built|developed|introduced|released|launched|published|founded|coined|invent|"
+    r"create|introduce|release|launch|publish))?$"
+)
 # "a 13b model": a model's size, which the deck's figures for memory speak to
 _MODEL_SIZE = re.compile(r"\b\d+(?:\.\d+)?b\b(?= (?:model|llm|param))", re.I)
 # today's leaders, which no slide can know: "the highest MMLU score right now"
@@ -557,6 +566,10 @@ class Answerer:
                 choices = fresh
         if not choices:
             return Answer(asked, "That's everything the slides say about it.", True, kind="answer")
+        if focus is None and not self._names_the_origin(question, choices[0]):
+            # "who invented the internet", "who is the father of AI": the history slide has names and
+            # years, but not of that
+            return Answer(asked, DECLINE_TEXT, False, kind="decline")
         specific, aside = self._specific_elsewhere(question, choices, retrieval.vector, exclude)
         choices += aside
         parts = [_render(choice) for choice in choices]
@@ -612,6 +625,23 @@ class Answerer:
             or _MODEL_SIZE.search(question) is not None
         )
         return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
+
+    def _names_the_origin(self, question: str, choice: _Choice) -> bool:
+        """Whether the passage quoted names what a who-made-it or when-was-it-made question asks about
+        (true for any other question). "gans (generative adversarial networks)" counts as named when
+        the words retrieval spelled it out as are."""
+        origin = _ORIGIN.match(_plain(question))
+        if origin is None:
+            return True
+        passage = choice.scored.passage
+        said = set(terms(" ".join([passage.title, passage.question, *(f"{u.heading} {u.text}" for u in choice.units)])))
+        spelled_out = {word.casefold(): long for word, long in re.findall(r"([\w-]+) \(([^()]*)\)", question)}
+
+        def named(word: str) -> bool:
+            long = spelled_out.get(word)
+            return set(self.retriever.query_terms(word)) <= said or (long is not None and set(terms(long)) <= said)
+
+        return all(named(word) for word in origin["subject"].split())
 
     def _names_a_name(self, text: str) -> bool:
         """``text`` names a tool, product or place the deck names ("Claude", "DALL-E 3"; "llama-2-7b"

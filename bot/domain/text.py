@@ -24,7 +24,8 @@ STOPWORDS = frozenset(
     were what when where which while who whom why will with would you your yours explain tell please
     mean means meant thing things stuff really kind sort get got vs versus difference whats what's
     wat wut wht u ur pls plz im thx idk kinda gonna wanna ok okay hey hi
-    t s re ve ll d m doesn isn won didn wasn aren couldn wouldn shouldn hasn haven weren ain""".split()
+    t s re ve ll d m doesn isn won didn wasn aren couldn wouldn shouldn hasn haven weren ain
+    invent invented invents inventor""".split()
 )
 # Chat words a learner puts after a question without asking anything more ("what's lora thx")
 SIGN_OFF = r"thx|thanks|thank you|ty|pls|plz|please|lol|lmao|haha+"
