@@ -120,6 +120,12 @@ def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question
     assert first_line.startswith(expected) or expected.isdigit() and expected in first_line
 
 
+def test_advice_about_a_name_of_two_words_the_deck_uses_is_answered_in_part(tutor):
+    # "Stable Diffusion" is one of the deck's names, as "Midjourney" is: what the slides say of it
+    answer = tutor.ask("best stable diffusion checkpoint on civitai for anime style?")
+    assert answer.kind == "partial" and answer.slides[0] in (7, 15) and "Stable Diffusion" in answer.text
+
+
 @pytest.mark.parametrize(
     "question", ["who invented the internet", "who is the father of ai", "who invented the telephone"]
 )
@@ -314,6 +320,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
     ("question", "slide", "says"),
     [
         ("will ai replace software engineers", 20, "don't predict what will happen to a particular job"),
+        ("do companies still need programmers now that ai can code", 20, "particular job"),
         ("how much does the openai api cost", 21, "don't give prices"),
         ("how do i get a job in generative ai", 20, "don't give career advice"),
         ("what gpu do i need for stable diffusion", 15, "don't give advice for a particular case"),
@@ -348,6 +355,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("is it fair use in the US to put ai generated art in a comic i'm selling", 19, "legal advice"),
         ("did openai just drop a new model? what changed", 3, "don't follow the news"),
         ("what did openai announce last week?", 3, "don't follow the news"),
+        ("my loss goes flat after 1000 steps, should i drop my lr to 1e-5?", 5, "advice for a particular case"),
         ("my python script calling the openai api keeps throwing 429 errors how do i fix it", 21, "fix a particular"),
         ("is my gan mode collapsing? it outputs the same face every time", 7, "fix a particular setup"),
         ("langchain throws ValueError: Missing some input keys on my RetrievalQA chain, what do i do", 14, "fix"),

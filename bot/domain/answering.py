@@ -21,7 +21,7 @@ from bot.domain.confidence import DEFAULT_RULE, ConfidenceRule
 from bot.domain.errors import UserError
 from bot.domain.passages import Passage, Unit
 from bot.domain.retrieval import Mode, Retrieval, Retriever, ScoredPassage
-from bot.domain.text import CHAT_FILLER, SIGN_OFF, STOPWORDS, shorten, stem, terms
+from bot.domain.text import CHAT_FILLER, OCCUPATIONS, SIGN_OFF, STOPWORDS, shorten, stem, terms
 
 AnswerKind = Literal["answer", "partial", "decline"]
 QuestionType = Literal["what-is", "who-when", "how", "why", "compare", "example", "yes-no", "list", "other"]
@@ -125,7 +125,8 @@ _ADVICE_FAQ = re.compile(r"(?:should|which|when should)\b")
 _BEYOND_THE_SLIDES = (
     (
         re.compile(
-            r"\b(?:will|would) (?:ai|it|they|genai|\w+) (?:replace|take|kill|steal)\b|\b(?:going|gonna) (?:to )?replace\b"
+            r"\b(?:will|would) (?:ai|it|they|genai|\w+) (?:replace|take|kill|steal)\b|\b(?:going|gonna) (?:to )?replace\b|"
+            rf"\bstill (?:need|have|hire) (?:\w+ )?(?:{OCCUPATIONS})\b"
         ),
         "They don't predict what will happen to a particular job",
     ),
@@ -136,6 +137,8 @@ _BEYOND_THE_SLIDES = (
             r"\b(?:best(?! way| ways| practices?| place to (?:start|begin))|recommend\w*|should i (?:buy|pick|choose|get|pay for)|should i use (?:for|with|on|in) \w+|"
             r"which (?:\w+ ){1,3}(?:should|do) (?:i|we) (?:buy|use|need|get|pick|choose|tweak|change|adjust|set)|"
             r"what (?:settings|parameters|values|hyperparameters|batch size|learning rate) should (?:i|we)|"
+            # a value for one run: "should I drop my lr to 1e-5?"
+            r"should (?:i|we) (?:drop|lower|raise|increase|decrease|reduce|set|change|bump) (?:my |the |our )?[\w ]{1,20} to \d\S*|"
             r"(?:requires?|obliges?) (?:me|us) to|"
             r"which (?:one|of them|of these) (?:should|for|to (?:use|pick|choose))|"
             r"which should (?:i|we)|should (?:i|we) go with|which is better for (?:my|our)|"
@@ -154,7 +157,7 @@ _BEYOND_THE_SLIDES = (
             r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
             r"(?:an? |this |the )?(?:\d+ )?\w*(?:error|exception)s?\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
             r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b|\bwhat (?:am i|are we) doing wrong\b|\bwhat did (?:i|we) do wrong\b|"
-            r"\b(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:go(?:ing)? down|decrease|improve|converge)\b|\bstuck at \d|"
+            r"\b(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:go(?:ing)? down|decrease|improve|converge)\b|\bstuck at \d|\b(?:goes|went|gone|stays?) flat\b|\bplateau\w*|"
             # "is my gan mode collapsing?", "is my model overfitting": a diagnosis of the learner's own run
             r"^(?:is|are) my (?:\w+ ){1,2}(?!being\b|getting\b)\w+ing\b"
         ),
@@ -621,6 +624,7 @@ class Answerer:
             return False
         named = (
             self._names_a_name(question)
+            or self._names_a_deck_name(question)
             or bool(set(self.retriever.query_terms(question)) & self._subjects[slide])
             or _MODEL_SIZE.search(question) is not None
         )

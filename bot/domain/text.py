@@ -73,6 +73,12 @@ _EXPLETIVE = re.compile(r"\b(what|how|why|who|where)(?: the (?:heck|hell|fuck|f+
 # Everyday phrasings of the deck's ideas: the deck's word is added after them, so both the learner's
 # words and the deck's are searched ("why does my chatbot make stuff up" finds slide 18, not the
 # ELIZA FAQ that shares "chatbot").
+# People whose work learners ask about: "will AI replace translators", "will we still need radiologists"
+OCCUPATIONS = (
+    "workers|people|humans|employees|staff|designers|artists|illustrators|writers|copywriters|translators|"
+    "programmers|developers|coders|engineers|doctors|radiologists|lawyers|teachers|accountants|musicians|actors|"
+    "journalists"
+)
 _PARAPHRASES = tuple(
     (re.compile(pattern, re.IGNORECASE), deck_words)
     for pattern, deck_words in (
@@ -108,9 +114,8 @@ _PARAPHRASES = tuple(
         ),
         # people replaced: about jobs, not "Is generative AI replacing traditional AI?"
         (
-            r"\b(?:replac\w*|take over|steal|kill)\b (?:the |our |their |all )?(?:\w+ )?(?:jobs?|workers|people|humans|"
-            r"employees|staff|designers|artists|illustrators|writers|copywriters|translators|programmers|developers|"
-            r"coders|engineers|doctors|radiologists|lawyers|teachers|accountants|musicians|actors|journalists)\b",
+            rf"\b(?:replac\w*|take over|steal|kill)\b (?:the |our |their |all )?(?:\w+ )?(?:jobs?|{OCCUPATIONS})\b|"
+            rf"\bstill (?:need|have|hire) (?:\w+ )?(?:{OCCUPATIONS})\b",
             "jobs",
         ),
         # a bot that answers from an organisation's own documents is what RAG is for
