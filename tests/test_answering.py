@@ -356,6 +356,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("did openai just drop a new model? what changed", 3, "don't follow the news"),
         ("what did openai announce last week?", 3, "don't follow the news"),
         ("my loss goes flat after 1000 steps, should i drop my lr to 1e-5?", 5, "advice for a particular case"),
+        ("my elevenlabs voice sounds robotic, which settings should i tweak", 16, "advice for a particular case"),
         ("my python script calling the openai api keeps throwing 429 errors how do i fix it", 21, "fix a particular"),
         ("is my gan mode collapsing? it outputs the same face every time", 7, "fix a particular setup"),
         ("langchain throws ValueError: Missing some input keys on my RetrievalQA chain, what do i do", 14, "fix"),

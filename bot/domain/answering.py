@@ -626,6 +626,9 @@ class Answerer:
             self._names_a_name(question)
             or self._names_a_deck_name(question)
             or bool(set(self.retriever.query_terms(question)) & self._subjects[slide])
+            # two words of the found slide's headings: "voice … sounds" on the audio slide ("### Voice
+            # cloning", "### Music and sound for creators"); one shared word is too often "free" or "train"
+            or len(set(self.retriever.query_terms(question)) & set().union(*self._headings.get(slide, []))) >= 2
             or _MODEL_SIZE.search(question) is not None
         )
         return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
