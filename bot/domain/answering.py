@@ -620,8 +620,12 @@ class Answerer:
         NaN, what's wrong", "should I quit my job to become a prompt engineer?": advice, a fix or a
         price about something the deck names, or about the subject of the slide found, too far from
         any passage to be answered; the slides still say what they know of it."""
-        if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.meant_elsewhere(*evidence):
-            return False
+        best_dense, _, elsewhere = evidence
+        if (
+            self.rule.evidence(*evidence[:2]) < self.rule.named_advice
+            or elsewhere >= best_dense + self.rule.elsewhere_margin
+        ):
+            return False  # far from the deck, or clearly about another subject ("best restaurants in Paris")
         named = (
             self._names_a_name(question)
             or self._names_a_deck_name(question)
