@@ -127,6 +127,20 @@ def test_advice_about_a_name_of_two_words_the_deck_uses_is_answered_in_part(tuto
 
 
 @pytest.mark.parametrize(
+    ("question", "slide", "opening"),
+    [
+        # the slide's process is how to reduce them, not its summary in bullets
+        ("how do i reduce hallucinations", 18, "1. **Ground the model**"),
+        # slide 5's remedies, not slide 12's fine-tuning steps that mention overfitting once
+        ("how can i avoid overfitting", 5, "Common remedies are"),
+    ],
+)
+def test_how_to_prevent_something_gives_the_remedy(tutor, question, slide, opening):
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides[0] == slide and answer.text.startswith(opening)
+
+
+@pytest.mark.parametrize(
     "question", ["who invented the internet", "who is the father of ai", "who invented the telephone"]
 )
 def test_who_made_something_the_slides_never_say_who_made_is_declined(tutor, question):

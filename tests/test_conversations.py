@@ -134,7 +134,7 @@ def test_a_follow_up_stays_on_its_slide_rather_than_avoid_repeating_itself(tutor
 @pytest.mark.parametrize(
     ("topic", "follow_up", "slide", "opening"),
     [
-        ("what are hallucinations?", "how do I prevent them?", 18, "To guard against hallucinations"),
+        ("what are hallucinations?", "how do I prevent them?", 18, "1. **Ground the model**"),  # the five steps
         ("what is temperature?", "what happens if I set it to 0?", 10, "Temperature 0 is treated as greedy decoding"),
     ],
 )
@@ -155,8 +155,8 @@ def test_a_follow_up_leads_with_its_answer(tutoring, topic, follow_up, slide, op
         (["how does a vector database work?", "is chroma one of them?"], "Chroma"),
         # the FAQ's "No." was left unquoted after its sentence was shown, and quoted alone
         (["what is chatgpt", "how does it work?"], "ChatGPT"),
-        # what a follow-up adds to its topic is what the sentence quoted should have
-        (["what is an encoder?", "and a decoder?"], "Decoder models read text left to right"),
+        # the same question asked of what the follow-up names: what a decoder is
+        (["what is an encoder?", "and a decoder?"], "a decoder writes the output"),
         # "ones" stands for the topic too
         (["how does a vector database work?", "which ones are popular?"], "vector"),
         # the deck says how many ("typically 2 to 5"): not advice beyond the slides
@@ -231,6 +231,25 @@ def test_a_longer_follow_up_about_it_stays_on_the_topic(tutoring):
     assert build.slides[0] == 14 and build.text.startswith("1. **Load and chunk**")
 
 
+@pytest.mark.parametrize(
+    ("topic", "follow_up", "slide", "opening"),
+    [
+        # a part of the topic, the topic unsaid: RAG's steps, not Stable Diffusion's
+        ("can you explain rag", "what are the steps", 14, "1. **Load and chunk**"),
+        ("what is a token", "any examples?", 13, "Follow the sentence"),
+        # the same question about another thing
+        ("what's top-p", "and top-k?", 10, "Top-k sampling keeps only"),
+        ("what is lora", "what about qlora?", 12, "QLoRA (2023) combines LoRA"),
+        ("how do diffusion models work", "and gans?", 7, "A GAN trains two networks"),
+    ],
+)
+def test_a_follow_up_that_names_no_topic_or_another_thing(tutoring, topic, follow_up, slide, opening):
+    key = _key(f"{topic} / {follow_up}")
+    tutoring.respond(key, topic)
+    reply = tutoring.respond(key, follow_up)
+    assert reply.kind == "answer" and reply.slides[0] == slide and reply.text.startswith(opening)
+
+
 def test_a_message_that_names_a_new_topic_before_its_pronoun_is_not_a_follow_up(tutoring):
     key = _key("new-topic")
     tutoring.respond(key, "what is a token")
@@ -249,6 +268,9 @@ def test_a_message_that_names_a_new_topic_before_its_pronoun_is_not_a_follow_up(
         ("how do i build one", True),
         ("is it true that chatgpt is a transformer", False),
         ("what is a transformer", False),
+        ("what are the steps", True),
+        ("what are the main risks", True),
+        ("what are the main", False),
     ],
 )
 def test_what_counts_as_a_follow_up(bare, follow_up):

@@ -965,7 +965,11 @@ class Answerer:
         slides = list(dict.fromkeys(r.passage.slide for r in results))[:CANDIDATE_SLIDES]
         prior = {slide: max(r.score for r in results if r.passage.slide == slide) - top_score for slide in slides}
         candidates = {s.passage.id: s for s in results if s.passage.slide in prior}
-        if qtype in ("how", "list") and _ASKS_STEPS.search(question):
+        if qtype in ("how", "list") and (
+            _ASKS_STEPS.search(question)
+            # "how do I reduce hallucinations": a remedy for the subject of the slide, whose process it is
+            or (_ASKS_REMEDY.search(question) and query_terms & self._subjects[slides[0]])
+        ):
             # "what are the steps of RAG?": the best slide's process, whole
             process = self._section_passage(slides[0], "how it works")
             steps = [u for u in self.retriever.units.get(process.id, []) if u.kind == "step"] if process else []
@@ -1090,6 +1094,10 @@ class Answerer:
             score -= 0.05  # worked examples illustrate; they rarely answer
         if section == "applications" and qtype == "how":
             score -= 0.1  # what it is used for, not how it works
+        if qtype == "how" and _REMEDY_HEADING.search(unit.heading) and query_terms & set(terms(unit.heading)):
+            score += (
+                HEADING_WEIGHT / 2
+            )  # "how do I avoid overfitting": under "### Detecting and preventing overfitting"
         if section == "comparison" and qtype != "compare":
             score -= 0.2  # a table's cells ("Stable training") are fragments, not answers
         if section == "in plain words":
@@ -1141,6 +1149,8 @@ _ASKS_STEPS = re.compile(
     r"\b(?:steps?|stages?|process|walk me through|step by step)\b|"
     r"^how (?:do|can|would|should) (?:i|you|we) (?:build|make|create|set up|implement|deploy)\b"
 )
+_REMEDY_HEADING = re.compile(r"\b(?:prevent|avoid|reduc|fix|mitigat|guard)\w*", re.IGNORECASE)
+_ASKS_REMEDY = re.compile(r"^how (?:do|can|could|should) (?:i|you|we) (?:reduce|prevent|avoid|stop|mitigate|limit)\b")
 # A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".
 _OUTSIDE_TAIL = re.compile(
     r"\s(?:with|on|in|using|via|inside|into|for|to(?= my | our ))(?: my| our| an?| the)? ((?:[^,;.!?]|\.(?=\w))+?)\??$",

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from bot.domain import metrics
-from bot.domain.answering import Answer, Source, names_its_topic, topic_of
+from bot.domain.answering import Answer, Source, names_its_topic, question_type, topic_of
 from bot.domain.generation import looks_like_course_question
 from bot.domain.messages import (
     COURSE_ADMIN_TEXT,
     SECRETS_TEXT,
     STEERING_TEXT,
     Request,
+    another_subject,
     asks_about_the_course_admin,
     asks_example,
     asks_for_secrets,
@@ -349,6 +350,15 @@ class Tutoring:
             return Reply.from_answer(answer)
         if not is_follow_up(bare) or names_its_topic(bare):
             return None
+        other = another_subject(bare)
+        asked = self._asked_of(conversation, other) if other else None
+        if asked:
+            # "what's top-p?" then "and top-k?": the same question about the other thing, when the
+            # deck answers it
+            answer = answerer.answer(asked)
+            if answer.kind == "answer":
+                self._remember(conversation, asked, answer)
+                return Reply.from_answer(answer)
         other = same_as_what(bare)
         if other:
             # "is that the same thing as LoRA?": what the other thing is lets the learner compare
@@ -371,6 +381,17 @@ class Tutoring:
             if answer.slides:
                 conversation.slide = answer.slides[0]
         return Reply.from_answer(answer)
+
+    @staticmethod
+    def _asked_of(conversation: Conversation, other: str) -> str | None:
+        """The last question asked of ``other``, when it asked what a thing is or how it works: "what
+        is top-k", "how do gans work" (after "why do LLMs hallucinate", "what about image models?"
+        asks why those do, which the topic answers better)."""
+        if question_type(conversation.question) == "what-is":
+            return f"what is {other}"
+        if re.fullmatch(r"how (?:does|do) .+ work\??", conversation.question.casefold()):
+            return f"how does {other} work"
+        return None
 
     @staticmethod
     def _rewrite(conversation: Conversation, bare: str) -> str:

@@ -577,10 +577,35 @@ _NOT_THE_TOPIC = r"(?:true|possible|legal|worth|ok|okay|normal|likely)\b"
 _REFERS_TO_TOPIC = re.compile(rf"\bit\b(?! {_NOT_THE_TOPIC})|\b(?:they|them|its|their|ones)\b|\bone$")
 
 
+# Words that ask for a part of a topic without naming one: "what are the steps?", "any examples?"
+_ASPECTS = frozenset(
+    """steps step process stages parts types kinds examples example pros cons advantages disadvantages
+    benefits drawbacks risks limits limitations downsides uses applications main key any""".split()
+)
+
+
+def names_no_topic(bare: str) -> bool:
+    """ "what are the steps", "what are the main risks?": a part of a topic, which topic unsaid."""
+    content = words(bare)
+    return bool(content) and all(word in _ASPECTS for word in content) and not {"main", "key", "any"} >= set(content)
+
+
+def another_subject(bare: str) -> str | None:
+    """ "and top-k?", "what about LoRA?" -> "top-k", "lora": the same question about something else
+    (a name, not "for images" or "in practice", which narrow the topic instead)."""
+    match = re.fullmatch(r"(?:and |but )?(?:what about |how about )?(?:an? |the )?([\w.-]+(?: [\w.-]+){0,2})", bare)
+    if match is None or not _FOLLOW_UP_OPENERS.match(bare) or _PRONOUN.search(bare):
+        return None
+    other = match[1]
+    return other if other.split()[0] not in STOPWORDS and words(other) else None
+
+
 def is_follow_up(bare: str) -> bool:
     """Short, and leaning on what came before: "why?", "and images?", "who invented it?"."""
     if len(bare.split()) > 14:
         return False
+    if names_no_topic(bare):
+        return True
     if re.match(rf"(?:is|was) it {_NOT_THE_TOPIC}", bare):
         return False  # "is it true that chatgpt is a transformer?" asks about its own subject
     if _FOLLOW_UP_OPENERS.match(bare) or (_PRONOUN.search(bare) and len(words(bare)) <= 3):
