@@ -9,7 +9,14 @@ import pytest
 
 from bot.domain.conversation import Conversations, Key, Tutoring
 from bot.domain.conversation_eval import evaluate, load_dialogues
-from bot.domain.messages import asks_for_secrets, clean_message, is_follow_up, looks_like_question, names_own_subject
+from bot.domain.messages import (
+    asks_for_secrets,
+    asks_which_one,
+    clean_message,
+    is_follow_up,
+    looks_like_question,
+    names_own_subject,
+)
 from tests.conftest import ROOT
 
 CONVERSATIONS = ROOT / "tests" / "eval" / "conversations.jsonl"
@@ -248,6 +255,24 @@ def test_a_follow_up_that_names_no_topic_or_another_thing(tutoring, topic, follo
     tutoring.respond(key, topic)
     reply = tutoring.respond(key, follow_up)
     assert reply.kind == "answer" and reply.slides[0] == slide and reply.text.startswith(opening)
+
+
+@pytest.mark.parametrize(
+    ("bare", "choice"),
+    [("which one should i use", True), ("which is better", True), ("which one is gpt", False), ("which gpu", False)],
+)
+def test_what_asks_to_choose_between_the_things_discussed(bare, choice):
+    assert asks_which_one(bare) is choice
+
+
+def test_which_one_after_two_things_on_a_slide_compares_them(tutoring):
+    key = _key("which-one")
+    tutoring.respond(key, "what's top-p")
+    tutoring.respond(key, "and top-k?")
+    which = tutoring.respond(key, "which one should i use")
+    # both sides from slide 10, not slide 12's "Choose a method" step
+    assert which.kind != "decline" and which.slides[0] == 10
+    assert "Top-p" in which.text and "Top-k" in which.text
 
 
 def test_a_message_that_names_a_new_topic_before_its_pronoun_is_not_a_follow_up(tutoring):

@@ -31,6 +31,7 @@ from bot.domain.messages import (
     asks_more,
     asks_simpler,
     asks_something,
+    asks_which_one,
     clean_message,
     english_part,
     in_another_language,
@@ -115,6 +116,7 @@ class Conversation:
     slide: int | None = None
     subject: str = ""  # what the learner is asking about: "transformer", "gradient descent"
     question: str = ""  # the last question answered
+    earlier: str = ""  # the subject before this one, on the same slide: "top-p" before "top-k"
     shown: set[str] = field(default_factory=set)  # units already quoted on this topic
     updated: float = field(default_factory=time.monotonic)
 
@@ -348,6 +350,12 @@ class Tutoring:
             )
             conversation.shown.update(answer.shown)
             return Reply.from_answer(answer)
+        if asks_which_one(bare) and conversation.earlier:
+            # "what's top-p?", "and top-k?", "which one should I use?": the two compared
+            asked = f"should i use {conversation.earlier} or {conversation.subject}"
+            answer = answerer.answer(asked)
+            if answer.kind != "decline":
+                return Reply.from_answer(answer)
         if not is_follow_up(bare) or names_its_topic(bare):
             return None
         other = another_subject(bare)
@@ -416,8 +424,11 @@ class Tutoring:
     def _remember(conversation: Conversation, question: str, answer: Answer) -> None:
         if answer.kind == "decline" or not answer.slides:
             return
+        subject = topic_of(question) or answer.sources[0].title
+        same_slide = conversation.slide == answer.slides[0]
+        conversation.earlier = conversation.subject if same_slide and conversation.subject != subject else ""
         conversation.slide = answer.slides[0]
-        conversation.subject = topic_of(question) or answer.sources[0].title
+        conversation.subject = subject
         conversation.question = question
         conversation.shown = set(answer.shown)
 

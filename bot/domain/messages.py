@@ -600,6 +600,12 @@ def another_subject(bare: str) -> str | None:
     return other if other.split()[0] not in STOPWORDS and words(other) else None
 
 
+def asks_which_one(bare: str) -> bool:
+    """ "which one should I use?", "which is better?": a choice between the things just discussed."""
+    choice = r"which (?:one|of (?:them|the two|these|those))(?: (?:should|would|do|is better|to)\b|$)|which is (?:better|best)\b"
+    return re.match(rf"(?:so |and |ok |okay )?(?:{choice})", bare) is not None
+
+
 def is_follow_up(bare: str) -> bool:
     """Short, and leaning on what came before: "why?", "and images?", "who invented it?"."""
     if len(bare.split()) > 14:
