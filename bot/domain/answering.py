@@ -1095,9 +1095,8 @@ class Answerer:
         if section == "applications" and qtype == "how":
             score -= 0.1  # what it is used for, not how it works
         if qtype == "how" and _REMEDY_HEADING.search(unit.heading) and query_terms & set(terms(unit.heading)):
-            score += (
-                HEADING_WEIGHT / 2
-            )  # "how do I avoid overfitting": under "### Detecting and preventing overfitting"
+            # "how do I avoid overfitting": under "### Detecting and preventing overfitting"
+            score += HEADING_WEIGHT / 2
         if section == "comparison" and qtype != "compare":
             score -= 0.2  # a table's cells ("Stable training") are fragments, not answers
         if section == "in plain words":
@@ -1149,6 +1148,8 @@ _ASKS_STEPS = re.compile(
     r"\b(?:steps?|stages?|process|walk me through|step by step)\b|"
     r"^how (?:do|can|would|should) (?:i|you|we) (?:build|make|create|set up|implement|deploy)\b"
 )
+# "how do I reduce hallucinations": a remedy, which a heading such as "Preventing overfitting" or the
+# process of a slide about the thing gives
 _REMEDY_HEADING = re.compile(r"\b(?:prevent|avoid|reduc|fix|mitigat|guard)\w*", re.IGNORECASE)
 _ASKS_REMEDY = re.compile(r"^how (?:do|can|could|should) (?:i|you|we) (?:reduce|prevent|avoid|stop|mitigate|limit)\b")
 # A trailing "with Elasticsearch", "on AWS", "in AutoCAD", "for my Slack bot".

@@ -13,8 +13,9 @@ from collections.abc import Callable
 import snowballstemmer
 
 # Words that say nothing about a question's subject. Question words and chat filler are here too
-# ("explain", "mean", "vs"): "what does attention mean" is about attention. The last line is what is
-# left of "won't", "it's" and "they're" once split at the apostrophe.
+# ("explain", "mean", "vs"): "what does attention mean" is about attention. The next line is what is
+# left of "won't", "it's" and "they're" once split at the apostrophe; the last, the verb of "who
+# invented X?", which asks about X (and "invented" matches the GAN FAQ, not the transformer's origin).
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being
     between both but by can could did do does doing don down during each few for from further had
@@ -70,15 +71,15 @@ _CHAT_FORM = re.compile(r"(?<![\w'-])(" + "|".join(map(re.escape, _CHAT_FORMS)) 
 # "what the heck is a diffusion model": what is
 _EXPLETIVE = re.compile(r"\b(what|how|why|who|where)(?: the (?:heck|hell|fuck|f+))\b", re.IGNORECASE)
 
-# Everyday phrasings of the deck's ideas: the deck's word is added after them, so both the learner's
-# words and the deck's are searched ("why does my chatbot make stuff up" finds slide 18, not the
-# ELIZA FAQ that shares "chatbot").
 # People whose work learners ask about: "will AI replace translators", "will we still need radiologists"
 OCCUPATIONS = (
     "workers|people|humans|employees|staff|designers|artists|illustrators|writers|copywriters|translators|"
     "programmers|developers|coders|engineers|doctors|radiologists|lawyers|teachers|accountants|musicians|actors|"
     "journalists"
 )
+# Everyday phrasings of the deck's ideas: the deck's word is added after them, so both the learner's
+# words and the deck's are searched ("why does my chatbot make stuff up" finds slide 18, not the
+# ELIZA FAQ that shares "chatbot").
 _PARAPHRASES = tuple(
     (re.compile(pattern, re.IGNORECASE), deck_words)
     for pattern, deck_words in (
