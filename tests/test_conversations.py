@@ -197,6 +197,13 @@ def test_a_follow_up_leads_with_something_not_yet_shown(tutoring):
     assert "threaten" in why.text
 
 
+def test_a_who_question_about_something_the_deck_never_covers_is_declined_mid_conversation(tutoring):
+    key = _key("who-internet")
+    tutoring.respond(key, "who invented the transformer")
+    # not slide 3's timeline, whose example mentions "the public internet"
+    assert tutoring.respond(key, "who invented the internet").kind == "decline"
+
+
 def test_a_who_or_when_follow_up_that_names_its_subject_keeps_it(tutoring):
     key = _key("own-subject")
     tutoring.respond(key, "tell me the history of gen ai")

@@ -373,6 +373,12 @@ class Tutoring:
             answer = answerer.answer(f"what is {other}")
             self._remember(conversation, f"what is {other}", answer)
             return Reply.from_answer(answer)
+        if names_own_subject(bare):
+            # "who invented the internet?" after the transformer: its own subject, which no slide may
+            # cover; the topic's slide would only lend it names and years that are not its own
+            alone = answerer.answer(bare)
+            if alone.kind == "decline":
+                return Reply.from_answer(alone)
         rewritten = self._rewrite(conversation, bare)
         # A bare "why?" asks the last question again for more: what was already said is left out.
         again = is_bare_wh(bare)
