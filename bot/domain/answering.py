@@ -100,13 +100,15 @@ _QUESTION_TYPES: tuple[tuple[QuestionType, re.Pattern[str]], ...] = tuple(
     )
 )
 # Who made something, or when it was made: "who invented the internet", "when was LoRA introduced"
+_MADE = (
+    "invented|created|made|built|developed|introduced|released|launched|published|founded|coined|"
+    "invent|create|introduce|release|launch|publish"
+)
 _ORIGIN = re.compile(
     r"^(?:so |and )?(?:who (?:first )?(?:invent\w*|created?|made|built|developed|came up with|discovered|founded|coined|"
-    r"is the (?:inventor|creator) of|is the(?= (?:god)?(?:father|mother) of))|when (?:was|were|did|is)(?= .+ (?:invented|created|made|built|"
-    r"developed|introduced|released|launched|published|founded|coined|invent|create|introduce|release|launch|publish)$))"
+    rf"is the (?:inventor|creator) of|is the(?= (?:god)?(?:father|mother) of))|when (?:was|were|did|is)(?= .+ (?:{_MADE})$))"
     r" (?:the (?:term|word|idea|concept|name|first|original) |the |first )?(?P<subject>.+?)"
-    r"(?: (?:invented|created|made|built|developed|introduced|released|launched|published|founded|coined|invent|"
-    r"create|introduce|release|launch|publish))?$"
+    rf"(?: (?:{_MADE}))?$"
 )
 # "a 13b model": a model's size, which the deck's figures for memory speak to
 _MODEL_SIZE = re.compile(r"\b\d+(?:\.\d+)?b\b(?= (?:model|llm|param))", re.I)
@@ -231,10 +233,16 @@ _BEYOND_THE_SLIDES = (
 )
 
 
+def _without_asides(text: str) -> str:
+    """The text without its asides in brackets, such as the acronyms retrieval spells out ("rag
+    (retrieval-augmented generation)"), its spaces made single."""
+    return " ".join(re.sub(r"\([^()]*\)", " ", text).split())
+
+
 def _beyond(question: str, faq: str = "") -> str:
     """What no slide settles that the question asks ("They don't give prices"), or "" ; not when the
     FAQ quoted asks it too ("Is it legal to train AI on copyrighted material?")."""
-    folded = re.sub(r" \([^()]*\)", "", question.casefold())  # without the acronyms retrieval spells out
+    folded = _without_asides(question.casefold())
     return next(
         (what for pattern, what in _BEYOND_THE_SLIDES if pattern.search(folded) and not pattern.search(faq)), ""
     )
@@ -293,7 +301,7 @@ def names_its_topic(question: str) -> bool:
 def _plain(question: str) -> str:
     """The question folded, without its lead-in or asides in brackets (the spelled-out acronyms
     retrieval adds), an embedded "what X is" turned round."""
-    text = " ".join(re.sub(r"\([^()]*\)", " ", question).casefold().split()).strip(" ?!.")
+    text = _without_asides(question).casefold().strip(" ?!.")
     text = _TRAILING.sub("", _LEAD_IN.sub("", text, count=1)).replace("explain to me ", "explain ", 1)
     text = re.sub(r"^help me understand ", "explain ", text)
     text = re.sub(r"^what (?:exactly|actually|really) (?=is |are |does |do )", "what ", text)  # "what exactly is"
@@ -621,9 +629,8 @@ class Answerer:
         price about something the deck names, or about the subject of the slide found, too far from
         any passage to be answered; the slides still say what they know of it."""
         best_dense, _, elsewhere = evidence
-        if (
-            self.rule.evidence(*evidence[:2]) < self.rule.named_advice
-            or elsewhere >= best_dense + self.rule.elsewhere_margin
+        if self.rule.evidence(*evidence[:2]) < self.rule.named_advice or self.rule.clearly_elsewhere(
+            best_dense, elsewhere
         ):
             return False  # far from the deck, or clearly about another subject ("best restaurants in Paris")
         named = (

@@ -60,7 +60,12 @@ class ConfidenceRule:
         # A question the deck would answer only in part needs no margin: closer to another subject at
         # all is enough ("the bias-variance tradeoff in linear regression")
         partly = self.evidence(best_dense, coverage) < self.threshold
-        return coverage < 1.0 and elsewhere >= best_dense + (0.0 if partly else self.elsewhere_margin)
+        return coverage < 1.0 and (elsewhere >= best_dense if partly else self.clearly_elsewhere(best_dense, elsewhere))
+
+    def clearly_elsewhere(self, best_dense: float, elsewhere: float) -> bool:
+        """Closer to another subject than to the deck by the margin: "best restaurants in Paris",
+        whatever else it shares with the slides."""
+        return elsewhere >= best_dense + self.elsewhere_margin
 
     def with_(self, **changes: float) -> ConfidenceRule:
         """A variant for the evaluation's sweeps."""

@@ -586,8 +586,8 @@ _ASPECTS = frozenset(
 
 def names_no_topic(bare: str) -> bool:
     """ "what are the steps", "what are the main risks?": a part of a topic, which topic unsaid."""
-    content = words(bare)
-    return bool(content) and all(word in _ASPECTS for word in content) and not {"main", "key", "any"} >= set(content)
+    content = set(words(bare))
+    return content <= _ASPECTS and bool(content - {"main", "key", "any"})  # not "what are the main"
 
 
 def another_subject(bare: str) -> str | None:
