@@ -13,6 +13,7 @@ from bot.domain.messages import (
     asks_for_secrets,
     asks_which_one,
     clean_message,
+    in_another_language,
     is_follow_up,
     looks_like_question,
     names_own_subject,
@@ -528,6 +529,19 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
         ("l'art généré par IA est-il protégé par le droit d'auteur ?", 19),  # a term read past its elision
         ("explique-moi les embeddings", 13),  # "explique-moi": two words
         ("什么是LLM？", 9),  # another script, with a term learners keep in English
+        # closed compounds: both halves course terms, the first maybe with a joining "s"
+        ("wie funktioniert ein diffusionsmodell?", 7),
+        ("was ist eine vektordatenbank?", 14),
+        ("was ist der aufmerksamkeitsmechanismus?", 8),
+        # few question words, but course terms in Italian and Portuguese say the language
+        ("perché i modelli inventano fatti?", 18),  # "inventano": made up, as a hallucination is
+        ("por onde começo a aprender ia generativa?", 21),
+        ("wer hat den transformer erfunden?", 8),  # asked as who invented it: slide 8 says who
+        ("qu'est-ce que la température dans un LLM ?", 10),  # "dans un": the temperature in an LLM
+        ("¿cómo se evalúa un modelo generativo?", 17),
+        ("qu'est-ce que l'auto-attention ?", 8),
+        ("was ist perplexität?", 17),
+        ("wie lernt ein neuronales netz?", 5),  # how it learns, not what it is
     ],
 )
 def test_the_courses_terms_in_another_language_are_read_in_english(tutoring, message, slide):
@@ -547,6 +561,14 @@ def test_a_word_a_quotation_in_the_deck_opens_with_is_not_a_name(tutoring):
 def test_another_script_without_a_course_term_is_told_the_tutor_reads_english(tutoring, message):
     reply = tutoring.respond(_key(message), message)
     assert reply.kind == "decline" and "English" in reply.text and not reply.slides
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["explain like im 5", "what videos can ai make?", "what is a parameter", "is a hat a token?"],
+)
+def test_english_with_a_word_other_languages_share_is_english(message):
+    assert not in_another_language(message)
 
 
 def test_another_language_without_a_course_term_is_not_answered_from_a_stray_word(tutoring):

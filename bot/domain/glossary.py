@@ -61,6 +61,24 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "grande modelo de linguagem",
         "grosses sprachmodell",
     ),
+    "large language models": (
+        "grandes modelos de lenguaje",
+        "grands modeles de langage",
+        "grandi modelli linguistici",
+        "grandes modelos de linguagem",
+        "grosse sprachmodelle",
+        "grossen sprachmodelle",
+        "grote taalmodellen",
+    ),
+    "language models": (
+        "modelos de lenguaje",
+        "modeles de langage",
+        "modelli linguistici",
+        "modelos de linguagem",
+        "sprachmodelle",
+        "sprachmodellen",
+        "taalmodellen",
+    ),
     "language model": (
         "modelo de lenguaje",
         "modele de langage",
@@ -68,6 +86,7 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "modello di linguaggio",
         "modelo de linguagem",
         "sprachmodell",
+        "taalmodel",
     ),
     "neural network": (
         "red neuronal",
@@ -138,6 +157,13 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "nachste token",
         "nachsten token",
     ),
+    "generative model": (
+        "modelo generativo",
+        "modele generatif",
+        "modello generativo",
+        "generatives modell",
+        "generatief model",
+    ),
     "generative models": (
         "modelos generativos",
         "modeles generatifs",
@@ -163,6 +189,15 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "stichwortsuche",
         "schlusselwortsuche",
     ),
+    "vector database": (
+        "base de datos vectorial",
+        "base de donnees vectorielle",
+        "database vettoriale",
+        "banco de dados vetorial",
+        "vektordatenbank",
+        "vectordatabase",
+    ),
+    "database": ("base de datos", "base de donnees", "banco de dados", "datenbank"),
     "image generation": (
         "generacion de imagenes",
         "generation d'images",
@@ -210,7 +245,23 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "ethische",
         "ethischen",
     ),
-    "evaluate": ("evaluar", "evaluer", "valutare", "valuta", "valutano", "avaliar", "avalia", "bewerten", "bewertet"),
+    "evaluate": (
+        "evaluar",
+        "evalua",
+        "evaluan",
+        "evaluer",
+        "evalue",
+        "evaluent",
+        "valutare",
+        "valuta",
+        "valutano",
+        "avaliar",
+        "avalia",
+        "avaliam",
+        "bewerten",
+        "bewertet",
+        "evalueren",
+    ),
     "data": ("datos", "donnees", "dati", "dados", "daten"),
     "train": ("entrenar", "entrainer", "addestrare", "treinar", "trainieren", "trainiert"),
     "weights": ("pesos", "poids", "pesi", "gewichte"),
@@ -236,11 +287,35 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "alucinam",
         "halluzinieren",
         "halluziniert",
+        # "los modelos inventan información": made up, as a hallucination is (not "invento", "inventé": invented)
+        "inventan",
+        "inventa",
+        "inventent",
+        "inventano",
+        "inventam",
+        "erfinden",
+        "erfindet",
+        "verzinnen",
+        "verzint",
     ),
     "hallucination": ("alucinacion", "allucinazione", "alucinacao", "halluzination"),
     "hallucinations": ("alucinaciones", "allucinazioni", "alucinacoes", "halluzinationen"),
     "embedding": ("incrustacion", "plongement", "incorporamento", "einbettung"),
     "embeddings": ("incrustaciones", "plongements", "incorporamenti", "einbettungen"),
+    "self-attention": (
+        "autoatencion",
+        "auto-atencion",
+        "auto-attention",
+        "autoattenzione",
+        "auto-attenzione",
+        "autoatencao",
+        "auto-atencao",
+        "selbstaufmerksamkeit",
+        "zelfaandacht",
+    ),
+    "mechanism": ("mecanismo", "mecanisme", "meccanismo", "mechanismus", "mechanisme"),
+    "perplexity": ("perplejidad", "perplexite", "perplessita", "perplexidade", "perplexitat", "perplexiteit"),
+    "facts": ("hechos", "faits", "fatti", "fatos", "fakten", "feiten"),
     "attention": ("atencion", "attenzione", "atencao", "aufmerksamkeit"),
     "transformer": ("transformeur", "transformador", "trasformatore"),
     "transformers": ("transformeurs", "transformadores", "trasformatori"),
@@ -275,12 +350,40 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "erzeugen",
         "erzeugt",
     ),
-    "get started": ("empezar", "empiezo", "comenzar", "comienzo", "commencer", "iniziare", "comecar", "anfangen"),
-    "learn": ("aprender", "apprendre", "imparare"),
+    "get started": (
+        "empezar",
+        "empiezo",
+        "comenzar",
+        "comienzo",
+        "commencer",
+        "commence",
+        "iniziare",
+        "inizio",
+        "comecar",
+        "comeco",
+        "anfangen",
+        "beginnen",
+    ),
+    "learn": (
+        "aprender",
+        "aprende",
+        "aprenden",
+        "apprendre",
+        "apprend",
+        "apprennent",
+        "imparare",
+        "impara",
+        "imparano",
+        "aprendem",
+        "lernt",
+        "leert",
+    ),
+    # "dans un LLM": the word that keeps "temperature in an LLM" from reading as "temperature LLM"
+    "in": ("dans un", "dans une", "dans le", "dans la", "dans les", "nel", "nella", "nei", "in einem", "in einer"),
     "companies": ("empresas", "entreprises", "aziende", "unternehmen"),
     "applications": ("aplicaciones", "applicazioni", "aplicacoes", "anwendungen"),
     "art": ("arte", "kunst"),
-    "model": ("modelo", "modele", "modello"),
+    "model": ("modelo", "modele", "modello", "modell"),
     "models": ("modelos", "modeles", "modelli", "modelle"),
     "agent": ("agente",),
     "agents": ("agentes", "agenti"),
@@ -297,8 +400,23 @@ def without_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def fold_foreign(text: str) -> str:
+    """``text`` casefolded, without accents, or the elisions of French and Italian ("qu'un" -> "un")."""
+    return _ELISION.sub("", without_accents(text.casefold()).replace("’", "'"))
+
+
+def course_terms_in(text: str) -> int:
+    """How many of the course's terms ``text`` writes in another language: "modelli", "ia
+    generativa"; not "videos", spelled the same in English but for its plural."""
+
+    def foreign(found: str) -> bool:
+        english = _ENGLISH[found].casefold()
+        return found not in (english, f"{english}s", english.removesuffix("s"))
+
+    return sum(map(foreign, _PHRASES.findall(fold_foreign(text))))
+
+
 def in_english(text: str) -> str:
     """``text`` folded, without accents or elisions, with the course's terms put into English;
     other words left as they are (for the caller to drop)."""
-    folded = _ELISION.sub("", without_accents(text.casefold()).replace("’", "'"))
-    return _PHRASES.sub(lambda match: _ENGLISH[match[1]], folded)
+    return _PHRASES.sub(lambda match: _ENGLISH[match[1]], fold_foreign(text))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.domain.glossary import in_english, without_accents
+from bot.domain.glossary import course_terms_in, fold_foreign, in_english, without_accents
 from bot.domain.text import SIGN_OFF, STOPWORDS, words
 
 RequestName = Literal["quiz", "next", "prev", "slide", "deck", "tokenize", "generate", "reset"]
@@ -290,7 +290,8 @@ _NON_ENGLISH_WORDS = frozenset(
     welche quale mas plus mehr piu mais hay zu von im auf gli lo al ou oder entre zwischen diferencia
     difference differenza diferenca fonctionne funziona marche sert serve peux puedes kannst puoi
     pode tu du mi mir moi mich e di dal dei cos'e uma quali par wozu braucht man een het hoe waarom
-    werkt zijn ik niet voor met tussen verschil""".split()
+    werkt zijn ik niet voor met tussen verschil hat den dem ich kann onde donde dove je peut puis puedo
+    posso fait hace faz macht sont ont tiene tienen""".split()
 )
 # "wat" alone is English slang too ("wat is rag"); Dutch by what follows it
 _DUTCH_OPENING = re.compile(r"(?:wat (?:is|zijn|betekent) (?:een|het|de)|hoe werkt)\b")
@@ -435,8 +436,9 @@ def in_another_language(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     if letters and sum(not unicodedata.name(c, "").startswith("LATIN") for c in letters) * 2 >= len(letters):
         return True
-    tokens = re.findall(r"[\w']+", in_english(text))  # "explique-moi", "est-il": two words each
-    foreign = sum(token in _NON_ENGLISH_WORDS for token in tokens)
+    tokens = re.findall(r"[\w']+", fold_foreign(text))  # "explique-moi", "est-il": two words each
+    # the words those languages ask with, and the course's terms in them ("modelli", "ia generativa")
+    foreign = sum(token in _NON_ENGLISH_WORDS for token in tokens) + course_terms_in(text)
     english = sum(token in _ENGLISH_WORDS for token in tokens)
     return foreign >= 2 and foreign > english
 
@@ -451,9 +453,15 @@ _FOREIGN_WHAT_IS = re.compile(
 _FOREIGN_DIFFERENCE = re.compile(
     r"\b(?:diferencia|difference|differenza|diferenca|unterschied|verschil) (?:entre|tra|fra|zwischen|tussen)\b"
 )
+# who made it: "wer hat den Transformer erfunden?", "¿quién inventó las GAN?"
+_FOREIGN_WHO_MADE = re.compile(
+    r"\b(?:wer hat|quien (?:invento|creo)|qui a (?:invente|cree)|chi ha (?:inventato|creato)|quem (?:inventou|criou)|"
+    r"wie heeft)\b"
+)
 _FOREIGN_AND = re.compile(r" (?:et|y|e|und) ")
 # ... and "comment l'IA génère-t-elle des images ?": how it does something else
 _FOREIGN_HOW_ELSE = re.compile(r"(?:comment|como|come|wie|hoe) ")
+_FOREIGN_WHY = re.compile(r"[¿ ]*(?:por ?que|pourquoi|perche|warum|waarom)\b")
 _FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktionier|come funziona|hoe werk")
 
 
@@ -479,26 +487,46 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
     question = " ".join(kept)
     if compared:
         return f"what is the difference between {question}"
+    if _FOREIGN_WHO_MADE.search(folded):
+        return f"who invented {question}"
     if _FOREIGN_WHAT_IS.search(folded):
         return f"what is {question}"
     if _FOREIGN_HOW.search(folded):
         return f"how does {question} work"
-    return f"how does {question}" if _FOREIGN_HOW_ELSE.match(folded) else question
+    if _FOREIGN_HOW_ELSE.match(folded):
+        return f"how does {question}"
+    return f"why do {question}" if _FOREIGN_WHY.match(folded) else question
 
 
 def _deck_forms(word: str, term_weight: Callable[[str], int]) -> list[str]:
-    """The deck's words inside a foreign word: the parts of a compound ("attention-mechanismus" ->
-    attention) and words with a plural or case ending ("transformern" -> transformer)."""
+    """The deck's words inside a foreign word: the parts of a compound, hyphenated or closed
+    ("attention-mechanismus" -> attention, "diffusionsmodell" -> diffusion model), and words with a
+    plural or case ending ("transformern" -> transformer)."""
     forms = []
     for part in word.split("-"):
-        candidates = [
-            part,
-            *(part.removesuffix(ending) for ending in ("n", "en", "s", "es", "e") if part.endswith(ending)),
-        ]
-        form = next((c for c in candidates if len(c) >= 3 and term_weight(c)), None)
+        form = _deck_form(part, term_weight)
         if form is not None:
             forms.append(form)
+            continue
+        # a closed compound: both halves the deck's words or the course's terms, the first maybe
+        # with a joining "s" or "n" ("aufmerksamkeits|mechanismus", "vektor|datenbank")
+        for cut in range(4, len(part) - 3):
+            head, tail = _deck_form(part[:cut], term_weight), _deck_form(part[cut:], term_weight)
+            if head is not None and tail is not None:
+                forms += [head, tail]
+                break
     return forms
+
+
+def _deck_form(word: str, term_weight: Callable[[str], int]) -> str | None:
+    """``word`` as the deck writes it, without a plural or case ending, or as the course's term in
+    English ("modell" -> model); None when neither."""
+    for candidate in (word, *(word.removesuffix(end) for end in ("n", "en", "s", "es", "e") if word.endswith(end))):
+        if (english := in_english(candidate)) != candidate:
+            return english
+        if len(candidate) >= 3 and term_weight(candidate):
+            return candidate
+    return None
 
 
 def only_in_a_conversation(folded: str) -> bool:
