@@ -478,6 +478,7 @@ def test_a_bare_name_is_answered_with_what_it_is(tutor, question, opening):
         # products the deck names often, and a choice after the case it is for
         ("sora or runway for making youtube shorts?", "partial"),
         ("for an agent that books flights, should i use gpt-4o or claude 3.5 sonnet", "partial"),
+        ("should i use faiss or pinecone for my rag app", "partial"),  # the tools, not the app they are for
     ],
 )
 def test_ranking_products_is_beyond_the_slides_and_comparing_ideas_is_not(tutor, question, kind):
@@ -541,6 +542,18 @@ def test_a_definition_on_a_lower_ranked_slide_still_leads_a_what_is_answer(tutor
     """Slide 21's setup steps use "cosine similarity" twice; slide 13 says what it is."""
     answer = tutor.ask("what is cosine similarity")
     assert answer.slides[0] == 13 and answer.text.startswith("Closeness is usually measured with cosine similarity")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "should i use top-k or top-p for my chatbot",  # a choice for one case
+        "should i use a gan or diffusion for my art project",  # the learner's own project, its kind named
+    ],
+)
+def test_a_choice_for_the_learners_own_case_is_answered_in_part(tutor, question):
+    answer = tutor.ask(question)
+    assert answer.kind == "partial" and "They don't give advice for a particular case" in answer.text
 
 
 def test_two_named_products_weighed_against_each_other_is_beyond_the_slides(tutor):

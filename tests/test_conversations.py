@@ -542,6 +542,7 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
         ("qu'est-ce que l'auto-attention ?", 8),
         ("was ist perplexität?", 17),
         ("wie lernt ein neuronales netz?", 5),  # how it learns, not what it is
+        ("welche ethischen probleme gibt es bei generativer ki?", 19),  # "ethical", though the deck says "ethics"
     ],
 )
 def test_the_courses_terms_in_another_language_are_read_in_english(tutoring, message, slide):

@@ -143,6 +143,8 @@ _BEYOND_THE_SLIDES = (
             r"should (?:i|we) (?:drop|lower|raise|increase|decrease|reduce|set|change|bump) (?:my |the |our )?[\w ]{1,20} to \d\S*|"
             r"(?:requires?|obliges?) (?:me|us) to|"
             r"which (?:one|of them|of these) (?:should|for|to (?:use|pick|choose))|"
+            # a choice for one case: "should I use top-k or top-p for my chatbot?"
+            r"should (?:i|we) (?:use|pick|choose|go with|try) [^?]{1,40} or [^?]{1,40} (?:for|in|with|on) (?:my|our)|"
             r"which should (?:i|we)|should (?:i|we) go with|which is better for (?:my|our)|"
             r"which (?:one )?(?:sounds|looks|works|performs) (?:better|more \w+)|enough to run|"
             r"what (?:kind of |sort of )?(?:gpu|graphics card|hardware|computer|laptop|pc|ram|vram) (?:do|would|will) i need|"
@@ -164,15 +166,6 @@ _BEYOND_THE_SLIDES = (
             r"^(?:is|are) my (?:\w+ ){1,2}(?!being\b|getting\b)\w+ing\b"
         ),
         "They don't help fix a particular setup",
-    ),
-    (
-        # "… in my commercial product"; in a long story ("my company wants to…", 25 words or more) it
-        # sets the scene for a general question
-        re.compile(
-            r"^(?=(?:\S+\s+){0,24}\S+$).*\bmy (?:own |new |small |commercial |personal )?"
-            r"(?:code|app|model|training|job|project|product|business|company|startup)\b"
-        ),
-        _OWN_CASE,
     ),
     (
         # "deploy … on AWS SageMaker", "set up Ollama on Windows"
@@ -229,6 +222,15 @@ _BEYOND_THE_SLIDES = (
             r"\bexactly how (?:many|much)\b|\b(?:have|has|use|cost|take) exactly\b"
         ),
         "They don't go into that much detail",
+    ),
+    (
+        # "… in my commercial product", last, as the reasons above say more; in a long story ("my
+        # company wants to…", 25 words or more) it sets the scene for a general question
+        re.compile(
+            r"^(?=(?:\S+\s+){0,24}\S+$).*\bmy (?:[\w-]+ ){0,2}"
+            r"(?:code|app|model|training|job|project|product|business|company|startup)\b"
+        ),
+        _OWN_CASE,
     ),
 )
 
@@ -706,7 +708,9 @@ class Answerer:
         choice = re.match(_CHOICE, plain) or re.match(_CHOICE, asked) or _VERSUS.match(plain)
         if choice is None:
             return False
+        # "faiss or pinecone for my rag app": the two tools, not the case they are for
         sides = [re.sub(r"^(?:learn|try|buy|get|use) ", "", side) for side in choice.groups()]
+        sides[1] = re.sub(r" (?:for|in|with|on) (?:my|our|a|an|the) .+$", "", sides[1])
         if all(self._names_a_product(side) for side in sides):
             return True  # "Sora or Runway", however often the deck mentions them
         frequency = self.retriever.document_frequency

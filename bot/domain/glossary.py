@@ -262,6 +262,7 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "bewertet",
         "evalueren",
     ),
+    "problems": ("problemas", "problemes", "problemi", "probleme", "problemen"),
     "data": ("datos", "donnees", "dati", "dados", "daten"),
     "train": ("entrenar", "entrainer", "addestrare", "treinar", "trainieren", "trainiert"),
     "weights": ("pesos", "poids", "pesi", "gewichte"),
@@ -392,6 +393,9 @@ _TERMS: dict[str, tuple[str, ...]] = {
 _ELISION = re.compile(r"\b(?:qu|l|d|j|n|s|c|un|dell|all|sull|nell|dall)['’](?=\w)")
 # keyed as questions read once their elisions are dropped: "droit d'auteur" is matched as "droit auteur"
 _ENGLISH = {_ELISION.sub("", foreign): english for english, foreigns in _TERMS.items() for foreign in foreigns}
+# The words the course's terms are put into: kept as asked even where the deck words them
+# otherwise ("ethical" for its "ethics")
+TERM_WORDS = frozenset(word for english in _TERMS for word in re.findall(r"[\w'-]+", english.casefold()))
 _PHRASES = re.compile(r"\b(" + "|".join(re.escape(f) for f in sorted(_ENGLISH, key=len, reverse=True)) + r")\b")
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.domain.glossary import course_terms_in, fold_foreign, in_english, without_accents
+from bot.domain.glossary import TERM_WORDS, course_terms_in, fold_foreign, in_english, without_accents
 from bot.domain.text import SIGN_OFF, STOPWORDS, words
 
 RequestName = Literal["quiz", "next", "prev", "slide", "deck", "tokenize", "generate", "reset"]
@@ -480,7 +480,7 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
         form
         for w in re.findall(r"[\w'-]+", english)
         if w not in _NON_ENGLISH_WORDS
-        for form in ([w] if w.casefold() in STOPWORDS or term_weight(w) else _deck_forms(w, term_weight))
+        for form in ([w] if w.casefold() in STOPWORDS | TERM_WORDS or term_weight(w) else _deck_forms(w, term_weight))
     ]
     if not any(term_weight(w) == 2 for w in kept):
         return ""
