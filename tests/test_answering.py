@@ -133,6 +133,8 @@ def test_advice_about_a_name_of_two_words_the_deck_uses_is_answered_in_part(tuto
         ("how do i reduce hallucinations", 18, "1. **Ground the model**"),
         # slide 5's remedies, not slide 12's fine-tuning steps that mention overfitting once
         ("how can i avoid overfitting", 5, "Common remedies are"),
+        # making up what it was never given is hallucinating, whatever it makes up
+        ("how do i stop my support bot from making up refund policies", 18, "1. **Ground the model**"),
     ],
 )
 def test_how_to_prevent_something_gives_the_remedy(tutor, question, slide, opening):
@@ -345,6 +347,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("which vector database is fastest", 14, "don't give advice for a particular case"),
         ("can i use ai generated images in my commercial product", 19, "don't give advice about your own project"),
         ("when is gpt-5 coming out", 3, "don't follow the news or today's figures"),
+        ("is llama available in hugging face", 21, "don't follow the news or today's figures"),
         ("whats the cheapest embeddings api right now", 21, "don't give prices"),
         ("which AI startups are hiring interns right now", 2, "don't give career advice"),
         ("can i copyright a novel i wrote with chatgpt's help in canada", 19, "legal advice for a particular country"),
@@ -352,6 +355,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         # too far from any passage to be answered, but about things the deck names: said in part
         ("my LoRA training loss goes to nan after 200 steps, lr=1e-3. what's wrong", 12, "fix a particular setup"),
         ("which is better for coding, chatgpt plus or claude pro? worth the 20 bucks a month?", 21, "rank one product"),
+        ("will we still need radiologists in 20 years", 20, "particular job"),  # a job the deck never names
         ("give me the exact prompt template that makes chatgpt write like hemingway", 11, "that much detail"),
         ("suno vs udio for making a song for my band, which sounds more real", 16, "rank one product against another"),
         ("is midjourney better than dall-e 3", 15, "rank one product against another"),
@@ -479,6 +483,8 @@ def test_a_bare_name_is_answered_with_what_it_is(tutor, question, opening):
         ("sora or runway for making youtube shorts?", "partial"),
         ("for an agent that books flights, should i use gpt-4o or claude 3.5 sonnet", "partial"),
         ("should i use faiss or pinecone for my rag app", "partial"),  # the tools, not the app they are for
+        ("is gpt-4 bigger than llama 3", "partial"),
+        ("is a 70b model bigger than a 7b model", "answer"),  # sizes the deck gives figures for
     ],
 )
 def test_ranking_products_is_beyond_the_slides_and_comparing_ideas_is_not(tutor, question, kind):

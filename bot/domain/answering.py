@@ -121,6 +121,7 @@ _LEADERS = "best|top|cheapest|fastest|leading|leads|highest|biggest|largest|smar
 # future of a job, today's prices: the slides teach the ideas, they don't pick products, settings or
 # verdicts. A confident answer to such a question is partial, and says which.
 _OWN_CASE = "They don't give advice about your own project"
+_JOBS = "They don't predict what will happen to a particular job"
 _CASE_ADVICE = "They don't give advice for a particular case"
 # An FAQ that asks for advice itself: "Should I fine-tune, improve my prompt or use RAG?"
 _ADVICE_FAQ = re.compile(r"(?:should|which|when should)\b")
@@ -130,7 +131,7 @@ _BEYOND_THE_SLIDES = (
             r"\b(?:will|would) (?:ai|it|they|genai|\w+) (?:replace|take|kill|steal)\b|\b(?:going|gonna) (?:to )?replace\b|"
             rf"\bstill (?:need|have|hire) (?:\w+ )?(?:{OCCUPATIONS})\b"
         ),
-        "They don't predict what will happen to a particular job",
+        _JOBS,
     ),
     (
         re.compile(
@@ -206,7 +207,7 @@ _BEYOND_THE_SLIDES = (
         # today's leaders and tomorrow's releases: "when is GPT-5 coming out", "the current top score"
         re.compile(
             r"\b(?:coming out|release date|be released|top score|leaderboard|state of the art|sota|latest version|"
-            r"newest version|when did it (?:drop|come out|launch)|any news)\b|"
+            r"newest version|when did it (?:drop|come out|launch)|any news|available (?:in|on) (?!the slides?)\w+|availability)\b|"
             r"\bjust (?:drop|dropped|release[ds]?|launch(?:ed|es)?|announce[ds]?)\b|"
             r"\b(?:release[ds]?|drop(?:ped)?|launch(?:ed)?|out) .{0,30}\byet\b|"
             # "what did OpenAI announce last week?"
@@ -644,7 +645,9 @@ class Answerer:
             or len(set(self.retriever.query_terms(question)) & set().union(*self._headings.get(slide, []))) >= 2
             or _MODEL_SIZE.search(question) is not None
         )
-        return named and (_beyond(question) not in ("", _OWN_CASE) or self._ranks_products(question))
+        beyond = _beyond(question)
+        # the future of a job is the subject of a slide however the job is named ("radiologists")
+        return (named or beyond == _JOBS) and (beyond not in ("", _OWN_CASE) or self._ranks_products(question))
 
     def _names_the_origin(self, question: str, choice: _Choice) -> bool:
         """Whether the passage quoted names what a who-made-it or when-was-it-made question asks about
@@ -1174,7 +1177,8 @@ _EITHER_BETTER = re.compile(r"^(?:is|are|which is) ([\w.-]+(?: [\w.-]+)?) or ([\
 _VERSUS = re.compile(r"^([\w.-]+(?: [\w.-]+)?) (?:vs\.?|versus|or) ([\w.-]+(?: [\w.-]+)?)(?= for\b|,|\?|$)")
 # "is ChatGPT better than Claude", "is GPT-4 smarter than Gemini": the two things weighed.
 _BETTER_THAN = re.compile(
-    r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|more accurate) than ([\w.-]+(?: [\w.-]+)?)", re.IGNORECASE
+    r"([\w.-]+(?: [\w.-]+)?) (?:better|worse|smarter|faster|bigger|larger|smaller|cheaper|more accurate|more powerful) than ([\w.-]+(?: [\w.-]+)?)",
+    re.IGNORECASE,
 )
 # A model's version or a size: "gpt-4o", "llama3", "a100", "13b", "40gb", "1e-3"; not leetspeak ("w8ts"),
 # decades or ordinals ("60s", "1st")

@@ -84,6 +84,12 @@ _PARAPHRASES = tuple(
     (re.compile(pattern, re.IGNORECASE), deck_words)
     for pattern, deck_words in (
         (r"\b(?:mak\w*|made) (?:stuff|things|facts|answers|it|sources|quotes) up\b", "hallucinate"),
+        # "making up refund policies", "inventing case citations"
+        (
+            r"\b(?:(?:mak\w*|made) up|invent\w*|fabricat\w*) (?:\w+ ){0,2}(?:facts|answers|sources|quotes|citations|"
+            r"references|policies|numbers|statistics|stats|information|info|details|names|cases|papers|links|urls)\b",
+            "hallucinate",
+        ),
         (r"\b(?:lying|lie to|lied to|lies to|(?:it|they|ai|chatgpt|models?) lies?)\b", "hallucinate"),
         (r"\bconfidently wrong\b", "hallucinate"),
         (r"\b(?:used for|use cases?|uses of|useful for)\b", "applications"),
