@@ -120,6 +120,15 @@ def test_who_and_when_questions_lead_with_the_names_and_the_year(tutor, question
     assert first_line.startswith(expected) or expected.isdigit() and expected in first_line
 
 
+@pytest.mark.parametrize(
+    "question", ["how do i build a chatbot", "how do i make my own chatbot", "how do i deploy my chatbot"]
+)
+def test_building_a_chatbot_is_getting_started_not_the_history_of_chatbots(tutor, question):
+    """ELIZA, "the first chatbot", once answered every question with "chatbot" in it."""
+    answer = tutor.ask(question)
+    assert answer.kind == "answer" and answer.slides[0] == 21 and "ELIZA" not in answer.text
+
+
 def test_advice_about_a_name_of_two_words_the_deck_uses_is_answered_in_part(tutor):
     # "Stable Diffusion" is one of the deck's names, as "Midjourney" is: what the slides say of it
     answer = tutor.ask("best stable diffusion checkpoint on civitai for anime style?")
