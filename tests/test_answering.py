@@ -363,6 +363,7 @@ def test_the_decks_word_alone_means_the_courses_sense(tutor, question, slide):
         ("how do i deploy a fine-tuned model to an aws sagemaker endpoint", 12, "steps for a particular platform"),
         # too far from any passage to be answered, but about things the deck names: said in part
         ("my LoRA training loss goes to nan after 200 steps, lr=1e-3. what's wrong", 12, "fix a particular setup"),
+        ("help my gan outputs are all the same image", 7, "fix a particular setup"),
         ("which is better for coding, chatgpt plus or claude pro? worth the 20 bucks a month?", 21, "rank one product"),
         ("will we still need radiologists in 20 years", 20, "particular job"),  # a job the deck never names
         ("give me the exact prompt template that makes chatgpt write like hemingway", 11, "that much detail"),

@@ -159,7 +159,7 @@ _BEYOND_THE_SLIDES = (
     (
         # "CUDA out of memory when I load Mistral 7B", "my agent keeps looping, pls fix"
         re.compile(
-            r"\b(?:fix|debug|troubleshoot) my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
+            r"\b(?:fix|debug|troubleshoot) my\b|^(?:pls |please )?help,? my\b|\b(?:pls|plz|please) (?:fix|debug|rewrite|correct)\b|(?<=[.,] )what(?:'?s| is) wrong\b|\bwhat(?:'?s| is) wrong with my\b|\bout of memory\b|\b(?:throws?|throwing|getting|got) "
             r"(?:an? |this |the )?(?:\d+ )?\w*(?:error|exception)s?\b|\bkeeps? (?:looping|crashing|failing|freezing)\b|"
             r"\breturns? (?:an? )?(?:empty|nothing|none|null)\b|\bwhat (?:am i|are we) doing wrong\b|\bwhat did (?:i|we) do wrong\b|"
             r"\b(?:won'?t|doesn'?t|does not|will not|isn'?t|is not) (?:go(?:ing)? down|decrease|improve|converge)\b|\bstuck at \d|\b(?:goes|went|gone|stays?) flat\b|\bplateau\w*|"

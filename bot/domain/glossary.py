@@ -88,6 +88,15 @@ _TERMS: dict[str, tuple[str, ...]] = {
         "sprachmodell",
         "taalmodel",
     ),
+    "variational autoencoder": (
+        "autoencodeur variationnel",
+        "autocodificador variacional",
+        "autoencoder variacional",
+        "autoencoder variazionale",
+        "variationaler autoencoder",
+        "variationeel autoencoder",
+    ),
+    "autoencoder": ("autoencodeur", "autocodificador", "autoencodificador"),
     "neural network": (
         "red neuronal",
         "redes neuronales",
