@@ -166,12 +166,14 @@ def test_who_made_something_the_slides_never_say_who_made_is_declined(tutor, que
         ("why is chatgpt bad at math", 18),  # the deck says "arithmetic"
         ("are fake videos of politicians a problem", 19),  # the deck says "deepfakes"
         ("why doesn't chatgpt know about recent events", 6),  # the deck says "knowledge cutoff"
+        # what temperature does; not slide 13's "Creative Content"
         ("how can i make ai answers more creative", 10),
-        (
-            "how do i write my requests so the ai understands",
-            11,
-        ),  # the deck says "prompt"  # what temperature does; not slide 13's "Creative Content"
+        ("how do i write my requests so the ai understands", 11),  # the deck says "prompt"
         ("why is generative ai controversial", 19),  # ethics
+        ("can ai be wrong", 18),  # not "Why do AI images sometimes get hands wrong?"
+        ("where does ai get its information from", 6),  # its training data, not who is responsible for it
+        ("how does ai understand words", 13),  # tokens and embeddings, not ELIZA's keyword matching
+        ("how to get more accurate answers", 11),  # better answers come from better prompts
     ],
 )
 def test_everyday_words_find_the_slide_that_uses_the_decks_word(tutor, question, slide):

@@ -92,6 +92,26 @@ _PARAPHRASES = tuple(
         ),
         (r"\b(?:lying|lie to|lied to|lies to|(?:it|they|ai|chatgpt|models?) lies?)\b", "hallucinate"),
         (r"\bconfidently wrong\b", "hallucinate"),
+        # "can AI be wrong?", "why does it get facts wrong": not "AI images get hands wrong"
+        (
+            r"\b(?:ai|it|they|chatgpt|llms?|models?|chatbots?)(?: can| could| will| might)? (?:be|is|are) "
+            r"(?:ever |sometimes |often |so )?wrong\b|\bget(?:s|ting)? (?:facts|things|stuff|answers|it) wrong\b|"
+            r"\bmak(?:e|es|ing) (?:mistakes|errors)\b",
+            "hallucinate",
+        ),
+        # where its knowledge comes from is its training data
+        (
+            r"\b(?:get|gets|got|learn|learns|learned|find|finds) (?:its|their|all (?:its|their|that|this)|that|this|the) "
+            r"(?:information|info|knowledge|facts|answers)\b",
+            "training data",
+        ),
+        # how a model reads words is tokens and embeddings
+        (
+            r"\b(?:understand|read|see|process)(?:s|ing)? (?:words|language|text|meaning|sentences)\b",
+            "tokens embeddings",
+        ),
+        # better answers come from better prompts
+        (r"\b(?:better|more useful|more accurate) (?:answers|results|replies|responses|outputs?)\b", "prompting"),
         (r"\b(?:used for|use cases?|uses of|useful for)\b", "applications"),
         (r"\bmaths?\b", "arithmetic"),
         (r"\b(?:limitations?|weaknesses|shortcomings|downsides|what (?:can'?t|cannot) (?:it|they) do)\b", "limits"),
