@@ -463,12 +463,14 @@ _FOREIGN_AND = re.compile(r" (?:et|y|e|und) ")
 _FOREIGN_HOW_ELSE = re.compile(r"(?:comment|como|come|wie|hoe) ")
 _FOREIGN_WHY = re.compile(r"[¿ ]*(?:por ?que|pourquoi|perche|warum|waarom)\b")
 _FOREIGN_HOW = re.compile(r"\bcomo funciona|comment (?:fonctionne|marche)|wie funktionier|come funziona|hoe werk")
+# words kept as they stand: the little words of English, and the English of the course's terms
+_KEPT_AS_ASKED = STOPWORDS | TERM_WORDS
 
 
 def english_part(text: str, term_weight: Callable[[str], int]) -> str:
     """What retrieval can use of a question in another language: the deck's words in it ("token",
     "LLM"; ``term_weight`` 1, or 2 for a title's or heading's), the course's terms put into English,
-    as a what-is or how-does-it-work question when it asked that. Other words would only look like
+    as a what-is, how, why or who-invented question when it asked that. Other words would only look like
     terms the slides lack ("bitte", "einfach"). "" without one of the course's own terms: "la
     capital de España" is not about the example that says "capital"."""
     folded = without_accents(text.casefold()).replace("’", "'")
@@ -480,7 +482,7 @@ def english_part(text: str, term_weight: Callable[[str], int]) -> str:
         form
         for w in re.findall(r"[\w'-]+", english)
         if w not in _NON_ENGLISH_WORDS
-        for form in ([w] if w.casefold() in STOPWORDS | TERM_WORDS or term_weight(w) else _deck_forms(w, term_weight))
+        for form in ([w] if w.casefold() in _KEPT_AS_ASKED or term_weight(w) else _deck_forms(w, term_weight))
     ]
     if not any(term_weight(w) == 2 for w in kept):
         return ""

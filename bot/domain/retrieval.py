@@ -161,7 +161,7 @@ class Retriever:
         """In how many passages a stemmed term occurs."""
         return self._document_frequency.get(term, 0)
 
-    def idf(self, term: str) -> float:
+    def _idf(self, term: str) -> float:
         # A term the deck never uses weighs as much as the rarest one: it is what the question is about.
         return math.log(1 + len(self.passages) / (self._document_frequency.get(term, 0) + 0.5))
 
@@ -170,10 +170,10 @@ class Retriever:
         contains: 1.0 when every term is there, low when the question is about words the deck
         never uses ("kalman", "xgboost")."""
         query = set(self.query_terms(question[:MAX_QUESTION_CHARS]))
-        total = sum(self.idf(term) for term in query)
+        total = sum(self._idf(term) for term in query)
         if not total or not positions:
             return 0.0
-        return max(sum(self.idf(t) for t in query if t in self.term_sets[i]) / total for i in positions)
+        return max(sum(self._idf(t) for t in query if t in self.term_sets[i]) / total for i in positions)
 
     def query_terms(self, question: str) -> tuple[str, ...]:
         """The question's stemmed, spell-corrected terms; cached, as answering asks twice."""
