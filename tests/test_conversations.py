@@ -544,6 +544,7 @@ def test_another_language_is_answered_with_a_note_when_retrieval_is_confident(tu
         ("wie lernt ein neuronales netz?", 5),  # how it learns, not what it is
         ("welche ethischen probleme gibt es bei generativer ki?", 19),  # "ethical", though the deck says "ethics"
         ("qu'est-ce qu'un autoencodeur variationnel ?", 7),
+        ("qu est-ce que la température dans un LLM ?", 10),  # the apostrophe left out
     ],
 )
 def test_the_courses_terms_in_another_language_are_read_in_english(tutoring, message, slide):

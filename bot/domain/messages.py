@@ -445,7 +445,7 @@ def in_another_language(text: str) -> bool:
 
 # What the question asks, in those languages: "qu'est-ce que…", "¿cómo funciona…?"
 _FOREIGN_WHAT_IS = re.compile(
-    r"qu'?est[- ]ce|c'est quoi|\bque es\b|\bque significa|was (?:ist|sind|bedeutet)|cos'?e\b|che cos|"
+    r"qu'?\s?est[- ]ce|c'est quoi|\bque es\b|\bque significa|was (?:ist|sind|bedeutet)|cos'?e\b|che cos|"
     r"\bo que (?:e|sao|significa)\b|\bwat (?:is|zijn|betekent)\b|"
     # what it is for: "à quoi sert la température ?"
     r"\ba quoi sert|\bpara que (?:sirve|serve)|\ba cosa serve|\bwozu\b"
