@@ -174,6 +174,7 @@ def test_who_made_something_the_slides_never_say_who_made_is_declined(tutor, que
         ("where does ai get its information from", 6),  # its training data, not who is responsible for it
         ("how does ai understand words", 13),  # tokens and embeddings, not ELIZA's keyword matching
         ("how to get more accurate answers", 11),  # better answers come from better prompts
+        ("how do chatbots work", 9),  # the LLM inside, not ELIZA, "the first chatbot"
     ],
 )
 def test_everyday_words_find_the_slide_that_uses_the_decks_word(tutor, question, slide):

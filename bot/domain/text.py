@@ -99,6 +99,11 @@ _PARAPHRASES = tuple(
             r"\bmak(?:e|es|ing) (?:mistakes|errors)\b",
             "hallucinate",
         ),
+        # a chatbot works as the LLM inside it does: not ELIZA, "the first chatbot"
+        (
+            r"\bhow (?:do|does) (?:a |an )?(?:ai )?(?:chatbots?|chat assistants?|chatgpt) (?:work|answer|reply|respond)\b",
+            "large language model",
+        ),
         # where its knowledge comes from is its training data
         (
             r"\b(?:get|gets|got|learn|learns|learned|find|finds) (?:its|their|all (?:its|their|that|this)|that|this|the) "
